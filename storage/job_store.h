@@ -1,0 +1,106 @@
+// JobStore: every read and write of jobs, attempts, workers and results in the SQLite file.
+//
+// Writes go through the single WriteQueue (batched transactions); reads use a small pool of
+// read-only connections, which WAL lets run beside the writer. The fencing rule lives here:
+// a completion, expiry or cancellation changes a job only while `job.live_token` still equals
+// the token the caller holds, checked in the same transaction that changes the job — so a late
+// or duplicate worker can never write a result twice, whatever the in-memory state says.
+//
+// Thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/records.h"
+#include "storage/sqlite.h"
+#include "storage/write_queue.h"
+
+namespace qlab::storage {
+
+class JobStore {
+ public:
+  // Opens (creating if missing) and migrates the database at `path`.
+  // Errors: UNAVAILABLE when the file cannot be opened, FAILED_PRECONDITION for a schema newer
+  // than this binary, INTERNAL for a failed migration.
+  static StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path, int read_connections = 4);
+  ~JobStore();
+
+  WriteQueue& writer() { return *writer_; }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  // Stores an experiment and all its jobs in one transaction. Returns the experiment with its
+  // id, and the first job id (job ids are consecutive). ALREADY_EXISTS when the name is taken.
+  struct Created {
+    int64_t experiment_id = 0;
+    int64_t first_job_id = 0;
+  };
+  StatusOr<Created> CreateExperiment(const ExperimentRecord& experiment,
+                                     const std::vector<JobSpec>& jobs, int64_t now_ms);
+  // Adds one job to the named experiment, creating the experiment (kind of the job) if missing.
+  StatusOr<JobRecord> AddJob(const std::string& experiment, const std::string& owner,
+                             const JobSpec& spec, int64_t now_ms);
+
+  // Marks each granted job LEASED (only if still PENDING) and records its attempt. `granted[i]`
+  // tells whether grant i took effect.
+  Status RecordLeases(const std::vector<LeaseGrant>& grants, int64_t now_ms,
+                      std::vector<bool>* granted);
+  // LEASED -> RUNNING for the live token; a stale token changes nothing.
+  Status MarkRunning(const std::vector<std::pair<int64_t, int64_t>>& job_tokens, int64_t now_ms);
+  // Applies completions; acks[i] says whether completion i was accepted and why not.
+  // A succeeded completion stores its metrics, latency sets and artifacts in the transaction
+  // that ends the job; a released one returns the job to PENDING without counting an attempt.
+  Status Complete(const std::vector<CompletionRecord>& completions, int64_t now_ms,
+                  std::vector<CompletionAck>* acks);
+  // Returns expired leases' jobs to PENDING, or to FAILED once attempts reached max_attempts.
+  Status Expire(const std::vector<std::pair<int64_t, int64_t>>& job_tokens, int64_t now_ms,
+                std::vector<ExpiryOutcome>* outcomes);
+  // Cancels one job (job_id > 0) or every unfinished job of an experiment. Returns the ids
+  // cancelled. NOT_FOUND for an unknown job id or experiment.
+  StatusOr<std::vector<int64_t>> Cancel(int64_t job_id, const std::string& experiment,
+                                        int64_t now_ms);
+  Status UpsertWorker(const WorkerRecord& worker);
+  Status TouchWorkers(const std::vector<std::pair<std::string, int64_t>>& heartbeats);
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  // Every job not in a terminal state, oldest first (for rebuilding the scheduler on start).
+  StatusOr<std::vector<JobRecord>> LoadUnfinishedJobs();
+  StatusOr<int64_t> MaxToken();
+  StatusOr<std::vector<WorkerRecord>> LoadWorkers();
+
+  // NOT_FOUND for an unknown id.
+  StatusOr<JobRecord> GetJob(int64_t job_id);
+  StatusOr<std::vector<AttemptRecord>> GetAttempts(int64_t job_id);
+  StatusOr<std::vector<Metric>> GetMetrics(int64_t job_id);
+  // Newest first; jobs with id < `before_id` (0 = from the newest). Returns up to `limit`.
+  StatusOr<std::vector<JobRecord>> ListJobs(const JobFilter& filter, int64_t before_id, int limit);
+  StatusOr<int64_t> CountJobs(const JobFilter& filter);
+
+  // NOT_FOUND for an unknown experiment. Counts by state are filled.
+  StatusOr<ExperimentRecord> GetExperiment(const std::string& name, int64_t id);
+  StatusOr<std::vector<ExperimentRecord>> ListExperiments();
+
+  // Jobs of an experiment with id > after_id, ascending, up to `limit`, with their metrics.
+  StatusOr<std::vector<ResultRow>> QueryResults(int64_t experiment_id, int64_t after_id, int limit);
+
+  // Latency sample sets of a job, in insertion order.
+  StatusOr<std::vector<LatencySampleSet>> GetLatencySamples(int64_t job_id);
+
+ private:
+  JobStore() = default;
+  class ReaderLease;
+  ReaderLease Reader();
+
+  std::unique_ptr<WriteQueue> writer_;
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
+  std::string path_;
+};
+
+}  // namespace qlab::storage

@@ -1,0 +1,211 @@
+#include "storage/job_store.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace qlab::storage {
+namespace {
+
+class JobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = JobStore::Open(dir_.File("q.db"));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+  }
+
+  // Creates an experiment of `n` jobs and returns the first job id.
+  int64_t Submit(const std::string& name, int n, int max_attempts = 3) {
+    ExperimentRecord e;
+    e.name = name;
+    e.kind = "noop";
+    e.spec_json = "{}";
+    std::vector<JobSpec> jobs(n);
+    for (auto& j : jobs) {
+      j.kind = "noop";
+      j.params_json = "{}";
+      j.max_attempts = max_attempts;
+    }
+    auto created = store_->CreateExperiment(e, jobs, 1000);
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
+    return created->first_job_id;
+  }
+
+  bool Lease(int64_t job, int64_t token, const std::string& worker = "w1") {
+    std::vector<bool> granted;
+    EXPECT_TRUE(store_->RecordLeases({{job, token, worker, 5000}}, 2000, &granted).ok());
+    return granted[0];
+  }
+
+  CompletionAck Complete(int64_t job, int64_t token, std::vector<Metric> metrics = {{"m", 1.0}}) {
+    CompletionRecord r;
+    r.job_id = job;
+    r.token = token;
+    r.output.metrics = std::move(metrics);
+    std::vector<CompletionAck> acks;
+    EXPECT_TRUE(store_->Complete({r}, 3000, &acks).ok());
+    return acks[0];
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<JobStore> store_;
+};
+
+TEST_F(JobStoreTest, ExperimentStoresAllJobsWithConsecutiveIds) {
+  int64_t first = Submit("e1", 10);
+  auto exp = store_->GetExperiment("e1", 0);
+  ASSERT_TRUE(exp.ok());
+  EXPECT_EQ(exp->total, 10);
+  EXPECT_EQ(exp->pending, 10);
+  auto last = store_->GetJob(first + 9);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->experiment, "e1");
+}
+
+TEST_F(JobStoreTest, DuplicateExperimentNameIsAlreadyExistsAndWritesNothing) {
+  Submit("e1", 3);
+  ExperimentRecord e;
+  e.name = "e1";
+  e.kind = "noop";
+  auto again = store_->CreateExperiment(e, std::vector<JobSpec>(5, JobSpec{"noop", "{}"}), 1);
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(*store_->CountJobs({}), 3);
+}
+
+TEST_F(JobStoreTest, CompletionIsAcceptedOnceAndOnlyWithTheLiveToken) {
+  int64_t job = Submit("e1", 1);
+  ASSERT_TRUE(Lease(job, 7));
+  EXPECT_FALSE(Lease(job, 8)) << "a leased job cannot be leased again";
+
+  CompletionAck wrong = Complete(job, 6);
+  EXPECT_FALSE(wrong.accepted);
+  EXPECT_NE(wrong.reason.find("stale fencing token"), std::string::npos);
+
+  CompletionAck ok = Complete(job, 7, {{"mse", 0.5}, {"sqnr_db", 20.0, "dB", 0, true}});
+  EXPECT_TRUE(ok.accepted);
+  EXPECT_FALSE(Complete(job, 7).accepted) << "duplicate completion must be rejected";
+
+  auto j = store_->GetJob(job);
+  EXPECT_EQ(j->state, JobState::kSucceeded);
+  auto metrics = store_->GetMetrics(job);
+  ASSERT_EQ(metrics->size(), 2u);
+  EXPECT_EQ((*metrics)[0].name, "mse");
+  EXPECT_TRUE((*metrics)[1].higher_is_better);
+}
+
+TEST_F(JobStoreTest, DuplicateMetricNameRejectsThatCompletionAlone) {
+  int64_t first = Submit("e1", 2);
+  ASSERT_TRUE(Lease(first, 1));
+  ASSERT_TRUE(Lease(first + 1, 2));
+  CompletionRecord bad{first, 1};
+  bad.output.metrics = {{"m", 1}, {"m", 2}};
+  CompletionRecord good{first + 1, 2};
+  good.output.metrics = {{"m", 3}};
+  std::vector<CompletionAck> acks;
+  ASSERT_TRUE(store_->Complete({bad, good}, 10, &acks).ok());
+  EXPECT_FALSE(acks[0].accepted);
+  EXPECT_TRUE(acks[1].accepted);
+  EXPECT_EQ(store_->GetJob(first)->state, JobState::kLeased);
+  EXPECT_TRUE(store_->GetMetrics(first)->empty());
+}
+
+TEST_F(JobStoreTest, ExpiryRequeuesThenFailsAfterMaxAttempts) {
+  int64_t job = Submit("e1", 1, /*max_attempts=*/2);
+  ASSERT_TRUE(Lease(job, 1));
+  std::vector<ExpiryOutcome> out;
+  ASSERT_TRUE(store_->Expire({{job, 1}}, 100, &out).ok());
+  EXPECT_TRUE(out[0].applied);
+  EXPECT_EQ(out[0].new_state, JobState::kPending);
+  EXPECT_FALSE(Complete(job, 1).accepted) << "the expired lease's late completion";
+
+  ASSERT_TRUE(Lease(job, 2, "w2"));
+  ASSERT_TRUE(store_->Expire({{job, 2}}, 200, &out).ok());
+  EXPECT_EQ(out[0].new_state, JobState::kFailed);
+  auto j = store_->GetJob(job);
+  EXPECT_EQ(j->attempts, 2);
+  EXPECT_NE(j->last_error.find("max_attempts"), std::string::npos);
+  auto attempts = store_->GetAttempts(job);
+  ASSERT_EQ(attempts->size(), 2u);
+  EXPECT_EQ((*attempts)[0].outcome, "expired");
+  EXPECT_EQ((*attempts)[1].worker_id, "w2");
+}
+
+TEST_F(JobStoreTest, ExpiryOfACompletedLeaseChangesNothing) {
+  int64_t job = Submit("e1", 1);
+  ASSERT_TRUE(Lease(job, 1));
+  ASSERT_TRUE(Complete(job, 1).accepted);
+  std::vector<ExpiryOutcome> out;
+  ASSERT_TRUE(store_->Expire({{job, 1}}, 100, &out).ok());
+  EXPECT_FALSE(out[0].applied);
+  EXPECT_EQ(store_->GetJob(job)->state, JobState::kSucceeded);
+}
+
+TEST_F(JobStoreTest, ReleaseReturnsJobWithoutCountingAnAttempt) {
+  int64_t job = Submit("e1", 1);
+  ASSERT_TRUE(Lease(job, 1));
+  CompletionRecord r{job, 1, CompletionOutcome::kReleased};
+  std::vector<CompletionAck> acks;
+  ASSERT_TRUE(store_->Complete({r}, 10, &acks).ok());
+  EXPECT_TRUE(acks[0].accepted);
+  auto j = store_->GetJob(job);
+  EXPECT_EQ(j->state, JobState::kPending);
+  EXPECT_EQ(j->attempts, 0);
+}
+
+TEST_F(JobStoreTest, CancelStopsPendingAndRunningButNotFinished) {
+  int64_t first = Submit("e1", 3);
+  ASSERT_TRUE(Lease(first, 1));
+  ASSERT_TRUE(Lease(first + 1, 2));
+  ASSERT_TRUE(Complete(first + 1, 2).accepted);
+  auto cancelled = store_->Cancel(0, "e1", 50);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->size(), 2u);
+  EXPECT_FALSE(Complete(first, 1).accepted) << "a cancelled job accepts no result";
+  EXPECT_EQ(store_->GetJob(first + 1)->state, JobState::kSucceeded);
+  EXPECT_EQ(store_->Cancel(99999, "", 1).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(JobStoreTest, UnfinishedJobsSurviveReopen) {
+  int64_t first = Submit("e1", 3);
+  ASSERT_TRUE(Lease(first, 11));
+  store_.reset();
+  auto reopened = JobStore::Open(dir_.File("q.db"));
+  ASSERT_TRUE(reopened.ok());
+  auto jobs = (*reopened)->LoadUnfinishedJobs();
+  ASSERT_EQ(jobs->size(), 3u);
+  EXPECT_EQ((*jobs)[0].live_token, 11);
+  EXPECT_EQ(*(*reopened)->MaxToken(), 11);
+}
+
+TEST_F(JobStoreTest, ListJobsPagesNewestFirstWithFilters) {
+  Submit("a", 5);
+  Submit("b", 3);
+  auto page = store_->ListJobs({"a", 0, ""}, 0, 2);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_GT((*page)[0].id, (*page)[1].id);
+  auto next = store_->ListJobs({"a", 0, ""}, page->back().id, 10);
+  EXPECT_EQ(next->size(), 3u);
+  EXPECT_EQ(*store_->CountJobs({"", static_cast<int>(JobState::kPending), "noop"}), 8);
+}
+
+TEST_F(JobStoreTest, LatencySamplesRoundTrip) {
+  int64_t job = Submit("e1", 1);
+  ASSERT_TRUE(Lease(job, 1));
+  CompletionRecord r{job, 1};
+  LatencySampleSet l;
+  l.arch_key = "nb201:0";
+  l.device = "cpu";
+  l.samples_us = {1.5, 2.5, 3.0};
+  l.median_us = 2.5;
+  r.output.latency = {l};
+  std::vector<CompletionAck> acks;
+  ASSERT_TRUE(store_->Complete({r}, 10, &acks).ok());
+  auto got = store_->GetLatencySamples(job);
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].samples_us, l.samples_us);
+  EXPECT_EQ((*got)[0].median_us, 2.5);
+}
+
+}  // namespace
+}  // namespace qlab::storage

@@ -1,0 +1,129 @@
+// Plain records the storage layer reads and writes. No protobuf here: the server converts
+// between these and qlab.v1 messages, so storage stays usable from tools and tests alone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/job_output.h"
+
+namespace qlab::storage {
+
+// Numeric values equal qlab.v1.JobState.
+enum class JobState : int {
+  kPending = 1,
+  kLeased = 2,
+  kRunning = 3,
+  kSucceeded = 4,
+  kFailed = 5,
+  kCancelled = 6,
+};
+inline bool IsTerminal(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
+}
+const char* JobStateName(JobState s);  // "PENDING", ...
+
+struct Requirements {
+  int device_class = 0;                // qlab.v1.DeviceClass value; 0 = any
+  std::string device_model_pattern;    // glob; "" = any
+  uint64_t min_memory_bytes = 0;
+  bool exclusive = false;
+};
+
+struct JobSpec {
+  std::string kind;
+  std::string params_json;
+  Requirements requirements;
+  int priority = 0;
+  int max_attempts = 3;
+};
+
+struct JobRecord {
+  int64_t id = 0;
+  int64_t experiment_id = 0;
+  std::string experiment;
+  JobSpec spec;
+  JobState state = JobState::kPending;
+  int attempts = 0;
+  int64_t live_token = 0;              // 0 = no live lease
+  std::string worker_id;
+  std::string last_error;
+  int64_t created_unix_ms = 0, started_unix_ms = 0, finished_unix_ms = 0;
+};
+
+struct AttemptRecord {
+  int64_t token = 0;
+  int64_t job_id = 0;
+  std::string worker_id;
+  int64_t leased_unix_ms = 0, started_unix_ms = 0, finished_unix_ms = 0;
+  int64_t lease_expiry_unix_ms = 0;
+  std::string outcome;
+  std::string error;
+};
+
+struct ExperimentRecord {
+  int64_t id = 0;
+  std::string name, owner, kind;
+  int64_t created_unix_ms = 0;
+  std::string spec_json;
+  std::string tags_json = "[]";
+  // Counts by state, filled by reads.
+  int64_t total = 0, pending = 0, running = 0, succeeded = 0, failed = 0, cancelled = 0;
+};
+
+struct WorkerRecord {
+  std::string id, host;
+  std::string devices_json = "[]", kinds_json = "[]", labels_json = "{}";
+  int slots = 1;
+  std::string version;
+  int64_t registered_unix_ms = 0, last_heartbeat_unix_ms = 0;
+};
+
+// A job with its metrics, as `qlab results` shows it.
+struct ResultRow {
+  int64_t job_id = 0;
+  std::string experiment, kind, params_json, last_error;
+  JobState state = JobState::kPending;
+  std::vector<Metric> metrics;
+};
+
+struct LeaseGrant {
+  int64_t job_id = 0;
+  int64_t token = 0;
+  std::string worker_id;
+  int64_t expiry_unix_ms = 0;
+};
+
+enum class CompletionOutcome { kSucceeded, kFailed, kReleased };
+
+struct CompletionRecord {
+  int64_t job_id = 0;
+  int64_t token = 0;
+  CompletionOutcome outcome = CompletionOutcome::kSucceeded;
+  std::string error;
+  JobOutput output;
+  int64_t started_unix_ms = 0, finished_unix_ms = 0;
+};
+
+struct CompletionAck {
+  int64_t job_id = 0;
+  bool accepted = false;
+  std::string reason;
+  JobState new_state = JobState::kPending;  // when accepted
+};
+
+// The result of returning an expired lease's job to the queue.
+struct ExpiryOutcome {
+  int64_t job_id = 0;
+  bool applied = false;                  // false when the lease was no longer live
+  JobState new_state = JobState::kPending;
+};
+
+struct JobFilter {
+  std::string experiment;  // "" = any
+  int state = 0;           // JobState value; 0 = any
+  std::string kind;        // "" = any
+};
+
+}  // namespace qlab::storage
