@@ -76,6 +76,15 @@ std::array<FbnetLayer, kFbnetNumLayers> FbnetLayers(FbnetDataset dataset) {
   return layers;
 }
 
+StatusOr<int> FbnetOpCodeFromName(std::string_view name) {
+  for (int c = 0; c < kFbnetNumOps; ++c) {
+    if (kBlocks[c].name == name) return c;
+  }
+  return Status::InvalidArgument("unknown FBNet op \"" + std::string(name.substr(0, 64)) +
+                                 "\" (known: codes 0..8 or k3_e1, k3_e1_g2, k3_e3, k3_e6, "
+                                 "k5_e1, k5_e1_g2, k5_e3, k5_e6, skip)");
+}
+
 StatusOr<FbnetArch> FbnetArchFromCodes(const std::vector<int>& codes) {
   if (codes.size() != kFbnetNumLayers) {
     return Status::InvalidArgument("an FBNet architecture has " + std::to_string(kFbnetNumLayers) +
@@ -120,9 +129,8 @@ StatusOr<FbnetArch> ParseFbnetArch(std::string_view text) {
     if (numeric && token.size() <= 3) {
       code = std::stoi(std::string(token));
     } else {
-      for (int c = 0; c < kFbnetNumOps; ++c) {
-        if (kBlocks[c].name == token) code = c;
-      }
+      auto named = FbnetOpCodeFromName(token);
+      if (named.ok()) code = *named;
     }
     if (code < 0 || code >= kFbnetNumOps) {
       return Status::InvalidArgument(

@@ -42,10 +42,10 @@ std::string_view FbnetDatasetName(FbnetDataset dataset);
 
 // Geometry of the whole network for one dataset.
 struct FbnetMacro {
-  int input_hw;        // 32 (cifar100) or 224 (ImageNet)
-  int stem_stride;     // 1 or 2
-  int header_channels; // 1504 or 1984
-  int num_classes;     // 100 or 1000
+  int input_hw;         // 32 (cifar100) or 224 (ImageNet)
+  int stem_stride;      // 1 or 2
+  int header_channels;  // 1504 or 1984
+  int num_classes;      // 100 or 1000
 };
 FbnetMacro FbnetMacroOf(FbnetDataset dataset);
 
@@ -59,6 +59,9 @@ std::array<FbnetLayer, kFbnetNumLayers> FbnetLayers(FbnetDataset dataset);
 
 // 22 op codes, each in [0, 9).
 using FbnetArch = std::array<uint8_t, kFbnetNumLayers>;
+
+// The code of a block name ("k5_e6" -> 7). INVALID_ARGUMENT lists the names otherwise.
+StatusOr<int> FbnetOpCodeFromName(std::string_view name);
 
 // Validates a code list: exactly 22 entries, each in [0, 8]. INVALID_ARGUMENT names the first
 // offending position otherwise.

@@ -7,8 +7,8 @@ namespace qlab::nas {
 namespace {
 
 TEST(FbnetTest, BlockTableMatchesPrimitives) {
-  const char* names[] = {"k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1",
-                         "k5_e1_g2", "k5_e3", "k5_e6", "skip"};
+  const char* names[] = {"k3_e1",    "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1",
+                         "k5_e1_g2", "k5_e3",    "k5_e6", "skip"};
   for (int c = 0; c < kFbnetNumOps; ++c) EXPECT_EQ(FbnetBlockOf(c).name, names[c]);
   EXPECT_EQ(FbnetBlockOf(1).groups, 2);
   EXPECT_EQ(FbnetBlockOf(7).expansion, 6);

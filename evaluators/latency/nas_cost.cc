@@ -28,11 +28,11 @@ NetworkCost& operator+=(NetworkCost& a, const NetworkCost& b) {
 NetworkCost Nb201Reduction(int c_in, int c_out, int hw_in) {
   const int hw_out = hw_in / 2;
   NetworkCost cost;
-  cost += Conv(c_in, c_out, 3, 1, hw_out);   // ReLUConvBN a (stride 2)
+  cost += Conv(c_in, c_out, 3, 1, hw_out);  // ReLUConvBN a (stride 2)
   cost += BatchNorm(c_out);
   cost += Conv(c_out, c_out, 3, 1, hw_out);  // ReLUConvBN b
   cost += BatchNorm(c_out);
-  cost += Conv(c_in, c_out, 1, 1, hw_out);   // shortcut: AvgPool 2x2 then 1x1 conv, no BN
+  cost += Conv(c_in, c_out, 1, 1, hw_out);  // shortcut: AvgPool 2x2 then 1x1 conv, no BN
   return cost;
 }
 
@@ -59,18 +59,24 @@ StatusOr<Nb201Dataset> ParseNb201Dataset(std::string_view name) {
 
 std::string_view Nb201DatasetName(Nb201Dataset dataset) {
   switch (dataset) {
-    case Nb201Dataset::kCifar10: return "cifar10";
-    case Nb201Dataset::kCifar100: return "cifar100";
-    case Nb201Dataset::kImageNet16_120: return "ImageNet16-120";
+    case Nb201Dataset::kCifar10:
+      return "cifar10";
+    case Nb201Dataset::kCifar100:
+      return "cifar100";
+    case Nb201Dataset::kImageNet16_120:
+      return "ImageNet16-120";
   }
   return "invalid";
 }
 
 Nb201Macro Nb201MacroOf(Nb201Dataset dataset) {
   switch (dataset) {
-    case Nb201Dataset::kCifar10: return {32, 10, 16, 5};
-    case Nb201Dataset::kCifar100: return {32, 100, 16, 5};
-    case Nb201Dataset::kImageNet16_120: return {16, 120, 16, 5};
+    case Nb201Dataset::kCifar10:
+      return {32, 10, 16, 5};
+    case Nb201Dataset::kCifar100:
+      return {32, 100, 16, 5};
+    case Nb201Dataset::kImageNet16_120:
+      return {16, 120, 16, 5};
   }
   return {32, 10, 16, 5};
 }

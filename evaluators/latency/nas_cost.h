@@ -29,9 +29,9 @@ std::string_view Nb201DatasetName(Nb201Dataset dataset);
 
 // The TinyNetwork skeleton (C=16, N=5) for one dataset.
 struct Nb201Macro {
-  int input_hw;     // 32 (cifar) or 16 (ImageNet16-120)
-  int num_classes;  // 10, 100 or 120
-  int channels;     // C of stage 1 (16); stages 2 and 3 use 2C and 4C
+  int input_hw;         // 32 (cifar) or 16 (ImageNet16-120)
+  int num_classes;      // 10, 100 or 120
+  int channels;         // C of stage 1 (16); stages 2 and 3 use 2C and 4C
   int cells_per_stage;  // N (5)
 };
 Nb201Macro Nb201MacroOf(Nb201Dataset dataset);

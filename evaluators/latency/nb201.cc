@@ -135,7 +135,7 @@ std::string_view Trim(std::string_view s) {
 }
 
 struct UniqueTables {
-  std::vector<int> unique_indices;                    // ascending representatives
+  std::vector<int> unique_indices;                   // ascending representatives
   std::array<int, kNb201NumArchs> representative{};  // benchmark index -> representative
 };
 
@@ -196,8 +196,7 @@ StatusOr<Nb201Ops> ParseNb201Arch(std::string_view arch_in) {
   for (int node = 1; node < kNb201NumNodes; ++node) {
     size_t plus = arch.find('+', pos);
     if (node < kNb201NumNodes - 1 && plus == std::string_view::npos) {
-      return Malformed(arch_in, "expected 3 nodes separated by '+', found " +
-                                    std::to_string(node));
+      return Malformed(arch_in, "expected 3 nodes separated by '+', found " + std::to_string(node));
     }
     if (node == kNb201NumNodes - 1 && plus != std::string_view::npos) {
       return Malformed(arch_in, "more than 3 nodes separated by '+'");
@@ -220,8 +219,8 @@ StatusOr<Nb201Ops> ParseNb201Arch(std::string_view arch_in) {
       inner = bar == std::string_view::npos ? std::string_view() : inner.substr(bar + 1);
       size_t tilde = token.find('~');
       if (tilde == std::string_view::npos) {
-        return Malformed(arch_in, "edge \"" + std::string(token) + "\" of " + node_name +
-                                      " lacks '~input'");
+        return Malformed(arch_in,
+                         "edge \"" + std::string(token) + "\" of " + node_name + " lacks '~input'");
       }
       std::string_view input = token.substr(tilde + 1);
       if (input.size() != 1 || input[0] != static_cast<char>('0' + in)) {
@@ -285,9 +284,7 @@ StatusOr<int> Nb201IndexOf(std::string_view arch) {
   return Nb201IndexOf(ops);
 }
 
-int Nb201IndexOf(const Nb201Ops& ops) {
-  return Order().index_of_product[Nb201ProductIndexOf(ops)];
-}
+int Nb201IndexOf(const Nb201Ops& ops) { return Order().index_of_product[Nb201ProductIndexOf(ops)]; }
 
 std::string Nb201CanonicalForm(const Nb201Ops& ops) {
   // Mirrors to_unique_str(consider_zero=True) token for token, so that the classes (and their

@@ -28,11 +28,11 @@ inline constexpr int kNb201NumArchs = 15625;  // 5^6
 
 // Operation codes 0..4 in NAS-Bench-201's own list order (`NAS_BENCH_201`); append-only.
 enum class Nb201Op : uint8_t {
-  kNone = 0,        // "none":         x * 0 (a real elementwise kernel in the benchmark)
-  kSkipConnect = 1, // "skip_connect": identity
-  kNorConv1x1 = 2,  // "nor_conv_1x1": ReLU -> Conv 1x1 -> BN
-  kNorConv3x3 = 3,  // "nor_conv_3x3": ReLU -> Conv 3x3 -> BN
-  kAvgPool3x3 = 4,  // "avg_pool_3x3": AvgPool 3x3, stride 1, pad 1, count_include_pad=false
+  kNone = 0,         // "none":         x * 0 (a real elementwise kernel in the benchmark)
+  kSkipConnect = 1,  // "skip_connect": identity
+  kNorConv1x1 = 2,   // "nor_conv_1x1": ReLU -> Conv 1x1 -> BN
+  kNorConv3x3 = 3,   // "nor_conv_3x3": ReLU -> Conv 3x3 -> BN
+  kAvgPool3x3 = 4,   // "avg_pool_3x3": AvgPool 3x3, stride 1, pad 1, count_include_pad=false
 };
 
 // Edge e (0..5) goes from node kNb201EdgeFrom[e] to node kNb201EdgeTo[e], in string order:

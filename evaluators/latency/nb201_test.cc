@@ -18,20 +18,30 @@ struct Anchor {
 // Reference nas-spaces.md §1.4 (rows 1462/1651/1835 give the ops only; their product indices
 // follow from the formula).
 const Anchor kAnchors[] = {
-    {0, "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|"
-        "skip_connect~2|", 13931},
-    {1, "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
-        "skip_connect~2|", 11791},
+    {0,
+     "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|"
+     "skip_connect~2|",
+     13931},
+    {1,
+     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+     "skip_connect~2|",
+     11791},
     {9, "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|", 12528},
-    {123, "|avg_pool_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|"
-          "nor_conv_3x3~2|", 15273},
+    {123,
+     "|avg_pool_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|"
+     "nor_conv_3x3~2|",
+     15273},
     {15624, "|nor_conv_1x1~0|+|none~0|nor_conv_1x1~1|+|none~0|nor_conv_1x1~1|nor_conv_1x1~2|",
      6512},
-    {1462, "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
-           "nor_conv_3x3~2|", 11718},
+    {1462,
+     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+     "nor_conv_3x3~2|",
+     11718},
     {1651, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", 0},
-    {1835, "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|"
-           "skip_connect~2|", 3906},
+    {1835,
+     "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|"
+     "skip_connect~2|",
+     3906},
 };
 
 TEST(Nb201Test, AnchorsMatchReference) {

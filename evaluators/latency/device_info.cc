@@ -1,0 +1,100 @@
+// Host facts from /proc and /sys. Each read is best-effort: a missing file is a missing fact,
+// not an error, because containers and VMs hide different parts of /sys.
+#include "evaluators/latency/device_info.h"
+
+#include <sched.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace qlab::latency {
+namespace {
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (in && std::getline(in, line)) return Trim(line);
+  return "";
+}
+
+// Value of the first "key : value" line in `path` whose key equals `key`.
+std::string ReadKeyValue(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (in && std::getline(in, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    if (Trim(line.substr(0, colon)) == key) return Trim(line.substr(colon + 1));
+  }
+  return "";
+}
+
+}  // namespace
+
+HostInfo ReadHostInfo() {
+  HostInfo info;
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) == 0) info.hostname = host;
+  info.cpu_model = ReadKeyValue("/proc/cpuinfo", "model name");
+  if (info.cpu_model.empty()) info.cpu_model = "unknown";
+  const std::string mhz = ReadKeyValue("/proc/cpuinfo", "cpu MHz");
+  if (!mhz.empty()) info.cpu_mhz = std::atof(mhz.c_str());
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  info.logical_cpus = n > 0 ? static_cast<int>(n) : 0;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) info.allowed_cpus = CPU_COUNT(&set);
+  info.governor = ReadFirstLine("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+  struct utsname u;
+  if (uname(&u) == 0) info.kernel = u.release;
+  return info;
+}
+
+std::string ReadNvidiaGpuModel(int ordinal) {
+  std::error_code ec;
+  const std::filesystem::path root("/proc/driver/nvidia/gpus");
+  if (!std::filesystem::is_directory(root, ec)) return "";
+  std::vector<std::string> buses;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    buses.push_back(entry.path().filename().string());
+  }
+  std::sort(buses.begin(), buses.end());  // CUDA's default order is by PCI bus id
+  if (ordinal < 0 || ordinal >= static_cast<int>(buses.size())) return "";
+  return ReadKeyValue((root / buses[ordinal] / "information").string(), "Model");
+}
+
+nlohmann::json ToJson(const HostInfo& info) {
+  nlohmann::json j = {{"hostname", info.hostname},
+                      {"cpu_model", info.cpu_model},
+                      {"logical_cpus", info.logical_cpus},
+                      {"allowed_cpus", info.allowed_cpus},
+                      {"kernel", info.kernel}};
+  j["governor"] = info.governor.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.governor);
+  j["cpu_mhz"] = info.cpu_mhz > 0 ? nlohmann::json(info.cpu_mhz) : nlohmann::json(nullptr);
+  return j;
+}
+
+std::string UtcTimestamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace qlab::latency
