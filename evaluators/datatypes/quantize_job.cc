@@ -1,0 +1,290 @@
+// The quantize job (see quantize_job.h): params -> JobParams (all validation in one place) ->
+// tensor -> EvaluateQuantization -> metrics. nlohmann exceptions never leave this file.
+#include "evaluators/datatypes/quantize_job.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <new>
+#include <string_view>
+
+#include "evaluators/datatypes/evaluate.h"
+#include "evaluators/datatypes/quantizer.h"
+#include "evaluators/datatypes/registry.h"
+#include "evaluators/datatypes/synthetic.h"
+
+namespace qlab::datatypes {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kKnownKeys[] = {
+    "datatype",     "group_size",       "scale_search",  "threads", "distribution", "shape",
+    "seed",         "nu",               "outlier_fraction", "outlier_scale", "safetensors",
+    "tensor"};
+
+// Names people plausibly use for a known key; reported as "did you mean".
+constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+    {"dtype", "datatype"},         {"data_type", "datatype"},   {"format", "datatype"},
+    {"groupsize", "group_size"},   {"group", "group_size"},     {"block_size", "group_size"},
+    {"blocksize", "group_size"},   {"clip_search", "scale_search"}, {"dist", "distribution"},
+    {"safetensor", "safetensors"}, {"tensors", "tensor"},       {"df", "nu"},
+};
+
+int EditDistance(std::string_view a, std::string_view b) {
+  std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int>(j);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = static_cast<int>(i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const int sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+Status CheckKeys(const json& params) {
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    const std::string& key = it.key();
+    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), key) != std::end(kKnownKeys)) {
+      continue;
+    }
+    std::string_view suggestion;
+    for (const auto& [alias, target] : kAliases) {
+      if (key == alias) suggestion = target;
+    }
+    for (std::string_view known : kKnownKeys) {
+      if (!suggestion.empty()) break;
+      const int allowed = known.size() >= 6 ? 2 : 1;
+      if (EditDistance(key, known) <= allowed) suggestion = known;
+    }
+    if (!suggestion.empty()) {
+      return Status::InvalidArgument("unknown field '" + key + "'; did you mean '" +
+                                     std::string(suggestion) + "'?");
+    }
+  }
+  return Status::Ok();
+}
+
+// Reads an optional integer field in [lo, hi]; accepts integral floats (YAML may give 128.0).
+Status GetInt(const json& params, const char* key, int64_t lo, int64_t hi, int64_t* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  double as_double;
+  if (it->is_number_unsigned()) {
+    const uint64_t u = it->get<uint64_t>();
+    if (u > static_cast<uint64_t>(hi)) {
+      return Status::InvalidArgument(std::string(key) + " must be <= " + std::to_string(hi));
+    }
+    *out = static_cast<int64_t>(u);
+    return Status::Ok();
+  } else if (it->is_number_integer()) {
+    *out = it->get<int64_t>();
+    as_double = static_cast<double>(*out);
+  } else if (it->is_number_float()) {
+    as_double = it->get<double>();
+    if (std::floor(as_double) != as_double || std::fabs(as_double) > 9.0e15) {
+      return Status::InvalidArgument(std::string(key) + " must be an integer, got " + it->dump());
+    }
+    *out = static_cast<int64_t>(as_double);
+  } else {
+    return Status::InvalidArgument(std::string(key) + " must be an integer, got " + it->dump());
+  }
+  if (*out < lo || *out > hi) {
+    return Status::InvalidArgument(std::string(key) + " must be in [" + std::to_string(lo) + ", " +
+                                   std::to_string(hi) + "], got " + it->dump());
+  }
+  return Status::Ok();
+}
+
+Status GetNumber(const json& params, const char* key, double* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  if (!it->is_number()) {
+    return Status::InvalidArgument(std::string(key) + " must be a number, got " + it->dump());
+  }
+  *out = it->get<double>();
+  if (!std::isfinite(*out)) return Status::InvalidArgument(std::string(key) + " must be finite");
+  return Status::Ok();
+}
+
+Status GetString(const json& params, const char* key, std::string* out, bool* present) {
+  auto it = params.find(key);
+  *present = it != params.end() && !it->is_null();
+  if (!*present) return Status::Ok();
+  if (!it->is_string()) {
+    return Status::InvalidArgument(std::string(key) + " must be a string, got " + it->dump());
+  }
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
+struct JobParams {
+  Datatype datatype = Datatype::kInt4Asym;
+  QuantizerOptions quantizer;
+  int threads = 0;
+  bool synthetic = true;
+  SyntheticSpec spec;
+  std::string safetensors_path;
+  std::string tensor;
+};
+
+bool IsGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+StatusOr<JobParams> ParseParams(const json& params) {
+  if (!params.is_object()) return Status::InvalidArgument("params must be a JSON object");
+  RETURN_IF_ERROR(CheckKeys(params));
+  JobParams p;
+  bool present = false;
+
+  std::string datatype;
+  RETURN_IF_ERROR(GetString(params, "datatype", &datatype, &present));
+  if (!present) return Status::InvalidArgument("datatype is required");
+  const DatatypeTraits* traits = FindDatatype(datatype);
+  if (traits == nullptr) {
+    return Status::InvalidArgument("datatype: unknown datatype '" + datatype + "'");
+  }
+  p.datatype = traits->type;
+
+  int64_t group_size = -1;
+  RETURN_IF_ERROR(GetInt(params, "group_size", 0, int64_t{1} << 40, &group_size));
+  p.quantizer.group_size = group_size;
+
+  std::string scale_search = "none";
+  RETURN_IF_ERROR(GetString(params, "scale_search", &scale_search, &present));
+  if (scale_search == "none") {
+    p.quantizer.scale_search = ScaleSearch::kNone;
+  } else if (scale_search == "mse") {
+    p.quantizer.scale_search = ScaleSearch::kMse;
+  } else {
+    return Status::InvalidArgument("scale_search must be none or mse, got '" + scale_search + "'");
+  }
+
+  int64_t threads = 0;
+  RETURN_IF_ERROR(GetInt(params, "threads", 0, 1024, &threads));
+  p.threads = static_cast<int>(threads);
+
+  std::string distribution;
+  bool has_distribution = false, has_file = false;
+  RETURN_IF_ERROR(GetString(params, "distribution", &distribution, &has_distribution));
+  RETURN_IF_ERROR(GetString(params, "safetensors", &p.safetensors_path, &has_file));
+  if (has_distribution == has_file) {
+    return Status::InvalidArgument(
+        has_file ? "distribution and safetensors are exclusive: give one tensor source"
+                 : "a tensor source is required: distribution or safetensors");
+  }
+  p.synthetic = has_distribution;
+  if (p.synthetic) {
+    ASSIGN_OR_RETURN(p.spec.distribution, ParseDistribution(distribution));
+    auto shape = params.find("shape");
+    if (shape == params.end()) return Status::InvalidArgument("shape [rows, cols] is required");
+    if (!shape->is_array() || shape->size() != 2 || !(*shape)[0].is_number_integer() ||
+        !(*shape)[1].is_number_integer() || (*shape)[0].get<int64_t>() <= 0 ||
+        (*shape)[1].get<int64_t>() <= 0) {
+      return Status::InvalidArgument("shape must be [rows, cols] with positive integers, got " +
+                                     shape->dump());
+    }
+    p.spec.rows = (*shape)[0].get<int64_t>();
+    p.spec.cols = (*shape)[1].get<int64_t>();
+    if (p.spec.rows > kMaxSyntheticElements / p.spec.cols) {
+      return Status::InvalidArgument("shape " + shape->dump() + " has more than 2^28 elements");
+    }
+    int64_t seed = 0;
+    RETURN_IF_ERROR(GetInt(params, "seed", 0, INT64_MAX, &seed));
+    p.spec.seed = static_cast<uint64_t>(seed);
+    RETURN_IF_ERROR(GetNumber(params, "nu", &p.spec.nu));
+    if (!(p.spec.nu > 0)) return Status::InvalidArgument("nu must be > 0");
+    RETURN_IF_ERROR(GetNumber(params, "outlier_fraction", &p.spec.outlier_fraction));
+    if (p.spec.outlier_fraction < 0 || p.spec.outlier_fraction > 1) {
+      return Status::InvalidArgument("outlier_fraction must be in [0, 1]");
+    }
+    RETURN_IF_ERROR(GetNumber(params, "outlier_scale", &p.spec.outlier_scale));
+  } else {
+    RETURN_IF_ERROR(GetString(params, "tensor", &p.tensor, &present));
+    if (!present || p.tensor.empty()) {
+      return Status::InvalidArgument("tensor (a name or glob) is required with safetensors");
+    }
+  }
+
+  // A quantizer validates the options; for a synthetic source the group size is checked too.
+  ASSIGN_OR_RETURN(Quantizer quantizer, Quantizer::Create(p.datatype, p.quantizer));
+  if (p.synthetic) {
+    Status s = quantizer.GroupSizeFor(p.spec.cols).status();
+    if (!s.ok()) return s.WithContext("group_size");
+  }
+  return p;
+}
+
+void AddMetric(JobOutput& out, const char* name, double value, const char* unit,
+               bool higher_is_better) {
+  Metric m;
+  m.name = name;
+  m.value = value;
+  m.unit = unit;
+  m.higher_is_better = higher_is_better;
+  out.metrics.push_back(std::move(m));
+}
+
+StatusOr<JobOutput> RunParsed(const JobParams& p, JobContext& context) {
+  ASSIGN_OR_RETURN(Quantizer quantizer, Quantizer::Create(p.datatype, p.quantizer));
+  std::vector<float> weights;
+  int64_t rows = 0, cols = 0;
+  if (p.synthetic) {
+    ASSIGN_OR_RETURN(weights, GenerateSynthetic(p.spec, p.threads));
+    rows = p.spec.rows;
+    cols = p.spec.cols;
+  } else {
+    return Status::Unimplemented("safetensors sources are not supported yet");
+  }
+  if (context.cancelled()) return Status::Cancelled("quantization cancelled");
+  EvaluateOptions options;
+  options.num_threads = p.threads;
+  options.context = &context;
+  ASSIGN_OR_RETURN(QuantizationReport r,
+                   EvaluateQuantization(quantizer, weights.data(), rows, cols, options));
+  JobOutput out;
+  AddMetric(out, "mse", r.mse, "", false);
+  AddMetric(out, "sqnr_db", r.sqnr_db, "dB", true);
+  AddMetric(out, "max_abs_err", r.max_abs_err, "", false);
+  AddMetric(out, "kl", r.kl, "nats", false);
+  AddMetric(out, "bits_per_weight", r.bits_per_weight, "bits", false);
+  AddMetric(out, "bit_sparsity", r.bit_sparsity, "", true);
+  AddMetric(out, "num_weights", static_cast<double>(r.num_weights), "", true);
+  return out;
+}
+
+}  // namespace
+
+Status ValidateQuantizeParams(const nlohmann::json& params) {
+  try {
+    return ParseParams(params).status();
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("bad quantize params: ") + e.what());
+  }
+}
+
+StatusOr<JobOutput> RunQuantizeJob(const nlohmann::json& params, JobContext& context) {
+  try {
+    ASSIGN_OR_RETURN(JobParams p, ParseParams(params));
+    return RunParsed(p, context);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory running the quantize job");
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("bad quantize params: ") + e.what());
+  }
+}
+
+StatusOr<std::vector<std::string>> ExpandTensorNames(const nlohmann::json& params) {
+  try {
+    ASSIGN_OR_RETURN(JobParams p, ParseParams(params));
+    if (p.synthetic) return std::vector<std::string>{""};
+    if (!IsGlob(p.tensor)) return std::vector<std::string>{p.tensor};
+    return Status::Unimplemented("tensor globs need the safetensors reader (not supported yet)");
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("bad quantize params: ") + e.what());
+  }
+}
+
+}  // namespace qlab::datatypes

@@ -1,0 +1,46 @@
+// The `quantize` job (DESIGN.md sections 6 and 10): parses a job's params, builds the tensor
+// source, quantises with a registry datatype and returns the metrics as a JobOutput. This is the
+// only part of the datatype library that reads JSON; the worker calls it, the server may call
+// ValidateQuantizeParams to reject a sweep before expanding it.
+//
+// Params (keys of the sweep's `params` merged with one point of its axes):
+//   datatype      string, required: a registry name (DatatypeNames()).
+//   group_size    integer >= 0; 0 = one group per row; default: the datatype's default.
+//   scale_search  "none" (default, absmax / [min,max]) or "mse" (clip-ratio grid, see quantizer.h).
+//   threads       integer >= 0, CPU threads; default 0 = all cores.
+//   Synthetic source: distribution (gaussian|student_t|laplace), shape [rows, cols], seed
+//     (integer >= 0, default 0), nu (Student-t, default 5), outlier_fraction (default 0),
+//     outlier_scale (default 10). See synthetic.h for the generator.
+//   File source: safetensors (path), tensor (name; a glob is expanded by ExpandTensorNames).
+// Metrics: mse, sqnr_db (dB), max_abs_err, kl (nats), bits_per_weight (bits), bit_sparsity,
+// num_weights.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/job_output.h"
+#include "common/status.h"
+
+namespace qlab::datatypes {
+
+// Checks a quantize job's params without running it. OK, or INVALID_ARGUMENT naming the field:
+// missing/unknown datatype, group_size < 0 or not dividing a synthetic shape's columns, bad
+// shape, unknown distribution, both or neither of distribution/safetensors, a misspelled known
+// key (e.g. "grop_size"). Other unknown keys are ignored. Does not open files. Thread-safe.
+Status ValidateQuantizeParams(const nlohmann::json& params);
+
+// Runs the job: the validation above, then the source (synthetic or safetensors), the
+// quantisation and the metrics. Errors: INVALID_ARGUMENT (params, NaN/Inf weights, shapes),
+// NOT_FOUND (file or tensor), DATA_LOSS (corrupt file), CANCELLED (context cancelled),
+// RESOURCE_EXHAUSTED (out of memory). Thread-safe; uses up to `threads` cores.
+StatusOr<JobOutput> RunQuantizeJob(const nlohmann::json& params, JobContext& context);
+
+// The tensors one sweep point covers: for a safetensors source whose `tensor` is a glob
+// (contains * ? or [), the matching tensor names, sorted (NOT_FOUND if none match); for a plain
+// name {params["tensor"]}; for a synthetic source {""}. INVALID_ARGUMENT for bad params.
+StatusOr<std::vector<std::string>> ExpandTensorNames(const nlohmann::json& params);
+
+}  // namespace qlab::datatypes

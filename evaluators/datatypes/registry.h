@@ -1,0 +1,100 @@
+// The datatype registry: one enum value and one table row per weight format, in the style of
+// ggml's type_traits. A row says everything a sweep, the quantizer, the packers and the cost model
+// need: name, element payload bits, element values (codebooks) or arithmetic rule, tie rule, scale
+// format and rule, zero-point and selector bits, default group size. Every query goes through
+// GetTraits(); registry.cc checks at compile time that row i describes datatype i.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace qlab::datatypes {
+
+// APPEND-ONLY: new datatypes go just before kCount. Stored results use the names, but tests and
+// the packers index tables by these values.
+enum class Datatype : uint8_t {
+  kInt2Sym, kInt3Sym, kInt4Sym, kInt5Sym, kInt6Sym, kInt7Sym, kInt8Sym,
+  kInt2Asym, kInt3Asym, kInt4Asym, kInt5Asym, kInt6Asym, kInt7Asym, kInt8Asym,
+  kE2M1,
+  kNf4,
+  kCount,
+};
+inline constexpr int kNumDatatypes = static_cast<int>(Datatype::kCount);
+
+// How elements are encoded.
+enum class Family : uint8_t {
+  // q = clamp(rne(x / s), -qmax, qmax), qmax = 2^(b-1) - 1, s = FP16(absmax / qmax).
+  // Code: q in b-bit two's complement (code 2^(b-1), i.e. -2^(b-1), is never produced).
+  kIntSym,
+  // AWQ: s = FP16(max(max - min, 1e-5) / (2^b - 1)), z = clamp(-rne(min / s), 0, 2^b - 1),
+  // q = clamp(rne(x / s) + z, 0, 2^b - 1), value (q - z) * s. Code: q unsigned.
+  kIntAsym,
+  // Nearest value of a codebook of at most 16 values (codes index `Codebook::values`). With
+  // several codebooks the group keeps the one with the least squared error and stores its index
+  // as the selector (RaZeR, BitMoD).
+  kGrid,
+};
+
+// Storage format of the per-group (per-block) scale.
+enum class ScaleFormat : uint8_t {
+  kNone,
+  kFp16,  // IEEE half, RNE, saturating at 65504; scale = absmax / max|codebook|
+};
+
+// Where a value exactly halfway between two representable neighbours goes.
+enum class TieRule : uint8_t {
+  kHalfEven,      // to the even integer (std::nearbyint) / the neighbour whose code is even
+  kTowardZero,    // to the neighbour of smaller magnitude
+  kAwayFromZero,  // to the neighbour of larger magnitude
+};
+
+// Element values of a kGrid datatype, indexed by element code, in units of the scale.
+struct Codebook {
+  float values[16];
+  // Bit c set: code c is redundant (decodes to a value another code already has, e.g. E2M1's
+  // -0 0x8); the quantizer never emits it and round trips skip it.
+  uint16_t redundant_codes;
+};
+
+// One row of the registry. Constant data; safe to share between threads.
+struct DatatypeTraits {
+  Datatype type;
+  const char* name;          // qlab's name (reference/datatypes.md), as used in sweeps
+  Family family;
+  int payload_bits;          // bits per element code
+  int default_group_size;    // elements per group along a row
+  ScaleFormat scale_format;
+  int scale_bits;            // storage bits of one group's scale
+  int zero_bits;             // storage bits of one group's zero point (0: none)
+  int selector_bits;         // storage bits of one group's codebook selector (0: none)
+  TieRule tie_rule;
+  int num_codebooks;         // kGrid: 1, or 2^selector_bits; 0 otherwise
+  const Codebook* codebooks; // kGrid: num_codebooks entries, indexed by selector
+  const char* definition;    // one line: definition and source (reference section)
+};
+
+// The row of `type`. REQUIRES: type < kCount.
+const DatatypeTraits& GetTraits(Datatype type);
+
+// The row named `name` (exact, lower case), or nullptr when there is none.
+const DatatypeTraits* FindDatatype(std::string_view name);
+
+// Like FindDatatype; NOT_FOUND naming the unknown datatype.
+StatusOr<Datatype> ParseDatatype(std::string_view name);
+
+// Every registry name, in enum order.
+std::vector<std::string> DatatypeNames();
+
+// Storage bits per weight at `group_size` elements per group: payload + (scale + zero +
+// selector) / group_size. Per-tensor constants (NVFP4's FP32 scale) are not counted, as in the
+// reference tables. REQUIRES: group_size > 0.
+double BitsPerWeight(const DatatypeTraits& traits, int64_t group_size);
+
+// Short name of a tie rule, for reports ("half_even", "toward_zero", "away_from_zero").
+const char* TieRuleName(TieRule rule);
+
+}  // namespace qlab::datatypes
