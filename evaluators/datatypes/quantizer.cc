@@ -173,7 +173,54 @@ StatusOr<int64_t> Quantizer::GroupSizeFor(int64_t cols) const {
   return g;
 }
 
-float Quantizer::TensorScale(float /*tensor_absmax*/) const { return 1.0f; }
+float Quantizer::TensorScale(float tensor_absmax) const {
+  if (traits_->tensor_scale_divisor <= 0) return 1.0f;
+  const float ts = tensor_absmax / traits_->tensor_scale_divisor;
+  return ts > 0 ? ts : 1.0f;  // an all-zero tensor: any scale decodes to zeros
+}
+
+void Quantizer::GridScale(float absmax, const Grid& g, float tensor_scale, float* scale,
+                          uint16_t* bits) const {
+  const DatatypeTraits& t = *traits_;
+  auto clamp = [&t](float raw) {
+    if (t.scale_clamp_max > 0) raw = std::min(std::max(raw, t.scale_clamp_min), t.scale_clamp_max);
+    return raw;
+  };
+  switch (t.scale_format) {
+    case ScaleFormat::kNone:
+      *bits = 0;
+      *scale = 1.0f;
+      return;
+    case ScaleFormat::kFp16:
+      *bits = ScaleToFp16Bits(clamp(absmax / g.max_abs));
+      *scale = Fp16BitsToFloat(*bits);
+      return;
+    case ScaleFormat::kE8M0: {
+      // floor(log2(absmax)) - emax(E2M1) = 2; microxcaling takes log2 of FP32_MIN_NORMAL for 0.
+      int e = -126;
+      if (absmax > 0) {
+        std::frexp(absmax, &e);
+        e -= 1;
+      }
+      const int exp = std::min(std::max(e - 2, -127), 127);
+      *bits = static_cast<uint16_t>(exp + 127);
+      *scale = std::ldexp(1.0f, exp);
+      return;
+    }
+    case ScaleFormat::kE4M3: {
+      float raw = (absmax / g.max_abs) / tensor_scale;
+      if (raw == 0) raw = 1.0f;
+      *bits = FloatToE4M3Bits(clamp(raw));
+      *scale = E4M3BitsToFloat(static_cast<uint8_t>(*bits));
+      return;
+    }
+    case ScaleFormat::kE3M3: {
+      *bits = FloatToE3M3Bits(clamp((absmax / g.max_abs) / tensor_scale));
+      *scale = E3M3BitsToFloat(static_cast<uint8_t>(*bits));
+      return;
+    }
+  }
+}
 
 float Quantizer::CodeValue(uint32_t code, int selector) const {
   const int bits = traits_->payload_bits;
@@ -293,12 +340,14 @@ void Quantizer::EncodeGrid(const float* x, int64_t n, float tensor_scale, float 
   const int num_grids = static_cast<int>(grids_.size());
   for (int sel = 0; sel < num_grids; ++sel) {
     const Grid& g = grids_[sel];
-    const uint16_t scale_bits = ScaleToFp16Bits(absmax / g.max_abs);
-    const float scale = Fp16BitsToFloat(scale_bits);
-    if (scale == 0) {
+    uint16_t scale_bits;
+    float scale;
+    GridScale(absmax, g, tensor_scale, &scale, &scale_bits);
+    const float divisor = scale * tensor_scale;
+    if (divisor == 0) {
       std::fill(t, t + n, 0.0f);
     } else {
-      for (int64_t j = 0; j < n; ++j) t[j] = x[j] / scale;
+      for (int64_t j = 0; j < n; ++j) t[j] = x[j] / divisor;
     }
     // Index of the nearest sorted value: the number of thresholds each element lies above.
     std::fill(idx, idx + n, 0);

@@ -99,6 +99,9 @@ class Quantizer {
                     GroupParams* params) const;
   void EncodeIntAsym(const float* x, int64_t n, float ratio, uint16_t* codes,
                      GroupParams* params) const;
+  // Scale (decoded) and its storage bits for a kGrid group with absmax `absmax` under grid g.
+  void GridScale(float absmax, const Grid& g, float tensor_scale, float* scale,
+                 uint16_t* bits) const;
   void EncodeGrid(const float* x, int64_t n, float tensor_scale, float ratio, uint16_t* codes,
                   GroupParams* params) const;
   double GroupSquaredError(const float* x, const uint16_t* codes, int64_t n,

@@ -127,8 +127,69 @@ TEST(Quantizer, Nf4NearestValue) {
   EXPECT_EQ(e.codes, (std::vector<uint16_t>{15, 0, 7, 12, 7, 8, 2}));
 }
 
+TEST(Quantizer, RazerFp4PicksTheSpecialValueWithLeastError) {
+  // absmax 6 with a 5 in the group: grid +5 (selector 0) at scale 1 is exact.
+  Encoded e = EncodeOne(Datatype::kRazerFp4, {6, 5, -1, 0.5f});
+  EXPECT_EQ(e.params.selector, 0);
+  EXPECT_EQ(e.params.scale, 1.0f);
+  EXPECT_EQ(e.codes[1], 0x8);
+  // 8 and -6: grid +8 (selector 1), scale 8/8 = 1.
+  e = EncodeOne(Datatype::kRazerFp4, {8, -6, 1});
+  EXPECT_EQ(e.params.selector, 1);
+  EXPECT_EQ(e.codes, (std::vector<uint16_t>{0x8, 0xF, 0x2}));
+  // -8 and 6: selector 3; -5 and 6: selector 2.
+  EXPECT_EQ(EncodeOne(Datatype::kRazerFp4, {-8, 6, 1}).params.selector, 3);
+  EXPECT_EQ(EncodeOne(Datatype::kRazerFp4, {-5, 6, 1}).params.selector, 2);
+  // Ties between grids go to the earliest selector: an all-zero group keeps selector 0.
+  EXPECT_EQ(EncodeOne(Datatype::kRazerFp4, {0, 0, 0}).params.selector, 0);
+  // Ties inside a grid go to the smaller magnitude: 4.5 between 4 and 5 -> 4 (grid +5, squared
+  // error 0.25, against 0.266 for grid +8 at scale 0.75).
+  e = EncodeOne(Datatype::kRazerFp4, {6, 5, 4.5f, 1});
+  EXPECT_EQ(e.params.selector, 0);
+  EXPECT_EQ(e.decoded[2], 4.0f);
+  // ... and grid +8 wins where -5 would cost a full unit in grid +5 (-5 -> -4).
+  EXPECT_EQ(EncodeOne(Datatype::kRazerFp4, {6, 5, 4.5f, -5}).params.selector, 1);
+}
+
+TEST(Quantizer, Mxfp4SharedExponentClipsAndRoundsAway) {
+  // absmax 6.5: floor(log2 6.5) - 2 = 0 -> scale 1 (E8M0 127). 6.5 clips to 6, ties go away
+  // from zero: 2.5 -> 3, 5 -> 6, -2.5 -> -3, 0.25 -> 0.5, 0.75 -> 1.
+  Encoded e = EncodeOne(Datatype::kMxfp4, {6.5f, 2.5f, 5, -2.5f, 0.25f, 0.75f});
+  EXPECT_EQ(e.params.scale, 1.0f);
+  EXPECT_EQ(e.params.scale_bits, 127);
+  EXPECT_EQ(e.decoded, (std::vector<float>{6, 3, 6, -3, 0.5f, 1}));
+  // absmax 7.9 still has exponent 2: clipped to 6 (the OCP rule's known clipping).
+  e = EncodeOne(Datatype::kMxfp4, {7.9f, 1});
+  EXPECT_EQ(e.params.scale, 1.0f);
+  EXPECT_EQ(e.decoded[0], 6.0f);
+  // absmax 8 -> scale 2; absmax 0 -> 2^-127.
+  EXPECT_EQ(EncodeOne(Datatype::kMxfp4, {8, 1}).params.scale, 2.0f);
+  EXPECT_EQ(EncodeOne(Datatype::kMxfp4, {0, 0}).params.scale_bits, 0);
+}
+
+TEST(Quantizer, Nvfp4UsesTensorScaleAndE4M3BlockScale) {
+  Quantizer q = Quantizer::Create(Datatype::kNvfp4, {}).value();
+  EXPECT_EQ(q.TensorScale(2688.0f), 1.0f);
+  EXPECT_EQ(q.TensorScale(0.0f), 1.0f);
+  const float ts = q.TensorScale(100.0f);  // 100 / 2688
+  EXPECT_EQ(ts, 100.0f / 2688.0f);
+  // Block absmax 1: raw scale (1/6)/ts = 4.48 -> E4M3 4.5 (0x49 = 2^2 * 1.125).
+  std::vector<float> x = {1.0f, -0.5f, 0.25f};
+  std::vector<uint16_t> codes(3);
+  GroupParams p;
+  q.EncodeGroup(x.data(), 3, ts, codes.data(), &p);
+  EXPECT_EQ(p.scale_bits, 0x49);
+  EXPECT_EQ(p.scale, 4.5f);
+  std::vector<float> d(3);
+  q.DecodeGroup(codes.data(), 3, p, ts, d.data());
+  // 1 / (4.5 * ts) = 5.97 -> 6; 0.5 / (4.5 ts) = 2.99 -> 3; 0.25 -> 1.49 -> 1.5.
+  EXPECT_EQ(codes, (std::vector<uint16_t>{0x7, 0xD, 0x3}));
+  EXPECT_EQ(d[0], (6.0f * 4.5f) * ts);
+}
+
 TEST(Quantizer, AllZeroGroupDecodesToZero) {
-  for (Datatype t : {Datatype::kInt4Sym, Datatype::kInt4Asym, Datatype::kE2M1, Datatype::kNf4}) {
+  for (int i = 0; i < kNumDatatypes; ++i) {
+    const Datatype t = static_cast<Datatype>(i);
     const Encoded e = EncodeOne(t, std::vector<float>(32, 0.0f));
     for (float v : e.decoded) EXPECT_EQ(v, 0.0f) << GetTraits(t).name;
   }

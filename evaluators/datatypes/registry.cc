@@ -23,15 +23,23 @@ constexpr Codebook kNf4Book = {{-1.0f, -0.6961928009986877f, -0.5250730514526367
                                 0.7229568362236023f, 1.0f},
                                0};
 
+// RaZeR v1 (reference 2.1, RZ1 FP4_LIST_REAL): E2M1 with the -0 code 0x8 remapped to the
+// group's special value; selector 0..3 -> SV +5, +8, -5, -8 (docs/packed-layouts.md).
+constexpr Codebook RazerFp4Book(float sv) {
+  return {{0, 0.5f, 1, 1.5f, 2, 3, 4, 6, sv, -0.5f, -1, -1.5f, -2, -3, -4, -6}, 0};
+}
+constexpr Codebook kRazerFp4Books[4] = {RazerFp4Book(5), RazerFp4Book(8), RazerFp4Book(-5),
+                                        RazerFp4Book(-8)};
+
 constexpr DatatypeTraits IntSym(Datatype type, const char* name, int bits) {
   return {type, name, Family::kIntSym, bits, 128, ScaleFormat::kFp16, 16, 0, 0,
-          TieRule::kHalfEven, 0, nullptr,
+          TieRule::kHalfEven, 0, nullptr, 0, 0, 0,
           "symmetric INT: scale = absmax/(2^(b-1)-1), q in [-(2^(b-1)-1), 2^(b-1)-1] (ref. 6)"};
 }
 
 constexpr DatatypeTraits IntAsym(Datatype type, const char* name, int bits) {
   return {type, name, Family::kIntAsym, bits, 128, ScaleFormat::kFp16, 16, bits, 0,
-          TieRule::kHalfEven, 0, nullptr,
+          TieRule::kHalfEven, 0, nullptr, 0, 0, 0,
           "asymmetric INT, AWQ convention: range [min,max], b-bit zero point (ref. 6)"};
 }
 
@@ -51,11 +59,23 @@ constexpr DatatypeTraits kTable[] = {
     IntAsym(Datatype::kInt7Asym, "int7_asym", 7),
     IntAsym(Datatype::kInt8Asym, "int8_asym", 8),
     {Datatype::kE2M1, "e2m1", Family::kGrid, 4, 128, ScaleFormat::kFp16, 16, 0, 0,
-     TieRule::kTowardZero, 1, &kE2M1Book,
+     TieRule::kTowardZero, 1, &kE2M1Book, 0, 0, 0,
      "OCP E2M1 {0,+-0.5,..,+-6}, scale = absmax/6, ties to smaller magnitude (ref. 1)"},
     {Datatype::kNf4, "nf4", Family::kGrid, 4, 128, ScaleFormat::kFp16, 16, 0, 0,
-     TieRule::kTowardZero, 1, &kNf4Book,
+     TieRule::kTowardZero, 1, &kNf4Book, 0, 0, 0,
      "NF4 (bitsandbytes table), scale = absmax, code = index in the sorted table (ref. 5)"},
+    {Datatype::kRazerFp4, "razer_fp4", Family::kGrid, 4, 128, ScaleFormat::kFp16, 16, 0, 2,
+     TieRule::kTowardZero, 4, kRazerFp4Books, 0, 0, 0,
+     "RaZeR v1: E2M1 with -0 -> SV in {+5,+8,-5,-8} per group by least squared error, scale = "
+     "absmax/max|grid| (ref. 2.1)"},
+    {Datatype::kMxfp4, "mxfp4", Family::kGrid, 4, 32, ScaleFormat::kE8M0, 8, 0, 0,
+     TieRule::kAwayFromZero, 1, &kE2M1Book, 0, 0, 0,
+     "OCP MXFP4: E2M1, E8M0 scale 2^(floor(log2 absmax)-2), saturating, ties away from zero "
+     "(microxcaling, ref. 4.1)"},
+    {Datatype::kNvfp4, "nvfp4", Family::kGrid, 4, 16, ScaleFormat::kE4M3, 8, 0, 0,
+     TieRule::kHalfEven, 1, &kE2M1Book, 0.001953125f, 448.0f, 2688.0f,
+     "NVFP4: E2M1, E4M3 block scale + FP32 tensor scale absmax/(6*448), ties to even mantissa "
+     "(Model-Optimizer, ref. 4.2)"},
 };
 
 constexpr bool RowsMatchEnum() {

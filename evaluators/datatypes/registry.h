@@ -21,6 +21,9 @@ enum class Datatype : uint8_t {
   kInt2Asym, kInt3Asym, kInt4Asym, kInt5Asym, kInt6Asym, kInt7Asym, kInt8Asym,
   kE2M1,
   kNf4,
+  kRazerFp4,
+  kMxfp4,
+  kNvfp4,
   kCount,
 };
 inline constexpr int kNumDatatypes = static_cast<int>(Datatype::kCount);
@@ -40,9 +43,19 @@ enum class Family : uint8_t {
 };
 
 // Storage format of the per-group (per-block) scale.
+// With a clip ratio r (ScaleSearch::kMse) every absmax below is r * absmax.
 enum class ScaleFormat : uint8_t {
   kNone,
-  kFp16,  // IEEE half, RNE, saturating at 65504; scale = absmax / max|codebook|
+  // IEEE half, RNE, saturating at 65504. scale = absmax / max|codebook| (kGrid; INT see Family).
+  kFp16,
+  // OCP MX shared exponent (E2M1 elements): scale = 2^(floor(log2(absmax)) - 2), the exponent
+  // clamped to [-127, 127]; absmax 0 gives 2^-127. Elements saturate at +-6 (microxcaling).
+  kE8M0,
+  // NVFP4: scale = E4M3(clamp((absmax / max|codebook|) / tensor_scale, [2^-9, 448])), a zero
+  // block's scale is 1 (Model-Optimizer); element t = x / (scale * tensor_scale).
+  kE4M3,
+  // NVFP4-RaZeR weights: as kE4M3 with E3M3 (clamp [2^-5, 28]).
+  kE3M3,
 };
 
 // Where a value exactly halfway between two representable neighbours goes.
@@ -74,6 +87,13 @@ struct DatatypeTraits {
   TieRule tie_rule;
   int num_codebooks;         // kGrid: 1, or 2^selector_bits; 0 otherwise
   const Codebook* codebooks; // kGrid: num_codebooks entries, indexed by selector
+  // The raw scale is clamped into [scale_clamp_min, scale_clamp_max] before it is rounded to its
+  // format (BitMoD [1e-5, 1e4], NVFP4 [2^-9, 448]); 0 and 0: no clamp.
+  float scale_clamp_min;
+  float scale_clamp_max;
+  // > 0: a per-tensor FP32 scale absmax(tensor) / tensor_scale_divisor multiplies every block
+  // scale (NVFP4: 6 * 448). 0: none.
+  float tensor_scale_divisor;
   const char* definition;    // one line: definition and source (reference section)
 };
 

@@ -110,6 +110,37 @@ TEST(Registry, Nf4GridIsBitsandbytesTable) {
   for (uint32_t c = 0; c < 16; ++c) EXPECT_EQ(q.CodeValue(c), kNf4[c]) << "code = index";
 }
 
+TEST(Registry, RazerFp4GridsPerSelector) {
+  const std::vector<float> base = Symmetric({0, 0.5f, 1, 1.5f, 2, 3, 4, 6});
+  const float kSv[4] = {5, 8, -5, -8};  // RZ1 FP4_LIST_REAL order = packed selector value
+  for (int sel = 0; sel < 4; ++sel) {
+    std::vector<float> expect = base;
+    expect.push_back(kSv[sel]);
+    std::sort(expect.begin(), expect.end());
+    EXPECT_EQ(Grid(Datatype::kRazerFp4, sel), expect) << sel;
+    Quantizer q = Quantizer::Create(Datatype::kRazerFp4, {}).value();
+    EXPECT_EQ(q.CodeValue(0x8, sel), kSv[sel]);
+    EXPECT_FALSE(q.IsRedundantCode(0x8, sel));
+  }
+  const DatatypeTraits& t = GetTraits(Datatype::kRazerFp4);
+  EXPECT_EQ(t.selector_bits, 2);
+  EXPECT_DOUBLE_EQ(BitsPerWeight(t, 128), 4.140625);
+}
+
+TEST(Registry, MicroscalingRows) {
+  const std::vector<float> e2m1 = Symmetric({0, 0.5f, 1, 1.5f, 2, 3, 4, 6});
+  EXPECT_EQ(Grid(Datatype::kMxfp4), e2m1);
+  EXPECT_EQ(Grid(Datatype::kNvfp4), e2m1);
+  EXPECT_DOUBLE_EQ(BitsPerWeight(GetTraits(Datatype::kMxfp4), 32), 4.25);
+  EXPECT_DOUBLE_EQ(BitsPerWeight(GetTraits(Datatype::kNvfp4), 16), 4.5);
+  EXPECT_EQ(GetTraits(Datatype::kMxfp4).default_group_size, 32);
+  EXPECT_EQ(GetTraits(Datatype::kNvfp4).default_group_size, 16);
+  EXPECT_EQ(GetTraits(Datatype::kMxfp4).scale_format, ScaleFormat::kE8M0);
+  EXPECT_EQ(GetTraits(Datatype::kNvfp4).scale_format, ScaleFormat::kE4M3);
+  EXPECT_EQ(GetTraits(Datatype::kMxfp4).tie_rule, TieRule::kAwayFromZero);
+  EXPECT_EQ(GetTraits(Datatype::kNvfp4).tie_rule, TieRule::kHalfEven);
+}
+
 TEST(Registry, TieRulesRecorded) {
   EXPECT_EQ(GetTraits(Datatype::kInt4Asym).tie_rule, TieRule::kHalfEven);
   EXPECT_EQ(GetTraits(Datatype::kInt4Sym).tie_rule, TieRule::kHalfEven);
