@@ -1,0 +1,50 @@
+#include "cli/sweep_file.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace qlab::cli {
+namespace {
+
+TEST(SweepFileTest, YamlOfTheDesignBecomesTypedJson) {
+  auto json = SweepTextToJson(R"(
+name: w4-gaussian
+kind: quantize
+params: {distribution: gaussian, shape: [256, 4096], seed: 1, scale_search: none}
+axes:
+  datatype: [int4_asym, int8_asym, e2m1, nf4]
+  group_size: [32, 128]
+  flag: [true, "true", 1.5]
+)");
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  auto j = nlohmann::ordered_json::parse(*json);
+  EXPECT_EQ(j["name"], "w4-gaussian");
+  EXPECT_EQ(j["params"]["shape"][1], 4096);
+  EXPECT_TRUE(j["params"]["seed"].is_number_integer());
+  EXPECT_EQ(j["axes"]["group_size"][0], 32);
+  EXPECT_EQ(j["axes"]["flag"][0], true);
+  EXPECT_EQ(j["axes"]["flag"][1], "true") << "quoted scalars stay strings";
+  EXPECT_EQ(j["axes"]["flag"][2], 1.5);
+  // Axis order is kept: it fixes the order of the jobs.
+  EXPECT_EQ(j["axes"].begin().key(), "datatype");
+}
+
+TEST(SweepFileTest, JsonPassesThrough) {
+  auto json = SweepTextToJson(R"({"name": "a", "kind": "noop", "params": {"x": 1}})");
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(*json, R"({"name":"a","kind":"noop","params":{"x":1}})");
+}
+
+TEST(SweepFileTest, MalformedTextIsInvalidArgumentWithPosition) {
+  auto bad = SweepTextToJson("name: a\nkind: [noop\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("line"), std::string::npos);
+  EXPECT_FALSE(SweepTextToJson("{\"name\": ").ok());
+  EXPECT_FALSE(SweepTextToJson("- just\n- a list\n").ok());
+  EXPECT_EQ(ReadSweepFile("/nonexistent/sweep.yaml").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace qlab::cli

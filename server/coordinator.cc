@@ -1,0 +1,116 @@
+#include "server/coordinator.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "server/http_api.h"
+
+namespace qlab::server {
+
+Status SplitHostPort(const std::string& address, const std::string& field, std::string* host,
+                     int* port) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+    return Status::InvalidArgument(field + " must be HOST:PORT, got '" + address + "'");
+  }
+  *host = address.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  try {
+    size_t used = 0;
+    *port = std::stoi(address.substr(colon + 1), &used);
+    if (used != address.size() - colon - 1 || *port < 0 || *port > 65535) throw 0;
+  } catch (...) {
+    return Status::InvalidArgument(field + " has a bad port in '" + address + "'");
+  }
+  return Status::Ok();
+}
+
+Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
+
+Coordinator::~Coordinator() { Shutdown(); }
+
+Status Coordinator::Start() {
+  std::string grpc_host, http_host;
+  int grpc_port = 0, http_port = 0;
+  RETURN_IF_ERROR(SplitHostPort(options_.grpc_listen, "--grpc-listen", &grpc_host, &grpc_port));
+  if (!options_.http_listen.empty()) {
+    RETURN_IF_ERROR(SplitHostPort(options_.http_listen, "--http-listen", &http_host, &http_port));
+  }
+  ASSIGN_OR_RETURN(store_, storage::JobStore::Open(options_.db_path));
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), &clock_, options_.scheduler);
+  RETURN_IF_ERROR(scheduler_->Start());
+
+  job_service_ = std::make_unique<JobServiceImpl>(scheduler_.get(), store_.get(), options_.services);
+  worker_service_ = std::make_unique<WorkerServiceImpl>(scheduler_.get());
+  result_service_ = std::make_unique<ResultServiceImpl>(store_.get());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(job_service_.get());
+  builder.RegisterService(worker_service_.get());
+  builder.RegisterService(result_service_.get());
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || bound_port == 0) {
+    return Status::Unavailable("cannot listen for gRPC on " + options_.grpc_listen);
+  }
+  std::string shown_host = grpc_host.find(':') != std::string::npos ? "[" + grpc_host + "]" : grpc_host;
+  grpc_address_ = shown_host + ":" + std::to_string(bound_port);
+  spdlog::info("qlab-server: gRPC listening on {}", grpc_address_);
+
+  if (!options_.http_listen.empty()) RETURN_IF_ERROR(StartHttp());
+
+  reaper_ = std::thread([this] {
+    while (!stopping_.load()) {
+      auto expired = scheduler_->ExpireLeases();
+      if (!expired.ok()) {
+        spdlog::warn("lease expiry failed: {}", expired.status().ToString());
+      } else if (*expired > 0) {
+        spdlog::info("{} lease(s) expired", *expired);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.reap_interval_ms));
+    }
+  });
+  started_ = true;
+  return Status::Ok();
+}
+
+Status Coordinator::StartHttp() {
+  std::string host;
+  int port = 0;
+  RETURN_IF_ERROR(SplitHostPort(options_.http_listen, "--http-listen", &host, &port));
+  http_server_ = std::make_unique<httplib::Server>();
+  RegisterHttpRoutes(*http_server_, scheduler_.get(), store_.get(), options_.web_root);
+  int bound = port == 0 ? http_server_->bind_to_any_port(host)
+                        : (http_server_->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) return Status::Unavailable("cannot listen for HTTP on " + options_.http_listen);
+  std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  http_address_ = shown_host + ":" + std::to_string(bound);
+  http_thread_ = std::thread([this] { http_server_->listen_after_bind(); });
+  spdlog::info("qlab-server: HTTP (dashboard, /api/v1, /metrics) on http://{}/", http_address_);
+  return Status::Ok();
+}
+
+void Coordinator::Shutdown() {
+  if (stopping_.exchange(true)) return;
+  if (scheduler_) scheduler_->Shutdown();  // wakes long polls so gRPC can drain
+  if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (http_server_) http_server_->stop();
+  if (http_thread_.joinable()) http_thread_.join();
+  if (reaper_.joinable()) reaper_.join();
+  grpc_server_.reset();
+  scheduler_.reset();
+  store_.reset();  // drains the writer queue, closes the file
+  if (started_) spdlog::info("qlab-server: stopped");
+}
+
+}  // namespace qlab::server

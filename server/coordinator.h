@@ -1,0 +1,74 @@
+// Coordinator: one qlab-server process — the store, the scheduler, the gRPC services, the
+// HTTP endpoint and the lease reaper, started and stopped together.
+//
+// Used by main.cc and by tests and benchmarks that want a real server in-process.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "server/clock.h"
+#include "server/grpc_services.h"
+#include "server/scheduler.h"
+#include "storage/job_store.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace qlab::server {
+
+struct CoordinatorOptions {
+  std::string db_path = "./qlab.db";
+  std::string grpc_listen = "127.0.0.1:7070";  // port 0 picks a free port
+  std::string http_listen = "127.0.0.1:7080";  // "" disables HTTP
+  SchedulerOptions scheduler;
+  ServiceOptions services;
+  int64_t reap_interval_ms = 250;              // how often expired leases are looked for
+  std::string web_root;                        // folder of the dashboard's static files
+};
+
+class Coordinator {
+ public:
+  explicit Coordinator(CoordinatorOptions options);
+  ~Coordinator();
+
+  // Opens the database, rebuilds the scheduler and starts serving. Errors: UNAVAILABLE when a
+  // port cannot be bound or the file cannot be opened; what JobStore::Open returns otherwise.
+  Status Start();
+  // Stops accepting RPCs, lets in-flight ones finish (up to 5 s), flushes the writer. Idempotent.
+  void Shutdown();
+
+  // "host:port" actually bound (after Start).
+  const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& http_address() const { return http_address_; }
+  Scheduler& scheduler() { return *scheduler_; }
+  storage::JobStore& store() { return *store_; }
+
+ private:
+  Status StartHttp();
+
+  CoordinatorOptions options_;
+  SystemClock clock_;
+  std::unique_ptr<storage::JobStore> store_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<JobServiceImpl> job_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<ResultServiceImpl> result_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<httplib::Server> http_server_;
+  std::thread http_thread_;
+  std::thread reaper_;
+  std::atomic<bool> stopping_{false};
+  std::string grpc_address_, http_address_;
+  bool started_ = false;
+};
+
+// Splits "host:port" (IPv6 as "[::1]:port"). INVALID_ARGUMENT naming `field` when malformed.
+Status SplitHostPort(const std::string& address, const std::string& field, std::string* host,
+                     int* port);
+
+}  // namespace qlab::server

@@ -1,0 +1,514 @@
+#include "server/grpc_services.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "server/pareto.h"
+#include "server/sweep.h"
+
+namespace qlab::server {
+
+grpc::Status ToGrpcStatus(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  grpc::StatusCode code;
+  switch (status.code()) {
+    case StatusCode::kCancelled: code = grpc::CANCELLED; break;
+    case StatusCode::kInvalidArgument: code = grpc::INVALID_ARGUMENT; break;
+    case StatusCode::kDeadlineExceeded: code = grpc::DEADLINE_EXCEEDED; break;
+    case StatusCode::kNotFound: code = grpc::NOT_FOUND; break;
+    case StatusCode::kAlreadyExists: code = grpc::ALREADY_EXISTS; break;
+    case StatusCode::kPermissionDenied: code = grpc::PERMISSION_DENIED; break;
+    case StatusCode::kResourceExhausted: code = grpc::RESOURCE_EXHAUSTED; break;
+    case StatusCode::kFailedPrecondition: code = grpc::FAILED_PRECONDITION; break;
+    case StatusCode::kAborted: code = grpc::ABORTED; break;
+    case StatusCode::kOutOfRange: code = grpc::OUT_OF_RANGE; break;
+    case StatusCode::kUnimplemented: code = grpc::UNIMPLEMENTED; break;
+    case StatusCode::kUnavailable: code = grpc::UNAVAILABLE; break;
+    case StatusCode::kDataLoss: code = grpc::DATA_LOSS; break;
+    case StatusCode::kUnauthenticated: code = grpc::UNAUTHENTICATED; break;
+    case StatusCode::kInternal: code = grpc::INTERNAL; break;
+    default: code = grpc::UNKNOWN; break;
+  }
+  std::string message = status.message();
+  if (message.size() > 2000) message = message.substr(0, 2000) + "...";
+  return grpc::Status(code, message);
+}
+
+namespace {
+
+StatusOr<int64_t> ParsePageToken(const std::string& token) {
+  if (token.empty()) return int64_t{0};
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(token, &used);
+    if (used == token.size() && v >= 0) return v;
+  } catch (...) {
+  }
+  return Status::InvalidArgument("page_token '" + token + "' is not a token this server issued");
+}
+
+void ToProto(const Metric& m, v1::Metric* out) {
+  out->set_name(m.name);
+  out->set_value(m.value);
+  out->set_unit(m.unit);
+  out->set_stderr(m.stderr_value);
+  out->set_higher_is_better(m.higher_is_better);
+}
+
+v1::Experiment ToProto(const storage::ExperimentRecord& e) {
+  v1::Experiment out;
+  out.set_id(e.id);
+  out.set_name(e.name);
+  out.set_owner(e.owner);
+  out.set_kind(e.kind);
+  out.set_created_unix_ms(e.created_unix_ms);
+  out.set_sweep_json(e.spec_json);
+  auto tags = nlohmann::json::parse(e.tags_json, nullptr, false);
+  if (tags.is_array()) {
+    for (const auto& t : tags) {
+      if (t.is_string()) out.add_tags(t.get<std::string>());
+    }
+  }
+  out.set_total_jobs(e.total);
+  out.set_pending_jobs(e.pending);
+  out.set_running_jobs(e.running);
+  out.set_succeeded_jobs(e.succeeded);
+  out.set_failed_jobs(e.failed);
+  out.set_cancelled_jobs(e.cancelled);
+  return out;
+}
+
+storage::Requirements FromProto(const v1::Requirements& r) {
+  return {static_cast<int>(r.device_class()), r.device_model_pattern(), r.min_memory_bytes(),
+          r.exclusive()};
+}
+
+}  // namespace
+
+Status JobServiceImpl::FillJob(const storage::JobRecord& r, bool detail, v1::Job* out) {
+  out->set_id(r.id);
+  out->set_experiment_id(r.experiment_id);
+  out->set_experiment(r.experiment);
+  auto* spec = out->mutable_spec();
+  spec->set_kind(r.spec.kind);
+  spec->set_params_json(r.spec.params_json);
+  auto* req = spec->mutable_requirements();
+  req->set_device_class(static_cast<v1::DeviceClass>(r.spec.requirements.device_class));
+  req->set_device_model_pattern(r.spec.requirements.device_model_pattern);
+  req->set_min_memory_bytes(r.spec.requirements.min_memory_bytes);
+  req->set_exclusive(r.spec.requirements.exclusive);
+  spec->set_priority(r.spec.priority);
+  spec->set_max_attempts(r.spec.max_attempts);
+  out->set_state(static_cast<v1::JobState>(r.state));
+  out->set_attempts(r.attempts);
+  out->set_last_error(r.last_error);
+  out->set_worker_id(r.worker_id);
+  out->set_created_unix_ms(r.created_unix_ms);
+  out->set_started_unix_ms(r.started_unix_ms);
+  out->set_finished_unix_ms(r.finished_unix_ms);
+  if (r.state == storage::JobState::kPending) {
+    out->set_pending_reason(scheduler_->PendingReason(r.id));
+  }
+  if (r.state == storage::JobState::kLeased || r.state == storage::JobState::kRunning) {
+    out->set_progress(scheduler_->Progress(r.id));
+  } else if (r.state == storage::JobState::kSucceeded) {
+    out->set_progress(1.0);
+  }
+  if (!detail) return Status::Ok();
+  ASSIGN_OR_RETURN(auto attempts, store_->GetAttempts(r.id));
+  for (const auto& a : attempts) {
+    auto* p = out->add_attempt_history();
+    p->set_fencing_token(a.token);
+    p->set_worker_id(a.worker_id);
+    p->set_leased_unix_ms(a.leased_unix_ms);
+    p->set_started_unix_ms(a.started_unix_ms);
+    p->set_finished_unix_ms(a.finished_unix_ms);
+    p->set_lease_expiry_unix_ms(a.lease_expiry_unix_ms);
+    p->set_outcome(a.outcome);
+    p->set_error(a.error);
+  }
+  ASSIGN_OR_RETURN(auto metrics, store_->GetMetrics(r.id));
+  for (const auto& m : metrics) ToProto(m, out->add_metrics());
+  return Status::Ok();
+}
+
+grpc::Status JobServiceImpl::SubmitExperiment(grpc::ServerContext*,
+                                              const v1::SubmitExperimentRequest* req,
+                                              v1::SubmitExperimentResponse* resp) {
+  auto sweep = ExpandSweep(req->sweep_json(), options_.max_sweep_jobs);
+  if (!sweep.ok()) return ToGrpcStatus(sweep.status());
+  sweep->experiment.owner = req->owner();
+  resp->set_name(sweep->experiment.name);
+  resp->set_job_count(static_cast<int64_t>(sweep->jobs.size()));
+  if (req->dry_run()) return grpc::Status::OK;
+  auto created = scheduler_->SubmitExperiment(sweep->experiment, std::move(sweep->jobs));
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  resp->set_experiment_id(created->experiment_id);
+  resp->set_first_job_id(created->first_job_id);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* req,
+                                       v1::Job* resp) {
+  if (req->experiment().empty()) {
+    return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
+  }
+  const auto& s = req->spec();
+  auto spec = MakeJobSpec(s.kind(), s.params_json(), FromProto(s.requirements()), s.priority(),
+                          s.max_attempts());
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  auto job = scheduler_->SubmitJob(req->experiment(), "", std::move(spec).value());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  return ToGrpcStatus(FillJob(*job, false, resp));
+}
+
+grpc::Status JobServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+                                    v1::Job* resp) {
+  auto job = store_->GetJob(req->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  return ToGrpcStatus(FillJob(*job, true, resp));
+}
+
+grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* req,
+                                      v1::ListJobsResponse* resp) {
+  int page_size = req->page_size() == 0 ? 100 : req->page_size();
+  if (page_size < 1 || page_size > 1000) {
+    return ToGrpcStatus(Status::InvalidArgument("page_size must be in [1, 1000]"));
+  }
+  auto before = ParsePageToken(req->page_token());
+  if (!before.ok()) return ToGrpcStatus(before.status());
+  storage::JobFilter filter{req->experiment(), static_cast<int>(req->state()), req->kind()};
+  auto jobs = store_->ListJobs(filter, *before, page_size + 1);
+  if (!jobs.ok()) return ToGrpcStatus(jobs.status());
+  auto total = store_->CountJobs(filter);
+  if (!total.ok()) return ToGrpcStatus(total.status());
+  resp->set_total_count(*total);
+  for (int i = 0; i < static_cast<int>(jobs->size()) && i < page_size; ++i) {
+    Status st = FillJob((*jobs)[i], false, resp->add_jobs());
+    if (!st.ok()) return ToGrpcStatus(st);
+  }
+  if (static_cast<int>(jobs->size()) > page_size) {
+    resp->set_next_page_token(std::to_string((*jobs)[page_size - 1].id));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* req,
+                                       v1::CancelJobResponse* resp) {
+  if ((req->job_id() > 0) == !req->experiment().empty()) {
+    return ToGrpcStatus(Status::InvalidArgument("set exactly one of job_id and experiment"));
+  }
+  auto ids = scheduler_->Cancel(req->job_id(), req->experiment());
+  if (!ids.ok()) return ToGrpcStatus(ids.status());
+  resp->set_cancelled_count(static_cast<int64_t>(ids->size()));
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
+                                      grpc::ServerWriter<v1::Job>* writer) {
+  std::string last;
+  for (;;) {
+    auto job = store_->GetJob(req->job_id());
+    if (!job.ok()) return ToGrpcStatus(job.status());
+    v1::Job proto;
+    Status st = FillJob(*job, storage::IsTerminal(job->state), &proto);
+    if (!st.ok()) return ToGrpcStatus(st);
+    std::string now = proto.SerializeAsString();
+    if (now != last) {
+      if (!writer->Write(proto)) return grpc::Status::OK;  // client went away
+      last = std::move(now);
+    }
+    if (storage::IsTerminal(job->state)) return grpc::Status::OK;
+    if (ctx->IsCancelled()) return grpc::Status(grpc::CANCELLED, "watch cancelled");
+    // Polling the database keeps the watch independent of the scheduler's locking; 200 ms is
+    // well below what a person watching notices.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+grpc::Status JobServiceImpl::GetExperiment(grpc::ServerContext*,
+                                           const v1::GetExperimentRequest* req,
+                                           v1::Experiment* resp) {
+  if (req->name().empty() == (req->experiment_id() == 0)) {
+    return ToGrpcStatus(Status::InvalidArgument("set exactly one of name and experiment_id"));
+  }
+  auto e = store_->GetExperiment(req->name(), req->experiment_id());
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  *resp = ToProto(*e);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::ListExperiments(grpc::ServerContext*,
+                                             const v1::ListExperimentsRequest*,
+                                             v1::ListExperimentsResponse* resp) {
+  auto list = store_->ListExperiments();
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (const auto& e : *list) *resp->add_experiments() = ToProto(e);
+  return grpc::Status::OK;
+}
+
+// ---- WorkerService ---------------------------------------------------------------------------
+
+grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::RegisterRequest* req,
+                                         v1::RegisterResponse* resp) {
+  WorkerRegistration reg;
+  reg.worker_id = req->worker_id();
+  reg.host = req->host();
+  for (const auto& d : req->devices()) {
+    if (d.name().empty()) return ToGrpcStatus(Status::InvalidArgument("devices.name is required"));
+    reg.devices.push_back(DeviceInfo{static_cast<int>(d.device_class()), d.name(), d.model(),
+                                     d.memory_bytes(), d.cores(), d.driver(),
+                                     d.compute_capability(), d.clock_mhz()});
+  }
+  for (const auto& k : req->kinds()) reg.kinds.insert(k);
+  reg.slots = req->slots() > 0 ? req->slots() : 1;
+  nlohmann::json labels = nlohmann::json::object();
+  for (const auto& [k, v] : req->labels()) labels[k] = v;
+  reg.labels_json = labels.dump();
+  reg.version = req->version();
+  auto id = scheduler_->RegisterWorker(std::move(reg));
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  resp->set_worker_id(*id);
+  resp->set_lease_ttl_ms(scheduler_->options().lease_ttl_ms);
+  resp->set_heartbeat_interval_ms(scheduler_->options().heartbeat_interval_ms);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::AcquireLease(grpc::ServerContext* ctx,
+                                             const v1::AcquireLeaseRequest* req,
+                                             v1::AcquireLeaseResponse* resp) {
+  int max_jobs = req->max_jobs() == 0 ? 1 : req->max_jobs();
+  if (max_jobs < 1 || max_jobs > 1000) {
+    return ToGrpcStatus(Status::InvalidArgument("max_jobs must be in [1, 1000]"));
+  }
+  if (req->wait_ms() < 0 || req->wait_ms() > 60000) {
+    return ToGrpcStatus(Status::InvalidArgument("wait_ms must be in [0, 60000]"));
+  }
+  int64_t wait_ms = req->wait_ms();
+  // Leave the reply time to travel before the client's deadline.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  ctx->deadline() - std::chrono::system_clock::now()).count() - 200;
+  wait_ms = std::max<int64_t>(0, std::min<int64_t>(wait_ms, left));
+  auto leases = scheduler_->AcquireLeases(req->worker_id(), max_jobs, wait_ms,
+                                          [ctx] { return ctx->IsCancelled(); });
+  if (!leases.ok()) return ToGrpcStatus(leases.status());
+  for (const auto& l : *leases) {
+    auto* p = resp->add_leases();
+    p->set_job_id(l.job_id);
+    p->set_fencing_token(l.token);
+    p->set_kind(l.kind);
+    p->set_params_json(l.params_json);
+    p->set_device(l.device);
+    p->set_lease_expiry_unix_ms(l.expiry_unix_ms);
+    p->set_experiment(l.experiment);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req,
+                                          v1::HeartbeatResponse* resp) {
+  std::vector<LeaseReport> reports;
+  for (const auto& l : req->leases()) {
+    reports.push_back({l.job_id(), l.fencing_token(), l.progress(), l.running()});
+  }
+  auto reply = scheduler_->Heartbeat(req->worker_id(), reports);
+  if (!reply.ok()) return ToGrpcStatus(reply.status());
+  for (int64_t id : reply->cancel_job_ids) resp->add_cancel_job_ids(id);
+  resp->set_lease_expiry_unix_ms(reply->lease_expiry_unix_ms);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext*, const v1::CompleteRequest* req,
+                                         v1::CompleteResponse* resp) {
+  std::vector<storage::CompletionRecord> records;
+  records.reserve(req->completions_size());
+  for (const auto& c : req->completions()) {
+    storage::CompletionRecord r;
+    r.job_id = c.job_id();
+    r.token = c.fencing_token();
+    switch (c.outcome()) {
+      case v1::Completion::OUTCOME_SUCCEEDED: r.outcome = storage::CompletionOutcome::kSucceeded; break;
+      case v1::Completion::OUTCOME_FAILED: r.outcome = storage::CompletionOutcome::kFailed; break;
+      case v1::Completion::OUTCOME_RELEASED: r.outcome = storage::CompletionOutcome::kReleased; break;
+      default:
+        return ToGrpcStatus(Status::InvalidArgument("completions.outcome is required (job " +
+                                                    std::to_string(c.job_id()) + ")"));
+    }
+    r.error = c.error();
+    r.started_unix_ms = c.started_unix_ms();
+    r.finished_unix_ms = c.finished_unix_ms();
+    for (const auto& m : c.metrics()) {
+      r.output.metrics.push_back({m.name(), m.value(), m.unit(), m.stderr(), m.higher_is_better()});
+    }
+    for (const auto& l : c.latency()) {
+      LatencySampleSet s;
+      s.arch_key = l.arch_key();
+      s.device = l.device();
+      s.batch = l.batch();
+      s.samples_us.assign(l.samples_us().begin(), l.samples_us().end());
+      s.median_us = l.median_us();
+      s.mean_us = l.mean_us();
+      s.p10_us = l.p10_us();
+      s.p90_us = l.p90_us();
+      s.min_us = l.min_us();
+      s.stddev_us = l.stddev_us();
+      s.cv = l.cv();
+      s.unstable = l.unstable();
+      s.context_json = l.context_json();
+      r.output.latency.push_back(std::move(s));
+    }
+    for (const auto& a : c.artifacts()) {
+      r.output.artifacts.push_back({a.name(), a.media_type(), a.content()});
+    }
+    records.push_back(std::move(r));
+  }
+  auto acks = scheduler_->Complete(req->worker_id(), records);
+  if (!acks.ok()) return ToGrpcStatus(acks.status());
+  for (const auto& a : *acks) {
+    auto* p = resp->add_acks();
+    p->set_job_id(a.job_id);
+    p->set_accepted(a.accepted);
+    p->set_reason(a.reason);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+                                            v1::ListWorkersResponse* resp) {
+  for (const auto& w : scheduler_->Workers()) {
+    auto* p = resp->add_workers();
+    p->set_worker_id(w.record.id);
+    p->set_host(w.record.host);
+    for (const auto& d : DevicesFromJson(w.record.devices_json)) {
+      auto* dev = p->add_devices();
+      dev->set_device_class(static_cast<v1::DeviceClass>(d.device_class));
+      dev->set_name(d.name);
+      dev->set_model(d.model);
+      dev->set_memory_bytes(d.memory_bytes);
+      dev->set_cores(d.cores);
+      dev->set_driver(d.driver);
+      dev->set_compute_capability(d.compute_capability);
+      dev->set_clock_mhz(d.clock_mhz);
+    }
+    auto kinds = nlohmann::json::parse(w.record.kinds_json, nullptr, false);
+    if (kinds.is_array()) {
+      for (const auto& k : kinds) p->add_kinds(k.get<std::string>());
+    }
+    p->set_slots(w.record.slots);
+    p->set_last_heartbeat_unix_ms(w.record.last_heartbeat_unix_ms);
+    p->set_live(w.live);
+    for (int64_t id : w.running_job_ids) p->add_running_job_ids(id);
+    auto labels = nlohmann::json::parse(w.record.labels_json, nullptr, false);
+    if (labels.is_object()) {
+      for (const auto& [k, v] : labels.items()) {
+        if (v.is_string()) (*p->mutable_labels())[k] = v.get<std::string>();
+      }
+    }
+  }
+  return grpc::Status::OK;
+}
+
+// ---- ResultService ---------------------------------------------------------------------------
+
+grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext*,
+                                             const v1::QueryResultsRequest* req,
+                                             v1::QueryResultsResponse* resp) {
+  if (req->experiment().empty()) {
+    return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
+  }
+  auto e = store_->GetExperiment(req->experiment(), 0);
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  int page_size = req->page_size() == 0 ? 10000 : req->page_size();
+  if (page_size < 1 || page_size > 100000) {
+    return ToGrpcStatus(Status::InvalidArgument("page_size must be in [1, 100000]"));
+  }
+  auto after = ParsePageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  auto rows = store_->QueryResults(e->id, *after, page_size + 1);
+  if (!rows.ok()) return ToGrpcStatus(rows.status());
+  for (int i = 0; i < static_cast<int>(rows->size()) && i < page_size; ++i) {
+    const auto& r = (*rows)[i];
+    auto* p = resp->add_rows();
+    p->set_job_id(r.job_id);
+    p->set_experiment(r.experiment);
+    p->set_kind(r.kind);
+    p->set_state(static_cast<v1::JobState>(r.state));
+    p->set_params_json(r.params_json);
+    p->set_last_error(r.last_error);
+    for (const auto& m : r.metrics) ToProto(m, p->add_metrics());
+  }
+  if (static_cast<int>(rows->size()) > page_size) {
+    resp->set_next_page_token(std::to_string((*rows)[page_size - 1].job_id));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext*, const v1::ParetoRequest* req,
+                                       v1::ParetoResponse* resp) {
+  if (req->experiment().empty()) {
+    return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
+  }
+  if (req->x_metric().empty() || req->y_metric().empty()) {
+    return ToGrpcStatus(Status::InvalidArgument("x_metric and y_metric are required"));
+  }
+  auto e = store_->GetExperiment(req->experiment(), 0);
+  if (!e.ok()) return ToGrpcStatus(e.status());
+  std::vector<ParetoInput> points;
+  std::vector<std::string> params;
+  int x_higher = -1, y_higher = -1;  // the metrics' own direction, from the stored rows
+  bool x_seen = false, y_seen = false;
+  int64_t after = 0;
+  for (;;) {
+    auto rows = store_->QueryResults(e->id, after, 10000);
+    if (!rows.ok()) return ToGrpcStatus(rows.status());
+    if (rows->empty()) break;
+    after = rows->back().job_id;
+    for (const auto& r : *rows) {
+      if (r.state != storage::JobState::kSucceeded) continue;
+      const Metric *mx = nullptr, *my = nullptr;
+      for (const auto& m : r.metrics) {
+        if (m.name == req->x_metric()) mx = &m;
+        if (m.name == req->y_metric()) my = &m;
+      }
+      if (mx) x_seen = true, x_higher = mx->higher_is_better;
+      if (my) y_seen = true, y_higher = my->higher_is_better;
+      if (!mx || !my) continue;
+      points.push_back({r.job_id, mx->value, my->value});
+      params.push_back(r.params_json);
+    }
+  }
+  if (!x_seen || !y_seen) {
+    return ToGrpcStatus(Status::InvalidArgument(
+        std::string(!x_seen ? "x_metric '" + req->x_metric() : "y_metric '" + req->y_metric()) +
+        "' is not a metric of any succeeded job of experiment '" + req->experiment() + "'"));
+  }
+  auto direction = [](v1::ParetoRequest::Direction d, int own) {
+    if (d == v1::ParetoRequest::DIRECTION_MAXIMIZE) return true;
+    if (d == v1::ParetoRequest::DIRECTION_MINIMIZE) return false;
+    return own == 1;
+  };
+  bool max_x = direction(req->x_direction(), x_higher);
+  bool max_y = direction(req->y_direction(), y_higher);
+  auto on = ParetoFrontier(points, max_x, max_y);
+  std::vector<size_t> order(points.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return points[a].x != points[b].x ? points[a].x < points[b].x : points[a].id < points[b].id;
+  });
+  for (size_t i : order) {
+    auto* p = resp->add_points();
+    p->set_job_id(points[i].id);
+    p->set_x(points[i].x);
+    p->set_y(points[i].y);
+    p->set_on_frontier(on[i]);
+    p->set_params_json(params[i]);
+  }
+  resp->set_x_maximized(max_x);
+  resp->set_y_maximized(max_y);
+  return grpc::Status::OK;
+}
+
+}  // namespace qlab::server

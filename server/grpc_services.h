@@ -1,0 +1,80 @@
+// gRPC front of the coordinator: JobService, WorkerService and ResultService.
+//
+// Handlers are thin: check the request, convert it to storage records, call the Scheduler or
+// JobStore, convert the Status once (ToGrpcStatus). The client's deadline bounds long polls.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "qlab/v1/job_service.grpc.pb.h"
+#include "qlab/v1/result_service.grpc.pb.h"
+#include "qlab/v1/worker_service.grpc.pb.h"
+#include "server/scheduler.h"
+#include "storage/job_store.h"
+
+namespace qlab::server {
+
+// The one place a qlab::Status becomes a grpc::Status; messages are cut at 2,000 bytes.
+grpc::Status ToGrpcStatus(const Status& status);
+
+struct ServiceOptions {
+  int64_t max_sweep_jobs = 100'000;
+};
+
+class JobServiceImpl final : public qlab::v1::JobService::Service {
+ public:
+  JobServiceImpl(Scheduler* scheduler, storage::JobStore* store, ServiceOptions options)
+      : scheduler_(scheduler), store_(store), options_(options) {}
+  grpc::Status SubmitExperiment(grpc::ServerContext*, const v1::SubmitExperimentRequest*,
+                                v1::SubmitExperimentResponse*) override;
+  grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest*, v1::Job*) override;
+  grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*, v1::Job*) override;
+  grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*,
+                        v1::ListJobsResponse*) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*,
+                         v1::CancelJobResponse*) override;
+  grpc::Status WatchJob(grpc::ServerContext*, const v1::WatchJobRequest*,
+                        grpc::ServerWriter<v1::Job>*) override;
+  grpc::Status GetExperiment(grpc::ServerContext*, const v1::GetExperimentRequest*,
+                             v1::Experiment*) override;
+  grpc::Status ListExperiments(grpc::ServerContext*, const v1::ListExperimentsRequest*,
+                               v1::ListExperimentsResponse*) override;
+
+ private:
+  Status FillJob(const storage::JobRecord& r, bool detail, v1::Job* out);
+  Scheduler* scheduler_;
+  storage::JobStore* store_;
+  ServiceOptions options_;
+};
+
+class WorkerServiceImpl final : public qlab::v1::WorkerService::Service {
+ public:
+  explicit WorkerServiceImpl(Scheduler* scheduler) : scheduler_(scheduler) {}
+  grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
+                        v1::RegisterResponse*) override;
+  grpc::Status AcquireLease(grpc::ServerContext*, const v1::AcquireLeaseRequest*,
+                            v1::AcquireLeaseResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
+                         v1::HeartbeatResponse*) override;
+  grpc::Status Complete(grpc::ServerContext*, const v1::CompleteRequest*,
+                        v1::CompleteResponse*) override;
+  grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+                           v1::ListWorkersResponse*) override;
+
+ private:
+  Scheduler* scheduler_;
+};
+
+class ResultServiceImpl final : public qlab::v1::ResultService::Service {
+ public:
+  explicit ResultServiceImpl(storage::JobStore* store) : store_(store) {}
+  grpc::Status QueryResults(grpc::ServerContext*, const v1::QueryResultsRequest*,
+                            v1::QueryResultsResponse*) override;
+  grpc::Status Pareto(grpc::ServerContext*, const v1::ParetoRequest*,
+                      v1::ParetoResponse*) override;
+
+ private:
+  storage::JobStore* store_;
+};
+
+}  // namespace qlab::server

@@ -1,0 +1,98 @@
+#include "server/job_kinds.h"
+
+#include <map>
+
+#include "evaluators/datatypes/quantize_job.h"
+#include "server/matching.h"
+
+namespace qlab::server {
+namespace {
+
+Status ValidateNoop(const nlohmann::json& p) {
+  for (const auto& [key, value] : p.items()) {
+    if (key == "duration_ms") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > 86'400'000) {
+        return Status::InvalidArgument("duration_ms must be an integer in [0, 86400000]");
+      }
+    } else if (key == "fail") {
+      if (!value.is_boolean()) return Status::InvalidArgument("fail must be true or false");
+    } else if (key == "metrics") {
+      if (!value.is_object()) return Status::InvalidArgument("metrics must be an object of numbers");
+      for (const auto& [name, v] : value.items()) {
+        if (!v.is_number()) return Status::InvalidArgument("metrics." + name + " must be a number");
+      }
+    } else if (key != "seq" && key != "label") {
+      return Status::InvalidArgument("noop has no param '" + key + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+// The device a job names in params ("cpu", "cuda:0") as a requirement.
+storage::Requirements DeviceFromParams(const nlohmann::json& p, bool exclusive) {
+  storage::Requirements r;
+  r.exclusive = exclusive;
+  std::string device = p.value("device", std::string("cpu"));
+  r.device_class = ParseDeviceClass(device.substr(0, device.find(':')));
+  if (r.device_class < 0) r.device_class = 0;
+  return r;
+}
+
+Status RequireObject(const nlohmann::json& p) {
+  if (!p.is_object()) return Status::InvalidArgument("params must be an object");
+  return Status::Ok();
+}
+
+const std::map<std::string, JobKind>& Kinds() {
+  static const auto* kinds = new std::map<std::string, JobKind>{
+      {"noop", {"noop", ValidateNoop, {}, {}}},
+      {"quantize",
+       {"quantize", datatypes::ValidateQuantizeParams,
+        [](const nlohmann::json& p) -> StatusOr<std::vector<nlohmann::json>> {
+          ASSIGN_OR_RETURN(auto names, datatypes::ExpandTensorNames(p));
+          std::vector<nlohmann::json> out;
+          if (!p.contains("safetensors")) {
+            out.push_back(p);
+            return out;
+          }
+          for (const auto& name : names) {
+            nlohmann::json one = p;
+            one["tensor"] = name;
+            out.push_back(std::move(one));
+          }
+          return out;
+        },
+        {}}},
+      {"kernel_bench",
+       {"kernel_bench", RequireObject, {},
+        [](const nlohmann::json&) {
+          storage::Requirements r;
+          r.device_class = 2;  // CUDA only
+          r.exclusive = true;  // timings need the GPU to themselves
+          return r;
+        }}},
+      {"latency",
+       {"latency", RequireObject, {},
+        [](const nlohmann::json& p) { return DeviceFromParams(p, /*exclusive=*/true); }}},
+      {"accuracy",
+       {"accuracy", RequireObject, {},
+        [](const nlohmann::json& p) { return DeviceFromParams(p, /*exclusive=*/false); }}},
+      {"predictor", {"predictor", RequireObject, {}, {}}},
+  };
+  return *kinds;
+}
+
+}  // namespace
+
+const JobKind* FindJobKind(const std::string& name) {
+  auto it = Kinds().find(name);
+  return it == Kinds().end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> JobKindNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, kind] : Kinds()) names.push_back(name);
+  return names;
+}
+
+}  // namespace qlab::server

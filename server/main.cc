@@ -1,0 +1,65 @@
+// qlab-server: reads flags (with QLAB_* environment equivalents) and runs a Coordinator until
+// SIGINT or SIGTERM.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <fstream>
+
+#include "server/coordinator.h"
+
+int main(int argc, char** argv) {
+  qlab::server::CoordinatorOptions options;
+  CLI::App app{"qlab-server: the qlab coordinator (gRPC job/worker/result services, dashboard, "
+               "metrics, one SQLite file)"};
+  app.add_option("--db", options.db_path, "SQLite database file")->envname("QLAB_DB")
+      ->capture_default_str();
+  app.add_option("--grpc-listen", options.grpc_listen, "gRPC address HOST:PORT (port 0: any)")
+      ->envname("QLAB_GRPC_LISTEN")->capture_default_str();
+  app.add_option("--http-listen", options.http_listen,
+                 "HTTP address HOST:PORT for dashboard, API and /metrics (port 0: any)")
+      ->envname("QLAB_HTTP_LISTEN")->capture_default_str();
+  app.add_option("--lease-ttl-ms", options.scheduler.lease_ttl_ms,
+                 "a lease not heartbeaten for this long expires")
+      ->envname("QLAB_LEASE_TTL_MS")->capture_default_str()->check(CLI::Range(100, 3'600'000));
+  app.add_option("--max-attempts", options.scheduler.default_max_attempts,
+                 "leases per job before it FAILS for lost workers")
+      ->envname("QLAB_MAX_ATTEMPTS")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--max-sweep-jobs", options.services.max_sweep_jobs,
+                 "largest sweep accepted in one submission")
+      ->envname("QLAB_MAX_SWEEP_JOBS")->capture_default_str()->check(CLI::Range(1, 10'000'000));
+  app.add_option("--web-root", options.web_root, "folder of the dashboard's static files")
+      ->envname("QLAB_WEB_ROOT");
+  std::string port_file;
+  app.add_option("--port-file", port_file,
+                 "write {\"grpc\": HOST:PORT, \"http\": HOST:PORT} here once listening");
+  CLI11_PARSE(app, argc, argv);
+
+  options.scheduler.heartbeat_interval_ms = std::max<int64_t>(50, options.scheduler.lease_ttl_ms / 3);
+  options.scheduler.worker_live_ms = options.scheduler.lease_ttl_ms;
+
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  qlab::server::Coordinator coordinator(options);
+  qlab::Status st = coordinator.Start();
+  if (!st.ok()) {
+    spdlog::error("qlab-server: {}", st.ToString());
+    return st.code() == qlab::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (!port_file.empty()) {
+    std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << "{\"grpc\": \"" << coordinator.grpc_address() << "\", \"http\": \""
+                       << coordinator.http_address() << "\"}\n";
+    std::rename(tmp.c_str(), port_file.c_str());  // readers never see a half-written file
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("qlab-server: signal {} received, shutting down", sig);
+  coordinator.Shutdown();
+  return 0;
+}

@@ -1,0 +1,97 @@
+#include "server/matching.h"
+
+#include <algorithm>
+#include <cctype>
+
+
+namespace qlab::server {
+
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  // Iterative matcher with single-star backtracking: linear in practice, no recursion.
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  auto eq = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  };
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || eq(pattern[p], text[t]))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool DeviceSatisfies(const storage::Requirements& req, const DeviceInfo& device) {
+  if (req.device_class != 0 && req.device_class != device.device_class) return false;
+  if (!req.device_model_pattern.empty() && !GlobMatch(req.device_model_pattern, device.model)) {
+    return false;
+  }
+  if (req.min_memory_bytes > 0 && device.memory_bytes < req.min_memory_bytes) return false;
+  return true;
+}
+
+const DeviceInfo* FindDevice(const storage::Requirements& req, const WorkerView& worker) {
+  for (const DeviceInfo& d : worker.devices) {
+    if (DeviceSatisfies(req, d)) return &d;
+  }
+  return nullptr;
+}
+
+bool CanRun(const std::string& kind, const storage::Requirements& req, const WorkerView& worker) {
+  return worker.kinds.count(kind) > 0 && FindDevice(req, worker) != nullptr;
+}
+
+std::string PendingReason(const std::string& kind, const storage::Requirements& req,
+                          const std::vector<WorkerView>& workers) {
+  int live = 0, with_kind = 0, with_class = 0, with_model = 0, matching = 0, free = 0;
+  for (const WorkerView& w : workers) {
+    if (!w.live) continue;
+    ++live;
+    if (!w.kinds.count(kind)) continue;
+    ++with_kind;
+    bool cls = false, model = false, all = false;
+    for (const DeviceInfo& d : w.devices) {
+      if (req.device_class != 0 && d.device_class != req.device_class) continue;
+      cls = true;
+      if (!req.device_model_pattern.empty() && !GlobMatch(req.device_model_pattern, d.model)) {
+        continue;
+      }
+      model = true;
+      if (req.min_memory_bytes > 0 && d.memory_bytes < req.min_memory_bytes) continue;
+      all = true;
+    }
+    with_class += cls;
+    with_model += model;
+    if (all) {
+      ++matching;
+      if (w.free_slots > 0) ++free;
+    }
+  }
+  if (live == 0) return "no live worker is connected";
+  if (with_kind == 0) return "no live worker runs jobs of kind " + kind;
+  if (with_class == 0) {
+    return std::string("no live worker has device class ") + DeviceClassName(req.device_class);
+  }
+  if (with_model == 0) {
+    return "no live worker has a device whose model matches '" + req.device_model_pattern + "'";
+  }
+  if (matching == 0) {
+    return "no live worker has a matching device with at least " +
+           std::to_string(req.min_memory_bytes) + " bytes of memory";
+  }
+  if (free == 0) {
+    return "all " + std::to_string(matching) + " matching worker(s) are busy";
+  }
+  return "queued behind higher-priority or older jobs";
+}
+
+}  // namespace qlab::server

@@ -1,0 +1,47 @@
+// Capability matching: which worker device can run a job, and why a job still waits.
+//
+// Pure functions over plain structs, so the rules are unit-tested without a server.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string_view>
+#include <string>
+#include <vector>
+
+#include "common/device.h"
+#include "storage/records.h"
+
+namespace qlab::server {
+
+using qlab::DeviceInfo;
+
+// What the scheduler knows about a worker when matching.
+struct WorkerView {
+  std::string id;
+  std::vector<DeviceInfo> devices;
+  std::set<std::string> kinds;
+  bool live = false;
+  int free_slots = 0;
+};
+
+// Shell-style glob: `*` any run, `?` any one character; case-insensitive (GPU model strings
+// vary in case between drivers and users).
+bool GlobMatch(std::string_view pattern, std::string_view text);
+
+bool DeviceSatisfies(const storage::Requirements& req, const DeviceInfo& device);
+
+// The first device of `worker` that satisfies `req`, or nullptr. Device class UNSPECIFIED
+// prefers the worker's first device.
+const DeviceInfo* FindDevice(const storage::Requirements& req, const WorkerView& worker);
+
+// Whether `worker` could ever run a job of this kind and requirements (ignoring load).
+bool CanRun(const std::string& kind, const storage::Requirements& req, const WorkerView& worker);
+
+// A sentence saying why a PENDING job waits, for the CLI and dashboard, e.g.
+// "no live worker has device class cuda" or "all 2 matching workers are busy".
+std::string PendingReason(const std::string& kind, const storage::Requirements& req,
+                          const std::vector<WorkerView>& workers);
+
+
+}  // namespace qlab::server

@@ -1,0 +1,177 @@
+// Scheduler: the coordinator's in-memory view of unfinished jobs and live workers, kept in
+// step with the JobStore.
+//
+// The SQLite file is the truth; memory is an index rebuilt from it at start-up (Start()).
+// Every state change is written first and applied to memory only after it committed, and
+// memory updates are conditioned on the fencing token, so a race between a completion, an
+// expiry and a cancellation is decided by the database transaction alone (see JobStore).
+//
+// Thread-safe. Long-polling AcquireLeases calls block on a condition variable that every
+// submission, completion, expiry and cancellation signals.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "server/clock.h"
+#include "server/matching.h"
+#include "storage/job_store.h"
+
+namespace qlab::server {
+
+struct SchedulerOptions {
+  // A lease not heartbeaten for this long expires. Default: 30 s.
+  int64_t lease_ttl_ms = 30'000;
+  // What workers are told to use. Default: a third of the TTL.
+  int64_t heartbeat_interval_ms = 10'000;
+  // A worker silent for longer is not live (for matching reasons and the workers page).
+  // Default: the lease TTL.
+  int64_t worker_live_ms = 30'000;
+  // Used when a job asks for max_attempts 0. Default: 3.
+  int default_max_attempts = 3;
+};
+
+struct WorkerRegistration {
+  std::string worker_id;  // "" = assign one
+  std::string host;
+  std::vector<DeviceInfo> devices;
+  std::set<std::string> kinds;
+  int slots = 1;
+  std::string devices_json;  // as stored and shown (the proto's JSON form)
+  std::string labels_json = "{}";
+  std::string version;
+};
+
+struct LeaseInfo {
+  int64_t job_id = 0;
+  int64_t token = 0;
+  std::string kind, params_json, device, experiment;
+  int64_t expiry_unix_ms = 0;
+};
+
+struct LeaseReport {
+  int64_t job_id = 0;
+  int64_t token = 0;
+  double progress = 0;
+  bool running = false;
+};
+
+struct HeartbeatReply {
+  std::vector<int64_t> cancel_job_ids;
+  int64_t lease_expiry_unix_ms = 0;
+};
+
+struct WorkerSnapshot {
+  storage::WorkerRecord record;
+  bool live = false;
+  int64_t last_seen_unix_ms = 0;
+  std::vector<int64_t> running_job_ids;
+};
+
+class Scheduler {
+ public:
+  Scheduler(storage::JobStore* store, const Clock* clock, SchedulerOptions options);
+  ~Scheduler();
+
+  // Rebuilds memory from the store: PENDING jobs are queued; LEASED/RUNNING jobs keep their
+  // leases with a fresh TTL, so workers that outlived a coordinator restart can still finish.
+  Status Start();
+  // Wakes every long poll; later AcquireLeases calls return UNAVAILABLE.
+  void Shutdown();
+
+  const SchedulerOptions& options() const { return options_; }
+
+  // ---- submissions ----
+  StatusOr<storage::JobStore::Created> SubmitExperiment(const storage::ExperimentRecord& e,
+                                                        std::vector<storage::JobSpec> jobs);
+  StatusOr<storage::JobRecord> SubmitJob(const std::string& experiment, const std::string& owner,
+                                         storage::JobSpec spec);
+  // Returns the ids cancelled. NOT_FOUND for an unknown job or experiment.
+  StatusOr<std::vector<int64_t>> Cancel(int64_t job_id, const std::string& experiment);
+
+  // ---- workers ----
+  // Returns the worker id (the given one, or a new one).
+  StatusOr<std::string> RegisterWorker(WorkerRegistration registration);
+  // Leases up to max_jobs matching jobs, waiting up to wait_ms for the first one.
+  // `cancelled` is polled while waiting (the RPC's client went away). NOT_FOUND for an unknown
+  // worker (it must register again), UNAVAILABLE after Shutdown().
+  StatusOr<std::vector<LeaseInfo>> AcquireLeases(const std::string& worker_id, int max_jobs,
+                                                 int64_t wait_ms,
+                                                 const std::function<bool()>& cancelled = {});
+  StatusOr<HeartbeatReply> Heartbeat(const std::string& worker_id,
+                                     const std::vector<LeaseReport>& leases);
+  StatusOr<std::vector<storage::CompletionAck>> Complete(
+      const std::string& worker_id, const std::vector<storage::CompletionRecord>& completions);
+
+  // Expires every lease past its deadline now. Run periodically by the server (and by tests
+  // with a FakeClock). Returns how many leases expired.
+  StatusOr<int> ExpireLeases();
+
+  // ---- reads ----
+  // Why a PENDING job waits ("" when the job is not pending in memory).
+  std::string PendingReason(int64_t job_id);
+  double Progress(int64_t job_id);
+  std::vector<WorkerSnapshot> Workers();
+
+  // Counters for metrics.
+  struct Counters {
+    int64_t leases_granted = 0, lease_expiries = 0, requeues = 0, completions_accepted = 0,
+            completions_rejected = 0;
+  };
+  Counters counters();
+  // Queue depth (PENDING jobs in memory) and leased jobs.
+  std::pair<int64_t, int64_t> QueueSizes();
+
+ private:
+  struct ActiveJob {
+    storage::JobRecord record;
+    int64_t expiry_unix_ms = 0;
+    double progress = 0;
+  };
+  struct WorkerState {
+    WorkerRegistration reg;
+    int64_t registered_unix_ms = 0;
+    int64_t last_seen_unix_ms = 0;
+    int64_t persisted_seen_unix_ms = 0;
+    std::set<int64_t> running;          // job ids leased to it
+    std::set<int64_t> cancel;           // to be told in the next heartbeat
+    bool running_exclusive = false;
+  };
+  // Jobs with the same kind and requirements share one queue, so matching checks each
+  // distinct requirement once, not each job.
+  using QueueKey = std::tuple<std::string, int, std::string, uint64_t, bool>;
+  using Queue = std::set<std::pair<int, int64_t>>;  // (-priority, id): best first
+
+  static QueueKey KeyOf(const storage::JobRecord& j);
+  void EnqueueLocked(const storage::JobRecord& j);
+  void DequeueLocked(const storage::JobRecord& j);
+  WorkerView ViewLocked(const WorkerState& w, int64_t now) const;
+  std::vector<LeaseInfo> PickLocked(const std::string& worker_id, WorkerState& w, int max_jobs,
+                                    int64_t now);
+  void ForgetLeaseLocked(const std::string& worker_id, int64_t job_id);
+  std::string NewWorkerIdLocked(const std::string& host);
+
+  storage::JobStore* const store_;
+  const Clock* const clock_;
+  const SchedulerOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool shutdown_ = false;                                  // guarded by mu_
+  int64_t next_token_ = 1;                                 // guarded by mu_
+  std::unordered_map<int64_t, ActiveJob> jobs_;            // guarded by mu_
+  std::map<QueueKey, Queue> pending_;                      // guarded by mu_
+  int64_t pending_count_ = 0;                              // guarded by mu_
+  std::map<std::string, WorkerState> workers_;             // guarded by mu_
+  Counters counters_;                                      // guarded by mu_
+};
+
+}  // namespace qlab::server

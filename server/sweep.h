@@ -1,0 +1,29 @@
+// Sweep files: a name, a kind, fixed params and axes whose cartesian product is the set of
+// jobs (DESIGN.md §10). Expansion happens on the server, so a 10,000-job sweep is one request.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/records.h"
+
+namespace qlab::server {
+
+struct ExpandedSweep {
+  storage::ExperimentRecord experiment;   // name, kind, spec_json, tags_json, owner
+  std::vector<storage::JobSpec> jobs;     // in product order: the first axis varies slowest
+};
+
+// Parses and validates `sweep_json`, expands it, and validates every job's params.
+// INVALID_ARGUMENT naming the field for malformed JSON, a missing name or kind, an unknown
+// kind, a non-list or empty axis, an axis that repeats a param, more than `max_jobs` jobs, or
+// bad params of any point (the message names the point).
+StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_jobs);
+
+// Builds the JobSpec of a single job (SubmitJob), with the same validation.
+StatusOr<storage::JobSpec> MakeJobSpec(const std::string& kind, const std::string& params_json,
+                                       const storage::Requirements& explicit_requirements,
+                                       int priority, int max_attempts);
+
+}  // namespace qlab::server

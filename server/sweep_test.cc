@@ -1,0 +1,70 @@
+#include "server/sweep.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace qlab::server {
+namespace {
+
+TEST(SweepTest, CartesianProductFirstAxisSlowest) {
+  auto s = ExpandSweep(R"({"name": "x", "kind": "noop", "params": {"duration_ms": 0},
+                          "axes": {"seq": [1, 2, 3], "label": ["a", "b"]}})",
+                       1000);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->jobs.size(), 6u);
+  auto p0 = nlohmann::json::parse(s->jobs[0].params_json);
+  auto p1 = nlohmann::json::parse(s->jobs[1].params_json);
+  auto p5 = nlohmann::json::parse(s->jobs[5].params_json);
+  EXPECT_EQ(p0["seq"], 1);
+  EXPECT_EQ(p0["label"], "a");
+  EXPECT_EQ(p1["label"], "b");
+  EXPECT_EQ(p5["seq"], 3);
+  EXPECT_EQ(p0["duration_ms"], 0);
+  EXPECT_EQ(s->experiment.name, "x");
+}
+
+TEST(SweepTest, QuantizeSweepOfTheDesignValidates) {
+  auto s = ExpandSweep(R"({"name": "w4-gaussian", "kind": "quantize",
+      "params": {"distribution": "gaussian", "shape": [256, 4096], "seed": 1, "scale_search": "none"},
+      "axes": {"datatype": ["int4_asym", "int8_asym", "e2m1", "nf4"], "group_size": [32, 128]}})",
+                       1000);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->jobs.size(), 8u);
+}
+
+void ExpectInvalid(const std::string& sweep, const std::string& needle, int64_t max_jobs = 1000) {
+  auto s = ExpandSweep(sweep, max_jobs);
+  ASSERT_FALSE(s.ok()) << sweep;
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument) << s.status().ToString();
+  EXPECT_NE(s.status().message().find(needle), std::string::npos) << s.status().message();
+}
+
+TEST(SweepTest, BadInputNamesTheField) {
+  ExpectInvalid("{not json", "not valid JSON");
+  ExpectInvalid(R"({"kind": "noop"})", "name");
+  ExpectInvalid(R"({"name": "a", "kind": "bake"})", "kind 'bake' is unknown");
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "axes": {"seq": []}})", "axes.seq is empty");
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "axes": {"seq": 3}})", "axes.seq must be a list");
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "axes": {"seq": [1,2,3]}})", "more than 2", 2);
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "params": {"seq": 1}, "axes": {"seq": [1]}})",
+                "repeats params.seq");
+  ExpectInvalid(R"({"name": "a", "kind": "quantize", "params": {"distribution": "gaussian",
+      "shape": [4, 128], "seed": 1}, "axes": {"datatype": ["int4_asym", "int5_magic"]}})",
+                "datatype=\"int5_magic\"");
+  ExpectInvalid(R"({"name": "a", "kind": "quantize", "params": {"distribution": "gaussian",
+      "shape": [4, 128], "seed": 1, "datatype": "int4_asym", "group_size": -8}})", "group_size");
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "requirements": {"device_class": "tpu"}})",
+                "requirements.device_class");
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "colour": "red"})", "colour");
+}
+
+TEST(SweepTest, KernelBenchDefaultsToExclusiveCuda) {
+  auto s = ExpandSweep(R"({"name": "k", "kind": "kernel_bench", "params": {}})", 10);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->jobs[0].requirements.device_class, 2);
+  EXPECT_TRUE(s->jobs[0].requirements.exclusive);
+}
+
+}  // namespace
+}  // namespace qlab::server

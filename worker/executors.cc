@@ -1,0 +1,66 @@
+// The built-in executors: thin adapters from a leased job's JSON params to the evaluator
+// libraries, which know nothing of gRPC or the worker.
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "evaluators/datatypes/quantize_job.h"
+#include "worker/executor.h"
+
+namespace qlab::worker {
+namespace {
+
+StatusOr<nlohmann::json> ParseParams(const LeasedJob& job) {
+  auto params = nlohmann::json::parse(job.params_json, nullptr, /*allow_exceptions=*/false);
+  if (params.is_discarded() || !params.is_object()) {
+    return Status::InvalidArgument("params of job " + std::to_string(job.job_id) +
+                                   " are not a JSON object");
+  }
+  return params;
+}
+
+// Sleeps for duration_ms (cancellable) and reports a fixed metric: the unit of work of tests
+// and of the coordinator throughput benchmark.
+class NoopExecutor final : public JobExecutor {
+ public:
+  StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
+    ASSIGN_OR_RETURN(auto params, ParseParams(job));
+    const int64_t duration_ms = params.value("duration_ms", int64_t{0});
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(duration_ms);
+    while (std::chrono::steady_clock::now() < end) {
+      if (context.cancelled()) return Status::Cancelled("cancelled");
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          end - std::chrono::steady_clock::now(), std::chrono::milliseconds(10)));
+    }
+    if (params.value("fail", false)) return Status::Internal("noop job asked to fail");
+    JobOutput out;
+    out.metrics.push_back({"duration_ms", static_cast<double>(duration_ms), "ms"});
+    if (params.contains("metrics")) {
+      for (const auto& [name, v] : params["metrics"].items()) {
+        out.metrics.push_back({name, v.get<double>()});
+      }
+    }
+    return out;
+  }
+};
+
+class QuantizeExecutor final : public JobExecutor {
+ public:
+  StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
+    ASSIGN_OR_RETURN(auto params, ParseParams(job));
+    return datatypes::RunQuantizeJob(params, context);
+  }
+};
+
+}  // namespace
+
+ExecutorMap BuiltInExecutors(bool have_cuda_device) {
+  (void)have_cuda_device;
+  ExecutorMap map;
+  map["noop"] = std::make_unique<NoopExecutor>();
+  map["quantize"] = std::make_unique<QuantizeExecutor>();
+  return map;
+}
+
+}  // namespace qlab::worker

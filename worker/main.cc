@@ -1,0 +1,80 @@
+// qlab-worker: discovers devices, reads flags (with QLAB_* environment equivalents) and runs a
+// Worker until SIGINT or SIGTERM.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
+
+#include "worker/worker.h"
+
+int main(int argc, char** argv) {
+  qlab::worker::WorkerOptions options;
+  std::string devices;
+  std::vector<std::string> labels;
+  CLI::App app{"qlab-worker: runs qlab jobs on this machine's devices"};
+  app.add_option("--coordinator", options.coordinator, "coordinator gRPC address HOST:PORT")
+      ->envname("QLAB_COORDINATOR")->capture_default_str();
+  app.add_option("--devices", devices, "devices to offer, e.g. cpu,cuda:0 (default: all found)")
+      ->envname("QLAB_DEVICES");
+  app.add_option("--worker-id", options.worker_id, "stable id (default: assigned)")
+      ->envname("QLAB_WORKER_ID");
+  app.add_option("--slots", options.slots, "jobs run at once")->envname("QLAB_SLOTS")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--grace-ms", options.grace_ms,
+                 "on SIGTERM, how long running jobs may finish before their leases are given back")
+      ->envname("QLAB_GRACE_MS")->capture_default_str()->check(CLI::Range(0, 3'600'000));
+  app.add_option("--label", labels, "KEY=VALUE label shown with the worker (repeatable)");
+  bool list_devices = false;
+  app.add_flag("--list-devices", list_devices, "print the devices found and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  for (const auto& l : labels) {
+    auto eq = l.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      spdlog::error("--label must be KEY=VALUE, got '{}'", l);
+      return 2;
+    }
+    options.labels[l.substr(0, eq)] = l.substr(eq + 1);
+  }
+  std::string why_no_cuda;
+  auto found = qlab::worker::DiscoverDevices(&why_no_cuda);
+  if (list_devices) {
+    for (const auto& d : found) {
+      std::printf("%-8s %-6s %s, %.1f GiB%s\n", d.name.c_str(),
+                  qlab::DeviceClassName(d.device_class), d.model.c_str(),
+                  d.memory_bytes / double(1ull << 30),
+                  d.compute_capability.empty() ? "" : (", sm " + d.compute_capability).c_str());
+    }
+    if (!why_no_cuda.empty()) std::printf("no CUDA device: %s\n", why_no_cuda.c_str());
+    return 0;
+  }
+  auto selected = qlab::worker::SelectDevices(found, devices);
+  if (!selected.ok()) {
+    spdlog::error("{}", selected.status().message());
+    return 2;
+  }
+  options.devices = *selected;
+  bool have_cuda = false;
+  for (const auto& d : options.devices) have_cuda |= d.device_class == 2;
+  if (!have_cuda) spdlog::info("qlab-worker: no CUDA device offered ({})", why_no_cuda.empty() ? "not selected" : why_no_cuda);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  qlab::worker::Worker worker(options, qlab::worker::BuiltInExecutors(have_cuda));
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("qlab-worker: signal {} received; finishing running jobs", sig);
+    worker.Stop();
+  });
+  worker.Run();
+  // Run() also returns when registration was refused; wake the signal thread then.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  return 0;
+}

@@ -1,0 +1,385 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+namespace qlab::worker {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+void SetDeadline(grpc::ClientContext* ctx, int64_t ms) {
+  ctx->set_deadline(Clock::now() + std::chrono::milliseconds(ms));
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "worker";
+  return buf;
+}
+
+void ToProto(const JobOutput& out, v1::Completion* c) {
+  for (const auto& m : out.metrics) {
+    auto* p = c->add_metrics();
+    p->set_name(m.name);
+    p->set_value(m.value);
+    p->set_unit(m.unit);
+    p->set_stderr(m.stderr_value);
+    p->set_higher_is_better(m.higher_is_better);
+  }
+  for (const auto& l : out.latency) {
+    auto* p = c->add_latency();
+    p->set_arch_key(l.arch_key);
+    p->set_device(l.device);
+    p->set_batch(l.batch);
+    for (double s : l.samples_us) p->add_samples_us(s);
+    p->set_median_us(l.median_us);
+    p->set_mean_us(l.mean_us);
+    p->set_p10_us(l.p10_us);
+    p->set_p90_us(l.p90_us);
+    p->set_min_us(l.min_us);
+    p->set_stddev_us(l.stddev_us);
+    p->set_cv(l.cv);
+    p->set_unstable(l.unstable);
+    p->set_context_json(l.context_json);
+  }
+  for (const auto& a : out.artifacts) {
+    auto* p = c->add_artifacts();
+    p->set_name(a.name);
+    p->set_media_type(a.media_type);
+    p->set_content(a.bytes);
+  }
+}
+
+}  // namespace
+
+Worker::Worker(WorkerOptions options, ExecutorMap executors)
+    : options_(std::move(options)), executors_(std::move(executors)) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  // Reconnect quickly after a coordinator restart instead of gRPC's default backoff of up to 2 min.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  channel_ = grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args);
+  stub_ = v1::WorkerService::NewStub(channel_);
+  worker_id_ = options_.worker_id;
+}
+
+Worker::~Worker() { Stop(); }
+
+std::string Worker::worker_id() const {
+  std::lock_guard lock(mu_);
+  return worker_id_;
+}
+
+void Worker::Stop() {
+  stopping_ = true;
+  cv_.notify_all();
+}
+
+void Worker::Backoff(int* attempt) {
+  int64_t ms = std::min<int64_t>(2000, 100LL << std::min(*attempt, 5));
+  ++*attempt;
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_.load(); });
+}
+
+bool Worker::RegisterWithRetry() {
+  int attempt = 0;
+  for (;;) {
+    v1::RegisterRequest req;
+    req.set_worker_id(worker_id());
+    req.set_host(HostName());
+    for (const auto& d : options_.devices) {
+      auto* p = req.add_devices();
+      p->set_device_class(static_cast<v1::DeviceClass>(d.device_class));
+      p->set_name(d.name);
+      p->set_model(d.model);
+      p->set_memory_bytes(d.memory_bytes);
+      p->set_cores(d.cores);
+      p->set_driver(d.driver);
+      p->set_compute_capability(d.compute_capability);
+      p->set_clock_mhz(d.clock_mhz);
+    }
+    for (const auto& [kind, executor] : executors_) req.add_kinds(kind);
+    req.set_slots(options_.slots);
+    for (const auto& [k, v] : options_.labels) (*req.mutable_labels())[k] = v;
+    req.set_version("0.1.0");
+    v1::RegisterResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, 5000);
+    grpc::Status st = stub_->Register(&ctx, req, &resp);
+    if (st.ok()) {
+      std::lock_guard lock(mu_);
+      worker_id_ = resp.worker_id();
+      heartbeat_interval_ms_ = std::max<int64_t>(50, resp.heartbeat_interval_ms());
+      spdlog::info("qlab-worker: registered as {} with {} (slots {}, lease TTL {} ms)", worker_id_,
+                   options_.coordinator, options_.slots, resp.lease_ttl_ms());
+      return true;
+    }
+    if (attempt == 0 || attempt % 10 == 0) {
+      spdlog::warn("qlab-worker: cannot register with {}: {}", options_.coordinator,
+                   st.error_message());
+    }
+    if (st.error_code() == grpc::INVALID_ARGUMENT) return false;
+    if (stopping_) return false;
+    Backoff(&attempt);
+  }
+}
+
+void Worker::Run() {
+  if (!RegisterWithRetry()) return;
+  std::thread heartbeat([this] { HeartbeatLoop(); });
+  std::thread sender([this] { SenderLoop(); });
+  LeaseLoop();
+
+  // Stopping: give running jobs the grace period, then cancel and give back the rest.
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.grace_ms), [&] {
+      for (const auto& [id, r] : running_) {
+        if (!r.finished) return false;
+      }
+      return true;
+    });
+    for (auto& [id, r] : running_) {
+      if (r.finished) continue;
+      r.dropped = true;  // its result must not be sent: the lease is given back instead
+      r.context->Cancel();
+      v1::Completion c;
+      c.set_job_id(id);
+      c.set_fencing_token(r.job.token);
+      c.set_outcome(v1::Completion::OUTCOME_RELEASED);
+      c.set_error("worker stopping");
+      outbox_.push_back(std::move(c));
+      spdlog::info("qlab-worker: giving back job {}", id);
+    }
+  }
+  cv_.notify_all();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& t : done_threads_) threads.push_back(std::move(t));
+    for (auto& [id, r] : running_) {
+      if (r.thread.joinable()) threads.push_back(std::move(r.thread));
+    }
+  }
+  for (auto& t : threads) t.join();
+  sender_done_ = true;
+  cv_.notify_all();
+  sender.join();
+  heartbeat.join();
+}
+
+void Worker::ReapFinishedLocked() {
+  for (auto it = running_.begin(); it != running_.end();) {
+    if (it->second.finished) {
+      if (it->second.thread.joinable()) done_threads_.push_back(std::move(it->second.thread));
+      it = running_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Worker::LeaseLoop() {
+  int attempt = 0;
+  std::vector<std::thread> done;
+  while (!stopping_) {
+    int free_slots = 0;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] {
+        ReapFinishedLocked();
+        return stopping_ || static_cast<int>(running_.size()) < options_.slots;
+      });
+      if (stopping_) break;
+      free_slots = options_.slots - static_cast<int>(running_.size());
+      done.swap(done_threads_);
+    }
+    for (auto& t : done) t.join();  // they have set `finished`; joining takes microseconds
+    done.clear();
+    v1::AcquireLeaseRequest req;
+    req.set_worker_id(worker_id());
+    req.set_max_jobs(free_slots);
+    req.set_wait_ms(2000);
+    v1::AcquireLeaseResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, 7000);
+    grpc::Status st = stub_->AcquireLease(&ctx, req, &resp);
+    if (!st.ok()) {
+      if (st.error_code() == grpc::NOT_FOUND) {
+        RegisterWithRetry();
+        continue;
+      }
+      if (attempt == 0) spdlog::warn("qlab-worker: AcquireLease: {}", st.error_message());
+      Backoff(&attempt);
+      continue;
+    }
+    attempt = 0;
+    std::lock_guard lock(mu_);
+    for (const auto& l : resp.leases()) {
+      LeasedJob job{l.job_id(), l.fencing_token(), l.kind(), l.params_json(), l.device(),
+                    l.experiment()};
+      unacked_[job.job_id] = job.token;
+      Running& r = running_[job.job_id];
+      r.job = job;
+      r.context = std::make_shared<JobContext>();
+      const int64_t id = job.job_id;
+      r.thread = std::thread([this, id] { RunJob(id); });
+    }
+  }
+}
+
+void Worker::RunJob(int64_t job_id) {
+  LeasedJob job;
+  std::shared_ptr<JobContext> context;
+  {
+    std::lock_guard lock(mu_);
+    job = running_.at(job_id).job;
+    context = running_.at(job_id).context;
+  }
+  v1::Completion c;
+  c.set_job_id(job.job_id);
+  c.set_fencing_token(job.token);
+  c.set_started_unix_ms(NowMs());
+  auto executor = executors_.find(job.kind);
+  StatusOr<JobOutput> out = executor == executors_.end()
+                                ? StatusOr<JobOutput>(Status::Unimplemented(
+                                      "this worker has no executor for kind " + job.kind))
+                                : executor->second->Execute(job, *context);
+  c.set_finished_unix_ms(NowMs());
+  if (out.ok()) {
+    c.set_outcome(v1::Completion::OUTCOME_SUCCEEDED);
+    ToProto(*out, &c);
+  } else {
+    c.set_outcome(v1::Completion::OUTCOME_FAILED);
+    c.set_error(out.status().ToString());
+    spdlog::warn("qlab-worker: job {} failed: {}", job.job_id, out.status().ToString());
+  }
+  {
+    std::lock_guard lock(mu_);
+    Running& r = running_.at(job_id);
+    if (!r.dropped) outbox_.push_back(std::move(c));
+    r.finished = true;
+  }
+  cv_.notify_all();
+}
+
+void Worker::HeartbeatLoop() {
+  int attempt = 0;
+  while (!sender_done_) {
+    int64_t interval = 0;
+    v1::HeartbeatRequest req;
+    {
+      std::unique_lock lock(mu_);
+      interval = heartbeat_interval_ms_;
+      req.set_worker_id(worker_id_);
+      for (const auto& [id, token] : unacked_) {
+        auto* l = req.add_leases();
+        l->set_job_id(id);
+        l->set_fencing_token(token);
+        auto r = running_.find(id);
+        l->set_running(true);
+        l->set_progress(r != running_.end() && r->second.context ? r->second.context->progress() : 1.0);
+      }
+    }
+    v1::HeartbeatResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, std::max<int64_t>(1000, interval));
+    grpc::Status st = stub_->Heartbeat(&ctx, req, &resp);
+    if (st.ok()) {
+      attempt = 0;
+      std::lock_guard lock(mu_);
+      for (int64_t id : resp.cancel_job_ids()) {
+        auto r = running_.find(id);
+        if (r != running_.end() && !r->second.finished) {
+          r->second.dropped = true;
+          r->second.context->Cancel();
+          spdlog::info("qlab-worker: job {} is no longer ours (cancelled or expired); stopping it", id);
+        }
+        unacked_.erase(id);
+        std::erase_if(outbox_, [id](const v1::Completion& c) { return c.job_id() == id; });
+      }
+    } else if (st.error_code() == grpc::NOT_FOUND) {
+      RegisterWithRetry();
+    } else if (attempt++ == 0) {
+      spdlog::warn("qlab-worker: heartbeat: {}", st.error_message());
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(interval), [&] { return sender_done_.load(); });
+  }
+}
+
+void Worker::SenderLoop() {
+  int attempt = 0;
+  // After Stop(), unsent results get this long to reach the coordinator.
+  constexpr auto kFlushLimit = std::chrono::seconds(20);
+  std::chrono::steady_clock::time_point give_up{};
+  for (;;) {
+    std::vector<v1::Completion> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !outbox_.empty() || sender_done_.load(); });
+      if (outbox_.empty()) return;
+      if (sender_done_ && give_up == std::chrono::steady_clock::time_point{}) {
+        give_up = std::chrono::steady_clock::now() + kFlushLimit;
+      }
+      if (sender_done_ && std::chrono::steady_clock::now() > give_up) {
+        spdlog::error("qlab-worker: {} result(s) could not be delivered; their leases will expire "
+                      "and the jobs run again", outbox_.size());
+        return;
+      }
+      size_t n = std::min<size_t>(outbox_.size(), 256);
+      batch.assign(std::make_move_iterator(outbox_.begin()),
+                   std::make_move_iterator(outbox_.begin() + n));
+      outbox_.erase(outbox_.begin(), outbox_.begin() + n);
+    }
+    v1::CompleteRequest req;
+    req.set_worker_id(worker_id());
+    for (auto& c : batch) *req.add_completions() = c;
+    v1::CompleteResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, 10000);
+    grpc::Status st = stub_->Complete(&ctx, req, &resp);
+    if (st.ok()) {
+      attempt = 0;
+      std::lock_guard lock(mu_);
+      for (const auto& ack : resp.acks()) {
+        unacked_.erase(ack.job_id());
+        if (!ack.accepted()) {
+          spdlog::warn("qlab-worker: result of job {} not accepted: {}", ack.job_id(), ack.reason());
+        }
+      }
+      continue;
+    }
+    if (st.error_code() == grpc::NOT_FOUND) RegisterWithRetry();
+    if (st.error_code() == grpc::INVALID_ARGUMENT) {
+      spdlog::error("qlab-worker: coordinator refused results: {}", st.error_message());
+      std::lock_guard lock(mu_);
+      for (const auto& c : batch) unacked_.erase(c.job_id());
+      continue;
+    }
+    if (attempt == 0) spdlog::warn("qlab-worker: Complete: {}; retrying", st.error_message());
+    {
+      std::lock_guard lock(mu_);
+      outbox_.insert(outbox_.begin(), std::make_move_iterator(batch.begin()),
+                     std::make_move_iterator(batch.end()));
+    }
+    int64_t ms = std::min<int64_t>(2000, 100LL << std::min(attempt, 5));
+    ++attempt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
+}
+
+}  // namespace qlab::worker

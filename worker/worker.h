@@ -1,0 +1,84 @@
+// Worker: registers with the coordinator, long-polls for leases, runs each leased job on its
+// executor, heartbeats every live lease from its own thread, and reports outcomes.
+//
+// Failure handling: every RPC is retried with backoff while the coordinator is unreachable
+// (a coordinator restart loses nothing: leases survive it and are completed afterwards). A
+// NOT_FOUND answer makes the worker register again. A job the coordinator no longer considers
+// ours (cancelled, expired) is stopped and its result dropped. Stop() lets running jobs finish
+// for `grace_ms`, then gives back the leases of those still running.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "qlab/v1/worker_service.grpc.pb.h"
+#include "worker/devices.h"
+#include "worker/executor.h"
+
+namespace qlab::worker {
+
+struct WorkerOptions {
+  std::string coordinator = "127.0.0.1:7070";
+  std::string worker_id;        // "" = assigned by the coordinator
+  std::vector<DeviceInfo> devices;
+  int slots = 1;                // jobs run at once
+  int64_t grace_ms = 30'000;    // on Stop(), how long running jobs may finish
+  std::map<std::string, std::string> labels;
+};
+
+class Worker {
+ public:
+  Worker(WorkerOptions options, ExecutorMap executors);
+  ~Worker();
+
+  // Runs until Stop(); returns after the leases are completed or given back.
+  void Run();
+  // Thread-safe; may be called from a signal-handling thread.
+  void Stop();
+
+  std::string worker_id() const;
+
+ private:
+  struct Running {
+    LeasedJob job;
+    std::shared_ptr<JobContext> context;
+    std::thread thread;
+    bool finished = false;
+    bool dropped = false;       // the coordinator told us to stop it
+  };
+
+  bool RegisterWithRetry();
+  void LeaseLoop();
+  void HeartbeatLoop();
+  void SenderLoop();
+  void RunJob(int64_t job_id);
+  void Enqueue(v1::Completion completion);
+  void Backoff(int* attempt);
+  void ReapFinishedLocked();
+
+  const WorkerOptions options_;
+  ExecutorMap executors_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string worker_id_;                         // guarded by mu_
+  int64_t heartbeat_interval_ms_ = 1000;          // guarded by mu_
+  std::map<int64_t, Running> running_;            // guarded by mu_: executing jobs
+  std::map<int64_t, int64_t> unacked_;            // guarded by mu_: job -> token awaiting ack
+  std::vector<v1::Completion> outbox_;            // guarded by mu_
+  std::vector<std::thread> done_threads_;         // guarded by mu_: finished, to be joined
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> sender_done_{false};
+};
+
+}  // namespace qlab::worker
