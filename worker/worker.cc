@@ -238,6 +238,11 @@ void Worker::LeaseLoop() {
       const int64_t id = job.job_id;
       r.thread = std::thread([this, id] { RunJob(id); });
     }
+    // Report new jobs as running at once rather than a heartbeat interval later.
+    if (resp.leases_size() > 0) {
+      heartbeat_now_ = true;
+      cv_.notify_all();
+    }
   }
 }
 
@@ -317,7 +322,9 @@ void Worker::HeartbeatLoop() {
       spdlog::warn("qlab-worker: heartbeat: {}", st.error_message());
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(interval), [&] { return sender_done_.load(); });
+    cv_.wait_for(lock, std::chrono::milliseconds(interval),
+                 [&] { return sender_done_.load() || heartbeat_now_; });
+    heartbeat_now_ = false;
   }
 }
 

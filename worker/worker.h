@@ -77,6 +77,7 @@ class Worker {
   std::map<int64_t, int64_t> unacked_;            // guarded by mu_: job -> token awaiting ack
   std::vector<v1::Completion> outbox_;            // guarded by mu_
   std::vector<std::thread> done_threads_;         // guarded by mu_: finished, to be joined
+  bool heartbeat_now_ = false;                    // guarded by mu_: a job started
   std::atomic<bool> stopping_{false};
   std::atomic<bool> sender_done_{false};
 };

@@ -1,0 +1,306 @@
+// End-to-end tests on real processes: a qlab-server and qlab-workers on loopback, the qlab CLI,
+// and the SQLite file the server writes, read back directly.
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/cluster.h"
+
+namespace qlab::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+v1::Experiment GetExperiment(Cluster& c, const std::string& name) {
+  v1::GetExperimentRequest req;
+  req.set_name(name);
+  v1::Experiment e;
+  grpc::Status st = c.jobs().GetExperiment(Deadline().get(), req, &e);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return e;
+}
+
+v1::Job GetJob(Cluster& c, int64_t id) {
+  v1::GetJobRequest req;
+  req.set_job_id(id);
+  v1::Job j;
+  grpc::Status st = c.jobs().GetJob(Deadline().get(), req, &j);
+  return st.ok() ? j : v1::Job();
+}
+
+bool AllDone(Cluster& c, const std::string& name) {
+  v1::GetExperimentRequest req;
+  req.set_name(name);
+  v1::Experiment e;
+  if (!c.jobs().GetExperiment(Deadline(2s).get(), req, &e).ok()) return false;
+  return e.total_jobs() > 0 &&
+         e.succeeded_jobs() + e.failed_jobs() + e.cancelled_jobs() == e.total_jobs();
+}
+
+v1::SubmitExperimentResponse Submit(Cluster& c, const nlohmann::json& sweep) {
+  v1::SubmitExperimentRequest req;
+  req.set_sweep_json(sweep.dump());
+  v1::SubmitExperimentResponse resp;
+  grpc::Status st = c.jobs().SubmitExperiment(Deadline(60s).get(), req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return resp;
+}
+
+// Reads the coordinator's SQLite file directly: per job, result rows and succeeded attempts.
+struct DbCounts {
+  std::map<int64_t, int> results, succeeded_attempts;
+};
+DbCounts ReadCounts(const std::string& db) {
+  DbCounts out;
+  sqlite3* h = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  auto query = [&](const char* sql, std::map<int64_t, int>& into) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(h, sql, -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+    while (sqlite3_step(s) == SQLITE_ROW) into[sqlite3_column_int64(s, 0)] = sqlite3_column_int(s, 1);
+    sqlite3_finalize(s);
+  };
+  query("SELECT job_id, COUNT(*) FROM result GROUP BY job_id", out.results);
+  query("SELECT job_id, COUNT(*) FROM attempt WHERE outcome='succeeded' GROUP BY job_id",
+        out.succeeded_attempts);
+  sqlite3_close(h);
+  return out;
+}
+
+TEST(IntegrationTest, FiveHundredJobSweepOnTwoWorkersEachJobOnce) {
+  Cluster c;
+  c.StartServer();
+  c.StartWorker({"--slots", "2"});
+  c.StartWorker({"--slots", "2"});
+  // 5 datatypes x 2 group sizes x 50 seeds of small real quantization runs.
+  nlohmann::json seeds = nlohmann::json::array();
+  for (int s = 1; s <= 50; ++s) seeds.push_back(s);
+  auto resp = Submit(c, {{"name", "five-hundred"},
+                         {"kind", "quantize"},
+                         {"params", {{"distribution", "student_t"}, {"nu", 5}, {"shape", {8, 256}}}},
+                         {"axes",
+                          {{"datatype", {"int4_asym", "int8_sym", "e2m1", "nf4", "int3_asym"}},
+                           {"group_size", {32, 128}},
+                           {"seed", seeds}}}});
+  ASSERT_EQ(resp.job_count(), 500);
+  ASSERT_TRUE(WaitFor([&] { return AllDone(c, "five-hundred"); }, 120s));
+  auto e = GetExperiment(c, "five-hundred");
+  EXPECT_EQ(e.succeeded_jobs(), 500);
+
+  // Exactly one result set per job, written by exactly one attempt, in the file itself.
+  DbCounts counts = ReadCounts(c.db_path());
+  ASSERT_EQ(counts.results.size(), 500u);
+  int metrics_per_job = counts.results.begin()->second;
+  EXPECT_GE(metrics_per_job, 4);
+  for (int64_t id = resp.first_job_id(); id < resp.first_job_id() + 500; ++id) {
+    EXPECT_EQ(counts.results[id], metrics_per_job) << "job " << id;
+    EXPECT_EQ(counts.succeeded_attempts[id], 1) << "job " << id;
+  }
+  // Both workers took part.
+  std::map<std::string, int> by_worker;
+  for (int64_t id = resp.first_job_id(); id < resp.first_job_id() + 500; id += 25) {
+    by_worker[GetJob(c, id).worker_id()]++;
+  }
+  EXPECT_EQ(by_worker.size(), 2u);
+
+  // The CLI's JSON output has the documented shape.
+  std::string out;
+  ASSERT_EQ(c.Cli({"results", "--experiment", "five-hundred", "--json"}, &out), 0) << out;
+  auto rows = nlohmann::json::parse(out);
+  ASSERT_EQ(rows.size(), 500u);
+  for (const char* key : {"job_id", "experiment", "kind", "state", "params", "metrics"}) {
+    EXPECT_TRUE(rows[0].contains(key)) << key;
+  }
+  for (const char* metric : {"mse", "sqnr_db", "max_abs_err", "bits_per_weight"}) {
+    EXPECT_TRUE(rows[0]["metrics"].contains(metric)) << metric;
+  }
+}
+
+TEST(IntegrationTest, KilledWorkerLeaseExpiresJobRunsElsewhereLateResultRejected) {
+  Cluster c({"--lease-ttl-ms", "1500"});
+  c.StartServer();
+  size_t a = c.StartWorker({"--worker-id", "doomed"});
+  auto resp = Submit(c, {{"name", "fault"}, {"kind", "noop"}, {"params", {{"duration_ms", 2500}}}});
+  const int64_t job = resp.first_job_id();
+  ASSERT_TRUE(WaitFor([&] { return GetJob(c, job).state() == v1::JOB_STATE_RUNNING; }, 20s));
+  v1::Job running = GetJob(c, job);
+  ASSERT_EQ(running.worker_id(), "doomed");
+  ASSERT_EQ(running.attempt_history_size(), 1);
+  const int64_t doomed_token = running.attempt_history(0).fencing_token();
+
+  c.worker(a).Kill();  // SIGKILL mid-job
+  c.StartWorker({"--worker-id", "survivor"});
+  ASSERT_TRUE(WaitFor([&] { return GetJob(c, job).state() == v1::JOB_STATE_SUCCEEDED; }, 30s));
+  v1::Job done = GetJob(c, job);
+  EXPECT_EQ(done.worker_id(), "survivor");
+  EXPECT_EQ(done.attempts(), 2);
+  ASSERT_EQ(done.attempt_history_size(), 2);
+  EXPECT_EQ(done.attempt_history(0).outcome(), "expired");
+  EXPECT_EQ(done.attempt_history(1).outcome(), "succeeded");
+
+  // The dead worker's late Complete, as it would have sent it, is refused.
+  v1::CompleteRequest late;
+  late.set_worker_id("doomed");
+  auto* comp = late.add_completions();
+  comp->set_job_id(job);
+  comp->set_fencing_token(doomed_token);
+  comp->set_outcome(v1::Completion::OUTCOME_SUCCEEDED);
+  auto* m = comp->add_metrics();
+  m->set_name("duration_ms");
+  m->set_value(-1);
+  v1::CompleteResponse ack;
+  grpc::Status st = c.workers().Complete(Deadline().get(), late, &ack);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(ack.acks_size(), 1);
+  EXPECT_FALSE(ack.acks(0).accepted());
+  EXPECT_NE(ack.acks(0).reason().find("stale fencing token"), std::string::npos);
+  done = GetJob(c, job);
+  ASSERT_EQ(done.metrics_size(), 1);
+  EXPECT_EQ(done.metrics(0).value(), 2500) << "the survivor's result stands";
+}
+
+TEST(IntegrationTest, ServerKilledAndRestartedLosesNoJobAndRunsNoneTwice) {
+  Cluster c({"--lease-ttl-ms", "3000"});
+  c.StartServer();
+  c.StartWorker({"--slots", "3"});
+  c.StartWorker({"--slots", "3"});
+  nlohmann::json seq = nlohmann::json::array();
+  for (int i = 0; i < 300; ++i) seq.push_back(i);
+  auto resp = Submit(c, {{"name", "restart"}, {"kind", "noop"},
+                         {"params", {{"duration_ms", 30}}}, {"axes", {{"seq", seq}}}});
+  ASSERT_EQ(resp.job_count(), 300);
+  // Kill while jobs are both finished, running and pending.
+  ASSERT_TRUE(WaitFor([&] { return GetExperiment(c, "restart").succeeded_jobs() >= 60; }, 60s));
+  c.KillServer();
+  std::this_thread::sleep_for(500ms);  // workers keep running jobs and retrying meanwhile
+  c.StartServer();
+  ASSERT_TRUE(WaitFor([&] { return AllDone(c, "restart"); }, 120s));
+  auto e = GetExperiment(c, "restart");
+  EXPECT_EQ(e.succeeded_jobs(), 300);
+  DbCounts counts = ReadCounts(c.db_path());
+  for (int64_t id = resp.first_job_id(); id < resp.first_job_id() + 300; ++id) {
+    EXPECT_EQ(counts.results[id], 1) << "job " << id;
+    EXPECT_EQ(counts.succeeded_attempts[id], 1) << "job " << id;
+  }
+}
+
+TEST(IntegrationTest, WorkerSigtermGivesBackItsLease) {
+  Cluster c;
+  c.StartServer();
+  size_t a = c.StartWorker({"--grace-ms", "200"});
+  auto resp = Submit(c, {{"name", "graceful"}, {"kind", "noop"}, {"params", {{"duration_ms", 60000}}}});
+  const int64_t job = resp.first_job_id();
+  ASSERT_TRUE(WaitFor([&] { return GetJob(c, job).state() == v1::JOB_STATE_RUNNING; }, 20s));
+  c.worker(a).Signal(SIGTERM);
+  EXPECT_EQ(c.worker(a).Wait(20s), 0);
+  v1::Job j = GetJob(c, job);
+  EXPECT_EQ(j.state(), v1::JOB_STATE_PENDING) << "given back at once, not after the lease TTL";
+  EXPECT_EQ(j.attempts(), 0);
+  EXPECT_EQ(j.attempt_history(0).outcome(), "released");
+}
+
+TEST(IntegrationTest, CancelRunningJobStopsItOnTheWorker) {
+  Cluster c({"--lease-ttl-ms", "3000"});  // heartbeats every second tell the worker soon
+  c.StartServer();
+  c.StartWorker();
+  auto resp = Submit(c, {{"name", "cancel-me"}, {"kind", "noop"}, {"params", {{"duration_ms", 60000}}}});
+  const int64_t job = resp.first_job_id();
+  ASSERT_TRUE(WaitFor([&] { return GetJob(c, job).state() == v1::JOB_STATE_RUNNING; }, 20s));
+  std::string out;
+  ASSERT_EQ(c.Cli({"cancel", std::to_string(job)}, &out), 0) << out;
+  EXPECT_EQ(GetJob(c, job).state(), v1::JOB_STATE_CANCELLED);
+  // The worker is free again: a new job runs.
+  auto next = Submit(c, {{"name", "after-cancel"}, {"kind", "noop"}, {"params", {{"duration_ms", 0}}}});
+  EXPECT_TRUE(WaitFor([&] { return AllDone(c, "after-cancel"); }, 20s));
+}
+
+TEST(IntegrationTest, PendingJobSaysWhyItWaits) {
+  Cluster c;
+  c.StartServer();
+  c.StartWorker();
+  auto resp = Submit(c, {{"name", "needs-gpu"}, {"kind", "noop"},
+                         {"requirements", {{"device_class", "cuda"}}}});
+  ASSERT_TRUE(WaitFor([&] {
+    return GetJob(c, resp.first_job_id()).pending_reason() == "no live worker has device class cuda";
+  }, 20s)) << GetJob(c, resp.first_job_id()).pending_reason();
+  std::string out;
+  EXPECT_EQ(c.Cli({"jobs", "--experiment", "needs-gpu"}, &out), 0);
+  EXPECT_NE(out.find("no live worker has device class cuda"), std::string::npos) << out;
+}
+
+TEST(IntegrationTest, CliBadInputExitsTwoAndStoresNothing) {
+  Cluster c;
+  c.StartServer();
+  auto file = [&](const std::string& name, const std::string& text) {
+    std::string path = c.dir().File(name);
+    std::ofstream(path) << text;
+    return path;
+  };
+  std::string out;
+  EXPECT_EQ(c.Cli({"submit", file("bad.yaml", "name: x\nkind: [quantize\n")}, &out), 2);
+  EXPECT_NE(out.find("not valid YAML"), std::string::npos) << out;
+  EXPECT_EQ(c.Cli({"submit", file("dt.yaml", "name: x\nkind: quantize\nparams: {distribution: gaussian, "
+                                             "shape: [4, 128], seed: 1}\naxes: {datatype: [int4_asym, fp5_magic]}\n")},
+                  &out), 2);
+  EXPECT_NE(out.find("fp5_magic"), std::string::npos) << out;
+  EXPECT_EQ(c.Cli({"submit", file("kind.yaml", "name: x\nkind: bake\n")}, &out), 2);
+  EXPECT_NE(out.find("kind 'bake' is unknown"), std::string::npos) << out;
+  EXPECT_EQ(c.Cli({"submit", file("gs.yaml", "name: x\nkind: quantize\nparams: {distribution: gaussian, "
+                                             "shape: [4, 128], seed: 1, datatype: e2m1, group_size: -1}\n")},
+                  &out), 2);
+  EXPECT_NE(out.find("group_size"), std::string::npos) << out;
+  EXPECT_EQ(c.Cli({"submit", file("empty.yaml", "name: x\nkind: noop\naxes: {seq: []}\n")}, &out), 2);
+  EXPECT_NE(out.find("axes.seq is empty"), std::string::npos) << out;
+  EXPECT_EQ(c.Cli({"show", "424242"}, &out), 2);
+  EXPECT_NE(out.find("no job with id 424242"), std::string::npos) << out;
+  EXPECT_EQ(c.Cli({"results", "--experiment", "nope"}, &out), 2);
+  EXPECT_EQ(c.Cli({"submit", "/no/such/file.yaml"}, &out), 2);
+
+  v1::ListExperimentsResponse list;
+  ASSERT_TRUE(c.jobs().ListExperiments(Deadline().get(), {}, &list).ok());
+  EXPECT_EQ(list.experiments_size(), 0) << "nothing half-written";
+}
+
+TEST(IntegrationTest, HugeSweepIsRefusedWhole) {
+  Cluster c({"--max-sweep-jobs", "1000"});
+  c.StartServer();
+  nlohmann::json a = nlohmann::json::array(), b = nlohmann::json::array();
+  for (int i = 0; i < 40; ++i) a.push_back(i), b.push_back(i);
+  v1::SubmitExperimentRequest req;
+  req.set_sweep_json(nlohmann::json({{"name", "huge"}, {"kind", "noop"},
+                                     {"axes", {{"seq", a}, {"label", b}}}}).dump());
+  v1::SubmitExperimentResponse resp;
+  grpc::Status st = c.jobs().SubmitExperiment(Deadline().get(), req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("more than 1000"), std::string::npos);
+}
+
+TEST(IntegrationTest, CliLinksNeitherLibTorchNorCuda) {
+  std::string out;
+  ASSERT_EQ(RunCommand({"/usr/bin/ldd", QLAB_CLI_BIN}, &out), 0);
+  EXPECT_EQ(out.find("libtorch"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libc10"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libcuda"), std::string::npos) << out;
+  ASSERT_EQ(RunCommand({QLAB_CLI_BIN, "--help"}, &out), 0);
+  EXPECT_NE(out.find("submit"), std::string::npos);
+}
+
+TEST(IntegrationTest, NasArchRoundTripThroughCli) {
+  std::string out;
+  ASSERT_EQ(RunCommand({QLAB_CLI_BIN, "nas", "arch", "--space", "nb201", "--index", "1"}, &out), 0);
+  EXPECT_EQ(out, "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|\n");
+  out.pop_back();
+  std::string index;
+  ASSERT_EQ(RunCommand({QLAB_CLI_BIN, "nas", "arch", "--space", "nb201", "--arch", out}, &index), 0);
+  EXPECT_EQ(index, "1\n");
+  EXPECT_EQ(RunCommand({QLAB_CLI_BIN, "nas", "arch", "--arch", "|bogus~0|"}, &out), 2);
+}
+
+}  // namespace
+}  // namespace qlab::testing
