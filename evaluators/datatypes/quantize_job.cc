@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <memory>
 #include <new>
 #include <string_view>
 
 #include "evaluators/datatypes/evaluate.h"
+#include "evaluators/datatypes/hw_cost.h"
 #include "evaluators/datatypes/quantizer.h"
 #include "evaluators/datatypes/registry.h"
+#include "evaluators/datatypes/safetensors.h"
 #include "evaluators/datatypes/synthetic.h"
 
 namespace qlab::datatypes {
@@ -21,7 +24,7 @@ using nlohmann::json;
 constexpr std::string_view kKnownKeys[] = {
     "datatype",     "group_size",       "scale_search",  "threads", "distribution", "shape",
     "seed",         "nu",               "outlier_fraction", "outlier_scale", "safetensors",
-    "tensor"};
+    "tensor",       "sf4_nu"};
 
 // Names people plausibly use for a known key; reported as "did you mean".
 constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
@@ -162,6 +165,11 @@ StatusOr<JobParams> ParseParams(const json& params) {
     return Status::InvalidArgument("scale_search must be none or mse, got '" + scale_search + "'");
   }
 
+  RETURN_IF_ERROR(GetNumber(params, "sf4_nu", &p.quantizer.sf4_nu));
+  if (!(p.quantizer.sf4_nu > 0 && p.quantizer.sf4_nu <= 1e6)) {
+    return Status::InvalidArgument("sf4_nu must be in (0, 1e6]");
+  }
+
   int64_t threads = 0;
   RETURN_IF_ERROR(GetInt(params, "threads", 0, 1024, &threads));
   p.threads = static_cast<int>(threads);
@@ -236,7 +244,24 @@ StatusOr<JobOutput> RunParsed(const JobParams& p, JobContext& context) {
     rows = p.spec.rows;
     cols = p.spec.cols;
   } else {
-    return Status::Unimplemented("safetensors sources are not supported yet");
+    ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file,
+                     SafetensorsFile::Open(p.safetensors_path));
+    std::string name = p.tensor;
+    if (IsGlob(name)) {
+      // The server expands globs into one job per tensor; accept a glob naming exactly one.
+      const std::vector<std::string> names = file->Match(name);
+      if (names.size() != 1) {
+        return Status::InvalidArgument("tensor glob '" + name + "' matches " +
+                                       std::to_string(names.size()) +
+                                       " tensors; expand it with ExpandTensorNames (one job per "
+                                       "tensor)");
+      }
+      name = names[0];
+    }
+    ASSIGN_OR_RETURN(WeightMatrix m, file->ReadMatrix(name));
+    rows = m.rows;
+    cols = m.cols;
+    weights = std::move(m.values);
   }
   if (context.cancelled()) return Status::Cancelled("quantization cancelled");
   EvaluateOptions options;
@@ -250,7 +275,12 @@ StatusOr<JobOutput> RunParsed(const JobParams& p, JobContext& context) {
   AddMetric(out, "max_abs_err", r.max_abs_err, "", false);
   AddMetric(out, "kl", r.kl, "nats", false);
   AddMetric(out, "bits_per_weight", r.bits_per_weight, "bits", false);
+  AddMetric(out, "hw_cost", EstimateHardwareCost(quantizer, r.group_size).relative, "", false);
   AddMetric(out, "bit_sparsity", r.bit_sparsity, "", true);
+  for (size_t b = 0; b < r.bit_zero_fraction.size(); ++b) {
+    const std::string name = "bit_sparsity_p" + std::to_string(b);
+    AddMetric(out, name.c_str(), r.bit_zero_fraction[b], "", true);
+  }
   AddMetric(out, "num_weights", static_cast<double>(r.num_weights), "", true);
   return out;
 }
@@ -281,7 +311,14 @@ StatusOr<std::vector<std::string>> ExpandTensorNames(const nlohmann::json& param
     ASSIGN_OR_RETURN(JobParams p, ParseParams(params));
     if (p.synthetic) return std::vector<std::string>{""};
     if (!IsGlob(p.tensor)) return std::vector<std::string>{p.tensor};
-    return Status::Unimplemented("tensor globs need the safetensors reader (not supported yet)");
+    ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file,
+                     SafetensorsFile::Open(p.safetensors_path));
+    std::vector<std::string> names = file->Match(p.tensor);
+    if (names.empty()) {
+      return Status::NotFound("no tensor in '" + p.safetensors_path + "' matches '" + p.tensor +
+                              "'");
+    }
+    return names;
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("bad quantize params: ") + e.what());
   }

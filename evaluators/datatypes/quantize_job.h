@@ -8,12 +8,16 @@
 //   group_size    integer >= 0; 0 = one group per row; default: the datatype's default.
 //   scale_search  "none" (default, absmax / [min,max]) or "mse" (clip-ratio grid, see quantizer.h).
 //   threads       integer >= 0, CPU threads; default 0 = all cores.
+//   sf4_nu        Student-t nu of the sf4 codebook (default 5); `nu` is the synthetic source's.
 //   Synthetic source: distribution (gaussian|student_t|laplace), shape [rows, cols], seed
 //     (integer >= 0, default 0), nu (Student-t, default 5), outlier_fraction (default 0),
 //     outlier_scale (default 10). See synthetic.h for the generator.
-//   File source: safetensors (path), tensor (name; a glob is expanded by ExpandTensorNames).
-// Metrics: mse, sqnr_db (dB), max_abs_err, kl (nats), bits_per_weight (bits), bit_sparsity,
-// num_weights.
+//   File source: safetensors (path), tensor (name; a glob is expanded by ExpandTensorNames; a
+//     glob matching exactly one tensor is also accepted here). F32/F16/BF16 tensors; leading
+//     dimensions are flattened into rows, the last dimension is the row.
+// Metrics: mse, sqnr_db (dB), max_abs_err, kl (nats), bits_per_weight (bits), bit_sparsity and
+// bit_sparsity_p<i> (fraction of zero bits of element-code bit plane i), hw_cost (relative
+// decoder+MAC area, hw_cost.h), num_weights.
 #pragma once
 
 #include <string>

@@ -96,10 +96,13 @@ TEST(QuantizeJob, RunReturnsDesignMetricNames) {
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   std::map<std::string, Metric> by_name;
   for (const Metric& m : out->metrics) by_name[m.name] = m;
-  for (const char* name : {"mse", "sqnr_db", "max_abs_err", "bits_per_weight", "kl"}) {
+  for (const char* name : {"mse", "sqnr_db", "max_abs_err", "bits_per_weight", "kl", "hw_cost",
+                           "bit_sparsity", "bit_sparsity_p0", "bit_sparsity_p3"}) {
     EXPECT_TRUE(by_name.count(name)) << name;
   }
   EXPECT_DOUBLE_EQ(by_name["bits_per_weight"].value, 4.15625);
+  EXPECT_FALSE(by_name.count("bit_sparsity_p4"));  // 4-bit codes: planes 0..3
+  EXPECT_GT(by_name["hw_cost"].value, 0.9);
   EXPECT_TRUE(by_name["sqnr_db"].higher_is_better);
   EXPECT_FALSE(by_name["mse"].higher_is_better);
   EXPECT_GT(by_name["sqnr_db"].value, 15);
@@ -108,6 +111,27 @@ TEST(QuantizeJob, RunReturnsDesignMetricNames) {
   // Deterministic: the same params give the same numbers.
   JobContext again;
   EXPECT_EQ(RunQuantizeJob(Base(), again)->metrics[0].value, by_name["mse"].value);
+}
+
+TEST(QuantizeJob, EveryDatatypeRunsOnEveryDistribution) {
+  for (const std::string& name : DatatypeNames()) {
+    for (const char* dist : {"gaussian", "student_t", "laplace"}) {
+      json p = {{"distribution", dist}, {"shape", {4, 256}}, {"seed", 2}, {"datatype", name},
+                {"group_size", 64}, {"outlier_fraction", 0.01}};
+      JobContext context;
+      StatusOr<JobOutput> out = RunQuantizeJob(p, context);
+      ASSERT_TRUE(out.ok()) << name << " " << dist << ": " << out.status().ToString();
+      EXPECT_GT(out->metrics[1].value, 3) << name << " " << dist;  // sqnr_db
+    }
+  }
+  json p = Base();
+  p["datatype"] = "sf4";
+  p["sf4_nu"] = 3;
+  p["scale_search"] = "mse";
+  JobContext context;
+  EXPECT_TRUE(RunQuantizeJob(p, context).ok());
+  p["sf4_nu"] = 0;
+  ExpectInvalid(p, "sf4_nu");
 }
 
 TEST(QuantizeJob, RunErrors) {

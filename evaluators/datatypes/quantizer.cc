@@ -4,6 +4,7 @@
 #include "evaluators/datatypes/quantizer.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -12,6 +13,7 @@
 
 #include "evaluators/datatypes/minifloat.h"
 #include "evaluators/datatypes/parallel.h"
+#include "evaluators/datatypes/student_t.h"
 
 namespace qlab::datatypes {
 namespace {
@@ -152,11 +154,28 @@ StatusOr<Quantizer> Quantizer::Create(Datatype type, const QuantizerOptions& opt
     return Status::InvalidArgument("group_size must be >= 0 (0 = per row), got " +
                                    std::to_string(options.group_size));
   }
+  if (!(options.sf4_nu > 0 && options.sf4_nu <= 1e6)) {
+    return Status::InvalidArgument("sf4_nu must be in (0, 1e6]");
+  }
   const DatatypeTraits& traits = GetTraits(type);
   Quantizer q(&traits, options);
   if (traits.family == Family::kGrid) {
     for (int s = 0; s < traits.num_codebooks; ++s) {
-      q.grids_.push_back(MakeGrid(traits.codebooks[s], traits.payload_bits, traits.tie_rule));
+      Codebook book = traits.codebooks[s];
+      if (traits.has_nu && options.sf4_nu != 5.0) {
+        const std::array<float, 16> values = StudentFloatValues(options.sf4_nu);
+        std::copy(values.begin(), values.end(), book.values);
+      }
+      q.grids_.push_back(MakeGrid(book, traits.payload_bits, traits.tie_rule));
+    }
+  }
+  if (traits.family == Family::kMiniFloat) {
+    const bool e4m3 = traits.element_format == ElementFormat::kFp8E4M3;
+    q.element_max_ = e4m3 ? kE4M3Max : kE5M2Max;
+    q.lut_.resize(256);
+    for (int c = 0; c < 256; ++c) {
+      const uint8_t b = static_cast<uint8_t>(c);
+      q.lut_[c] = e4m3 ? E4M3BitsToFloat(b) : E5M2BitsToFloat(b);
     }
   }
   return q;
@@ -164,6 +183,7 @@ StatusOr<Quantizer> Quantizer::Create(Datatype type, const QuantizerOptions& opt
 
 StatusOr<int64_t> Quantizer::GroupSizeFor(int64_t cols) const {
   if (cols <= 0) return Status::InvalidArgument("rows must not be empty (cols = 0)");
+  if (traits_->family == Family::kPassthrough) return cols;
   int64_t g = options_.group_size < 0 ? traits_->default_group_size : options_.group_size;
   if (g == 0) g = cols;
   if (cols % g != 0) {
@@ -231,6 +251,11 @@ float Quantizer::CodeValue(uint32_t code, int selector) const {
     }
     case Family::kIntAsym: return static_cast<float>(code);
     case Family::kGrid: return grids_[selector].decode[code & 15];
+    case Family::kMiniFloat: return lut_[code & 255];
+    case Family::kPassthrough:
+      return traits_->element_format == ElementFormat::kFp16
+                 ? Fp16BitsToFloat(static_cast<uint16_t>(code))
+                 : Bf16BitsToFloat(static_cast<uint16_t>(code));
   }
   return 0;
 }
@@ -240,13 +265,18 @@ bool Quantizer::IsRedundantCode(uint32_t code, int selector) const {
     case Family::kIntSym: return code == (1u << (traits_->payload_bits - 1));
     case Family::kIntAsym: return false;
     case Family::kGrid: return ((grids_[selector].redundant >> code) & 1) != 0;
+    case Family::kMiniFloat:  // NaN codes; E5M2's Inf too, since the cast saturates
+    case Family::kPassthrough: {  // NaN codes (Inf is produced on overflow)
+      const float v = CodeValue(code, selector);
+      return std::isnan(v) || (traits_->family == Family::kMiniFloat && std::isinf(v));
+    }
   }
   return false;
 }
 
 void Quantizer::EncodeGroup(const float* x, int64_t n, float tensor_scale, uint16_t* codes,
                             GroupParams* params) const {
-  if (options_.scale_search == ScaleSearch::kNone) {
+  if (options_.scale_search == ScaleSearch::kNone || traits_->family == Family::kPassthrough) {
     EncodeAtRatio(x, n, tensor_scale, 1.0f, codes, params);
     return;
   }
@@ -277,6 +307,32 @@ void Quantizer::EncodeAtRatio(const float* x, int64_t n, float tensor_scale, flo
     case Family::kIntSym: EncodeIntSym(x, n, ratio, codes, params); return;
     case Family::kIntAsym: EncodeIntAsym(x, n, ratio, codes, params); return;
     case Family::kGrid: EncodeGrid(x, n, tensor_scale, ratio, codes, params); return;
+    case Family::kMiniFloat: EncodeMiniFloat(x, n, ratio, codes, params); return;
+    case Family::kPassthrough:
+      *params = GroupParams{1.0f, 0, 0, 0};
+      if (traits_->element_format == ElementFormat::kFp16) {
+        for (int64_t j = 0; j < n; ++j) codes[j] = FloatToFp16Bits(x[j]);
+      } else {
+        for (int64_t j = 0; j < n; ++j) codes[j] = FloatToBf16Bits(x[j]);
+      }
+      return;
+  }
+}
+
+void Quantizer::EncodeMiniFloat(const float* x, int64_t n, float ratio, uint16_t* codes,
+                                GroupParams* params) const {
+  const float absmax = AbsMax(x, n) * ratio;
+  params->scale_bits = ScaleToFp16Bits(absmax / element_max_);
+  const float scale = Fp16BitsToFloat(params->scale_bits);
+  params->scale = scale;
+  if (scale == 0) {
+    std::fill(codes, codes + n, uint16_t{0});
+    return;
+  }
+  if (traits_->element_format == ElementFormat::kFp8E4M3) {
+    for (int64_t j = 0; j < n; ++j) codes[j] = FloatToE4M3Bits(x[j] / scale);
+  } else {
+    for (int64_t j = 0; j < n; ++j) codes[j] = FloatToE5M2Bits(x[j] / scale);
   }
 }
 
@@ -397,6 +453,18 @@ void Quantizer::DecodeGroup(const uint16_t* codes, int64_t n, const GroupParams&
       for (int64_t j = 0; j < n; ++j) out[j] = (decode[codes[j] & 15] * scale) * tensor_scale;
       return;
     }
+    case Family::kMiniFloat: {
+      const float* lut = lut_.data();
+      for (int64_t j = 0; j < n; ++j) out[j] = lut[codes[j] & 255] * scale;
+      return;
+    }
+    case Family::kPassthrough:
+      if (traits_->element_format == ElementFormat::kFp16) {
+        for (int64_t j = 0; j < n; ++j) out[j] = Fp16BitsToFloat(codes[j]);
+      } else {
+        for (int64_t j = 0; j < n; ++j) out[j] = Bf16BitsToFloat(codes[j]);
+      }
+      return;
   }
 }
 

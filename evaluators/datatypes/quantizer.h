@@ -29,6 +29,9 @@ struct QuantizerOptions {
   int64_t group_size = -1;
   // Default: kNone.
   ScaleSearch scale_search = ScaleSearch::kNone;
+  // Student-t degrees of freedom of the sf4 codebook (ignored by other datatypes). Default 5:
+  // the published SF4_5 table; other values are computed (student_t.h).
+  double sf4_nu = 5.0;
 };
 
 // Per-group parameters of an encoded group.
@@ -43,14 +46,14 @@ struct GroupParams {
 // are const and keep scratch memory thread-local.
 class Quantizer {
  public:
-  // INVALID_ARGUMENT when options are out of range (group_size < -1).
+  // INVALID_ARGUMENT when options are out of range (group_size < -1, sf4_nu not in (0, 1e6]).
   static StatusOr<Quantizer> Create(Datatype type, const QuantizerOptions& options);
 
   const DatatypeTraits& traits() const { return *traits_; }
   const QuantizerOptions& options() const { return options_; }
 
   // The group size used for rows of `cols` elements. INVALID_ARGUMENT when it does not divide
-  // cols, or cols <= 0.
+  // cols, or cols <= 0. kPassthrough datatypes (fp16, bf16) have no groups: always cols.
   StatusOr<int64_t> GroupSizeFor(int64_t cols) const;
 
   // Per-tensor scale from the tensor's absmax (NVFP4-style datatypes), 1.0f for the others.
@@ -102,6 +105,8 @@ class Quantizer {
   // Scale (decoded) and its storage bits for a kGrid group with absmax `absmax` under grid g.
   void GridScale(float absmax, const Grid& g, float tensor_scale, float* scale,
                  uint16_t* bits) const;
+  void EncodeMiniFloat(const float* x, int64_t n, float ratio, uint16_t* codes,
+                       GroupParams* params) const;
   void EncodeGrid(const float* x, int64_t n, float tensor_scale, float ratio, uint16_t* codes,
                   GroupParams* params) const;
   double GroupSquaredError(const float* x, const uint16_t* codes, int64_t n,
@@ -110,6 +115,8 @@ class Quantizer {
   const DatatypeTraits* traits_;
   QuantizerOptions options_;
   std::vector<Grid> grids_;  // kGrid: one per selector
+  std::vector<float> lut_;   // kMiniFloat: code -> element value (256 entries)
+  float element_max_ = 0;    // kMiniFloat: largest finite element value
 };
 
 // A whole [rows, cols] tensor in encoded form.

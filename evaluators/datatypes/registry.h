@@ -24,6 +24,17 @@ enum class Datatype : uint8_t {
   kRazerFp4,
   kMxfp4,
   kNvfp4,
+  kFp3,
+  kFp8E4M3, kFp8E5M2,
+  kSf4,
+  kApot4, kApot4Sp,
+  kE2M1Sr, kE2M1Sp,
+  kE1M2, kE3M0, kE2M1I, kE2M1B,
+  kRazerFp3,
+  kBitmodFp4, kBitmodFp3,
+  kMxfp4Razer,
+  kNvfp4Razer,
+  kFp16, kBf16,
   kCount,
 };
 inline constexpr int kNumDatatypes = static_cast<int>(Datatype::kCount);
@@ -40,7 +51,16 @@ enum class Family : uint8_t {
   // several codebooks the group keeps the one with the least squared error and stores its index
   // as the selector (RaZeR, BitMoD).
   kGrid,
+  // Elements cast to a small float (element_format: OCP FP8) after dividing by the group's FP16
+  // scale = absmax / max_finite(element_format); RNE, saturating. Code: the FP8 byte.
+  kMiniFloat,
+  // No groups, no scale: each element cast to element_format (FP16 / BF16), RNE, IEEE overflow
+  // to Inf. Code: the 16-bit pattern.
+  kPassthrough,
 };
+
+// Element encoding of kMiniFloat / kPassthrough rows.
+enum class ElementFormat : uint8_t { kNone, kFp8E4M3, kFp8E5M2, kFp16, kBf16 };
 
 // Storage format of the per-group (per-block) scale.
 // With a clip ratio r (ScaleSearch::kMse) every absmax below is r * absmax.
@@ -75,26 +95,28 @@ struct Codebook {
 
 // One row of the registry. Constant data; safe to share between threads.
 struct DatatypeTraits {
-  Datatype type;
-  const char* name;          // qlab's name (reference/datatypes.md), as used in sweeps
-  Family family;
-  int payload_bits;          // bits per element code
-  int default_group_size;    // elements per group along a row
-  ScaleFormat scale_format;
-  int scale_bits;            // storage bits of one group's scale
-  int zero_bits;             // storage bits of one group's zero point (0: none)
-  int selector_bits;         // storage bits of one group's codebook selector (0: none)
-  TieRule tie_rule;
-  int num_codebooks;         // kGrid: 1, or 2^selector_bits; 0 otherwise
-  const Codebook* codebooks; // kGrid: num_codebooks entries, indexed by selector
+  Datatype type = Datatype::kCount;
+  const char* name = "";           // qlab's name (reference/datatypes.md), as used in sweeps
+  Family family = Family::kGrid;
+  int payload_bits = 0;            // bits per element code
+  int default_group_size = 128;    // elements per group along a row (kPassthrough: ignored)
+  ScaleFormat scale_format = ScaleFormat::kFp16;
+  int scale_bits = 16;             // storage bits of one group's scale
+  int zero_bits = 0;               // storage bits of one group's zero point (0: none)
+  int selector_bits = 0;           // storage bits of one group's codebook selector (0: none)
+  TieRule tie_rule = TieRule::kTowardZero;
+  int num_codebooks = 0;           // kGrid: 1, or 2^selector_bits; 0 otherwise
+  const Codebook* codebooks = nullptr;  // kGrid: num_codebooks entries, indexed by selector
   // The raw scale is clamped into [scale_clamp_min, scale_clamp_max] before it is rounded to its
   // format (BitMoD [1e-5, 1e4], NVFP4 [2^-9, 448]); 0 and 0: no clamp.
-  float scale_clamp_min;
-  float scale_clamp_max;
+  float scale_clamp_min = 0;
+  float scale_clamp_max = 0;
   // > 0: a per-tensor FP32 scale absmax(tensor) / tensor_scale_divisor multiplies every block
   // scale (NVFP4: 6 * 448). 0: none.
-  float tensor_scale_divisor;
-  const char* definition;    // one line: definition and source (reference section)
+  float tensor_scale_divisor = 0;
+  ElementFormat element_format = ElementFormat::kNone;  // kMiniFloat / kPassthrough
+  bool has_nu = false;             // sf4: the codebook depends on QuantizerOptions::sf4_nu
+  const char* definition = "";     // one line: definition and source (reference section)
 };
 
 // The row of `type`. REQUIRES: type < kCount.
