@@ -1,0 +1,387 @@
+// The dashboard shell: hash router, live updates (polls /api/v1/summary every 2 s and refreshes
+// the current view when `changes` moves) and the table pages (experiments, jobs, one job,
+// workers). The chart pages live in charts.js, loaded with the chart library on first use.
+import {
+  STATES, api, apiUrl, h, clear, select, labelled, fmtNum, fmtTime, fmtAgo, fmtDuration,
+  fmtBytes, fmtPairs, fmtValue, badge, parseHash, hashFor, go, table, toCsv, blobLink,
+  downloads, errorBox, andFilters, listFilter,
+} from './core.js';
+
+const view = document.getElementById('view');
+const POLL_MS = 2000;
+
+// ---- table pages ---------------------------------------------------------------------------
+
+function stateBar(e) {
+  const total = e.total || 1;
+  const part = (n, color, label) => (n ? h('span', { style: `width:${(100 * n) / total}%;background:var(${color})`, title: `${n} ${label}` }) : null);
+  return h('div', { class: 'bar' }, part(e.succeeded, '--succeeded', 'succeeded'), part(e.failed, '--failed', 'failed'),
+    part(e.cancelled, '--cancelled', 'cancelled'), part(e.running, '--running', 'running'), part(e.pending, '--pending', 'pending'));
+}
+
+function resultLinks(name, filter) {
+  return [
+    { label: 'CSV', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'csv', filter }), filename: `${name}.csv` },
+    { label: 'JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter }), filename: `${name}.json` },
+  ];
+}
+
+const EXPERIMENT_COLUMNS = [
+  ['id', (e) => e.id], ['name', (e) => e.name], ['kind', (e) => e.kind], ['owner', (e) => e.owner],
+  ['created_unix_ms', (e) => e.created_unix_ms], ['tags', (e) => (e.tags || []).join(' ')],
+  ['total', (e) => e.total], ['pending', (e) => e.pending], ['running', (e) => e.running],
+  ['succeeded', (e) => e.succeeded], ['failed', (e) => e.failed], ['cancelled', (e) => e.cancelled],
+];
+
+async function experimentsPage(el, route, ctx) {
+  const body = h('div');
+  clear(el, h('h1', null, 'Experiments'), body);
+  async function load() {
+    const list = await api('experiments', null, ctx);
+    list.sort((a, b) => (b.created_unix_ms || 0) - (a.created_unix_ms || 0) || b.id - a.id);
+    clear(body,
+      h('div', { class: 'toolbar' }, downloads(
+        blobLink('CSV', 'experiments.csv', 'text/csv', () => toCsv(EXPERIMENT_COLUMNS, list)),
+        { label: 'JSON', url: apiUrl('experiments'), filename: 'experiments.json' })),
+      table([
+        { label: 'Name', get: (e) => h('a', { href: hashFor('experiment', null, e.name) }, e.name) },
+        { label: 'Kind', get: (e) => e.kind },
+        { label: 'Owner', get: (e) => e.owner || '' },
+        { label: 'Created', get: (e) => fmtTime(e.created_unix_ms) },
+        { label: 'Progress', get: stateBar },
+        { label: 'Jobs', num: true, get: (e) => h('a', { href: hashFor('jobs', { experiment: e.name }) }, fmtNum(e.total)) },
+        ...['pending', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => ({
+          label: s[0].toUpperCase() + s.slice(1), num: true,
+          get: (e) => (e[s] ? h('a', { href: hashFor('jobs', { experiment: e.name, state: s.toUpperCase() }) }, fmtNum(e[s])) : '0'),
+        })),
+        { label: 'Tags', get: (e) => (e.tags || []).join(', ') },
+        { label: '', get: (e) => h('span', { class: 'downloads' },
+          h('a', { href: hashFor('pareto', { experiment: e.name }) }, 'Pareto'),
+          h('a', { href: hashFor('compare', { a: e.name }) }, 'Compare'),
+          resultLinks(e.name).map((l) => h('a', { href: l.url, download: l.filename, 'data-download': l.label }, l.label))) },
+      ], list, { id: 'experiments', rowAttrs: (e) => ({ 'data-name': e.name }), empty: 'No experiments yet: submit one with `qlab submit FILE`.' }));
+  }
+  await load();
+  return { refresh: load };
+}
+
+async function experimentPage(el, route, ctx) {
+  const name = route.args[0];
+  const body = h('div');
+  clear(el, h('h1', null, 'Experiment ', h('code', null, name)), body);
+  async function load() {
+    const e = await api(`experiments/${encodeURIComponent(name)}`, null, ctx);
+    clear(body,
+      h('div', { class: 'card' },
+        h('dl', { class: 'kv' },
+          h('dt', null, 'Kind'), h('dd', null, e.kind),
+          h('dt', null, 'Owner'), h('dd', null, e.owner || ''),
+          h('dt', null, 'Created'), h('dd', null, fmtTime(e.created_unix_ms)),
+          h('dt', null, 'Jobs'), h('dd', null, `${e.total} total · ${e.pending} pending · ${e.running} running · ${e.succeeded} succeeded · ${e.failed} failed · ${e.cancelled} cancelled`, ' ', stateBar(e)),
+          h('dt', null, 'Params'), h('dd', null, (e.param_keys || []).join(', ')),
+          h('dt', null, 'Metrics'), h('dd', null, (e.metric_names || []).join(', ')),
+          h('dt', null, 'Tags'), h('dd', null, (e.tags || []).join(', '))),
+        h('p', { class: 'downloads' },
+          h('a', { href: hashFor('jobs', { experiment: name }) }, 'Jobs'),
+          h('a', { href: hashFor('pareto', { experiment: name }) }, 'Pareto'),
+          h('a', { href: hashFor('latency', { experiment: name }) }, 'Latency'),
+          h('a', { href: hashFor('compare', { a: name }) }, 'Compare')),
+        downloads(...resultLinks(name))),
+      h('h2', null, 'Sweep'), h('pre', null, JSON.stringify(e.sweep, null, 2)));
+  }
+  await load();
+  return { refresh: load };
+}
+
+const JOB_STATE_OPTIONS = [['', 'any'], ...STATES.map((s) => [s, s.toLowerCase()])];
+
+function jobReason(j) {
+  if (j.state === 'PENDING' && j.pending_reason) return h('span', { class: 'reason' }, j.pending_reason);
+  if (j.last_error) return h('span', { class: 'reason' }, j.last_error);
+  return '';
+}
+
+// The jobs page's filter state lives in the hash, so every view is a link and Back works.
+async function jobsPage(el, route, ctx) {
+  const q = route.query;
+  const f = {
+    experiment: q.get('experiment') || '', state: (q.get('state') || '').toUpperCase(), kind: q.get('kind') || '',
+    datatype: q.get('datatype') || '', device: q.get('device') || '', filter: q.get('filter') || '',
+    limit: q.get('limit') || '50', before: q.get('before') || '',
+  };
+  const experiments = await api('experiments', null, ctx).catch(() => []);
+  const kinds = [...new Set(['noop', 'quantize', 'kernel_bench', 'latency', 'accuracy', 'predictor', ...experiments.map((e) => e.kind)])];
+  const form = h('form', { class: 'toolbar', id: 'job-filters' },
+    labelled('Experiment', select({ name: 'experiment' }, [['', 'any'], ...experiments.map((e) => e.name)], f.experiment)),
+    labelled('State', select({ name: 'state' }, JOB_STATE_OPTIONS, f.state)),
+    labelled('Kind', select({ name: 'kind' }, [['', 'any'], ...kinds], f.kind)),
+    labelled('Datatype', h('input', { type: 'text', name: 'datatype', value: f.datatype, placeholder: 'e2m1, nf4' })),
+    labelled('Device', h('input', { type: 'text', name: 'device', value: f.device, placeholder: 'cpu, cuda:0' })),
+    labelled('Filter', h('input', { type: 'text', name: 'filter', class: 'wide', value: f.filter, placeholder: 'group_size <= 64 and (mse < 0.01 or datatype in (e2m1, nf4))' })),
+    labelled('Rows', select({ name: 'limit' }, ['25', '50', '100', '250', '1000'], f.limit)),
+    h('button', { type: 'submit' }, 'Apply'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => go('jobs') }, 'Clear'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const data = Object.fromEntries(new FormData(form).entries());
+    go('jobs', data);  // a new filter starts at the newest job
+  });
+  const expression = andFilters(listFilter('params.datatype', f.datatype), listFilter('params.device', f.device), f.filter);
+  const body = h('div');
+  clear(el, h('h1', null, 'Jobs'), form,
+    expression && expression !== f.filter ? h('p', { class: 'muted' }, 'Filter sent: ', h('code', { id: 'effective-filter' }, expression)) : null,
+    body);
+
+  async function load() {
+    const params = { experiment: f.experiment, state: f.state, kind: f.kind, filter: expression, limit: f.limit, before: f.before };
+    const page = await api('jobs', params, ctx);
+    const jobs = page.jobs || [];
+    // A download covers every matching job: the experiment's results export takes the whole
+    // filter (state and kind folded into it); across experiments the jobs list streams it.
+    const stateKind = andFilters(f.state ? `state = ${f.state.toLowerCase()}` : '', f.kind ? `kind = ${JSON.stringify(f.kind)}` : '', expression);
+    const dl = f.experiment
+      ? downloads(...resultLinks(f.experiment, stateKind))
+      : downloads(
+        { label: 'CSV', url: apiUrl('jobs', { ...params, limit: '', before: '', format: 'csv' }), filename: 'jobs.csv' },
+        { label: 'JSON', url: apiUrl('jobs', { ...params, limit: '', before: '', format: 'json' }), filename: 'jobs.json' });
+    const first = f.before ? null : 1;
+    const newer = ctx.history.get(pageKey(f));
+    clear(body,
+      h('div', { class: 'pager' },
+        h('span', { id: 'job-total', 'data-total': page.total }, `${fmtNum(page.total)} matching job${page.total === 1 ? '' : 's'}`,
+          jobs.length ? ` · showing ${jobs.length}${first ? ' newest' : ''}` : ''),
+        h('button', { type: 'button', class: 'secondary', id: 'page-first', disabled: !f.before, onclick: () => go('jobs', { ...f, before: '' }) }, '« Newest'),
+        h('button', { type: 'button', class: 'secondary', id: 'page-prev', disabled: !f.before, onclick: () => go('jobs', { ...f, before: newer || '' }) }, '‹ Newer'),
+        h('button', { type: 'button', class: 'secondary', id: 'page-next', disabled: !page.next_before, onclick: () => {
+          ctx.history.set(pageKey({ ...f, before: String(page.next_before) }), f.before);
+          go('jobs', { ...f, before: page.next_before });
+        } }, 'Older ›'),
+        dl),
+      table([
+        { label: 'ID', num: true, get: (j) => h('a', { href: hashFor('job', null, j.job_id) }, j.job_id) },
+        { label: 'Experiment', get: (j) => h('a', { href: hashFor('experiment', null, j.experiment) }, j.experiment) },
+        { label: 'Kind', get: (j) => j.kind },
+        { label: 'State', get: (j) => badge(j.state) },
+        { label: 'Params', cls: 'trunc', get: (j) => fmtPairs(j.params), title: (j) => JSON.stringify(j.params) },
+        { label: 'Metrics', cls: 'trunc', get: (j) => fmtPairs(j.metrics), title: (j) => JSON.stringify(j.metrics || {}) },
+        { label: 'Attempts', num: true, get: (j) => j.attempts },
+        { label: 'Worker', get: (j) => j.worker_id || '' },
+        { label: 'Why pending / error', get: jobReason },
+        { label: 'Created', get: (j) => fmtTime(j.created_unix_ms) },
+        { label: 'Took', num: true, get: (j) => fmtDuration(j.started_unix_ms, j.finished_unix_ms) },
+      ], jobs, { id: 'jobs', rowAttrs: (j) => ({ 'data-job-id': j.job_id, 'data-state': j.state }), empty: 'No job matches.' }));
+  }
+  await load();
+  return { refresh: load };
+}
+
+function pageKey(f) {
+  return JSON.stringify([f.experiment, f.state, f.kind, f.datatype, f.device, f.filter, f.limit, f.before]);
+}
+
+async function jobPage(el, route, ctx) {
+  const id = route.args[0];
+  const body = h('div');
+  clear(el, h('h1', null, `Job ${id}`), body);
+  async function load() {
+    const j = await api(`jobs/${encodeURIComponent(id)}`, null, ctx);
+    const metrics = Array.isArray(j.metrics) ? j.metrics
+      : Object.entries(j.metrics || {}).map(([name, value]) => ({ name, value }));
+    clear(body,
+      h('div', { class: 'card' },
+        h('dl', { class: 'kv' },
+          h('dt', null, 'State'), h('dd', null, badge(j.state), j.progress ? ` ${fmtNum(j.progress)}` : ''),
+          j.state === 'PENDING' ? [h('dt', null, 'Why pending'), h('dd', { class: 'reason', id: 'pending-reason' }, j.pending_reason || 'waiting for a free worker')] : null,
+          j.last_error ? [h('dt', null, 'Last error'), h('dd', { class: 'error', id: 'last-error' }, j.last_error)] : null,
+          h('dt', null, 'Experiment'), h('dd', null, h('a', { href: hashFor('experiment', null, j.experiment) }, j.experiment)),
+          h('dt', null, 'Kind'), h('dd', null, j.kind),
+          h('dt', null, 'Attempts'), h('dd', null, String(Array.isArray(j.attempts) ? j.attempts.length : (j.attempts ?? ''))),
+          h('dt', null, 'Worker'), h('dd', null, j.worker_id || ''),
+          h('dt', null, 'Created'), h('dd', null, fmtTime(j.created_unix_ms)),
+          h('dt', null, 'Started'), h('dd', null, fmtTime(j.started_unix_ms)),
+          h('dt', null, 'Finished'), h('dd', null, fmtTime(j.finished_unix_ms), ' ', fmtDuration(j.started_unix_ms, j.finished_unix_ms))),
+        downloads({ label: 'JSON', url: apiUrl(`jobs/${encodeURIComponent(id)}`), filename: `job-${id}.json` })),
+      h('div', { class: 'grid2' },
+        h('div', null, h('h2', null, 'Params'), h('pre', null, JSON.stringify(j.params, null, 2))),
+        h('div', null, h('h2', null, 'Metrics'), table([
+          { label: 'Metric', get: (m) => m.name },
+          { label: 'Value', num: true, get: (m) => fmtNum(m.value) },
+          { label: 'Unit', get: (m) => m.unit || '' },
+          { label: 'Better', get: (m) => (m.higher_is_better === undefined ? '' : m.higher_is_better ? 'higher' : 'lower') },
+        ], metrics, { id: 'metrics', empty: 'No metrics (the job has not succeeded).' }))),
+      h('h2', null, 'Attempts'),
+      table([
+        { label: 'Token', num: true, get: (a) => a.token },
+        { label: 'Worker', get: (a) => a.worker_id },
+        { label: 'Leased', get: (a) => fmtTime(a.leased_unix_ms) },
+        { label: 'Started', get: (a) => fmtTime(a.started_unix_ms) },
+        { label: 'Finished', get: (a) => fmtTime(a.finished_unix_ms) },
+        { label: 'Lease expiry', get: (a) => fmtTime(a.lease_expiry_unix_ms) },
+        { label: 'Outcome', get: (a) => a.outcome || '' },
+        { label: 'Error', get: (a) => (a.error ? h('span', { class: 'reason' }, a.error) : '') },
+      ], j.attempts_list || (Array.isArray(j.attempts) ? j.attempts : []), { id: 'attempts', empty: 'No attempt yet.' }),
+      (j.latency && j.latency.length) ? [h('h2', null, 'Latency sample sets'), table([
+        { label: 'Architecture', cls: 'trunc', get: (s) => s.arch_key, title: (s) => s.arch_key },
+        { label: 'Device', get: (s) => s.device },
+        { label: 'Batch', num: true, get: (s) => s.batch },
+        { label: 'Median µs', num: true, get: (s) => fmtNum(s.median_us) },
+        { label: 'p10 µs', num: true, get: (s) => fmtNum(s.p10_us) },
+        { label: 'p90 µs', num: true, get: (s) => fmtNum(s.p90_us) },
+        { label: 'Mean µs', num: true, get: (s) => fmtNum(s.mean_us) },
+        { label: 'CV', num: true, get: (s) => fmtNum(s.cv) },
+        { label: 'Unstable', get: (s) => (s.unstable ? 'yes' : '') },
+        { label: 'n', num: true, get: (s) => s.n },
+      ], j.latency)] : null);
+  }
+  await load();
+  return { refresh: load };
+}
+
+function deviceText(d) {
+  if (!d || typeof d !== 'object') return fmtValue(d);
+  const cls = d.device_class || d.class || '';
+  const model = d.model || d.name || '';
+  return [d.name && d.name !== model ? d.name : '', cls && !String(d.name || '').startsWith(cls) ? cls : '', model, fmtBytes(d.memory_bytes)]
+    .filter(Boolean).join(' ');
+}
+
+const WORKER_COLUMNS = [
+  ['worker_id', (w) => w.worker_id], ['host', (w) => w.host], ['live', (w) => w.live],
+  ['devices', (w) => (w.devices || []).map(deviceText).join('; ')], ['kinds', (w) => (w.kinds || []).join(' ')],
+  ['slots', (w) => w.slots], ['last_heartbeat_unix_ms', (w) => w.last_heartbeat_unix_ms],
+  ['running_job_ids', (w) => (w.running_job_ids || []).join(' ')],
+];
+
+async function workersPage(el, route, ctx) {
+  const body = h('div');
+  clear(el, h('h1', null, 'Workers'), body);
+  async function load() {
+    const list = await api('workers', null, ctx);
+    list.sort((a, b) => (b.live - a.live) || String(a.worker_id).localeCompare(String(b.worker_id)));
+    const now = Date.now();
+    clear(body,
+      h('div', { class: 'toolbar' },
+        h('span', null, `${list.filter((w) => w.live).length} live of ${list.length}`),
+        downloads(blobLink('CSV', 'workers.csv', 'text/csv', () => toCsv(WORKER_COLUMNS, list)),
+          { label: 'JSON', url: apiUrl('workers'), filename: 'workers.json' })),
+      table([
+        { label: 'Worker', get: (w) => w.worker_id },
+        { label: 'Host', get: (w) => w.host },
+        { label: 'Live', get: (w) => h('span', { class: 'badge ' + (w.live ? 'SUCCEEDED' : 'CANCELLED') }, w.live ? 'live' : 'gone') },
+        { label: 'Devices', get: (w) => (w.devices || []).map((d) => h('div', null, deviceText(d))) },
+        { label: 'Kinds', get: (w) => (w.kinds || []).join(', ') },
+        { label: 'Slots', num: true, get: (w) => w.slots },
+        { label: 'Last heartbeat', get: (w) => h('span', { title: fmtTime(w.last_heartbeat_unix_ms) }, fmtAgo(w.last_heartbeat_unix_ms, now)) },
+        { label: 'Running', get: (w) => (w.running_job_ids || []).map((id, i) => [i ? ', ' : '', h('a', { href: hashFor('job', null, id) }, id)]) },
+      ], list, { id: 'workers', rowAttrs: (w) => ({ 'data-worker-id': w.worker_id }), empty: 'No worker has registered: start one with `qlab-worker --coordinator HOST:PORT`.' }));
+  }
+  await load();
+  return { refresh: load };
+}
+
+const PAGES = {
+  experiments: experimentsPage, experiment: experimentPage, jobs: jobsPage, job: jobPage, workers: workersPage,
+};
+const CHART_PAGES = ['pareto', 'latency', 'compare'];
+
+// ---- router and live updates ---------------------------------------------------------------
+
+let current = null;  // {key, page, controller}
+let renderSeq = 0;
+let chartsModule = null;
+const pageHistory = new Map();  // jobs pager: page -> the page before it
+
+function setState(state, routeName) {
+  view.dataset.state = state;
+  view.dataset.route = routeName;
+  if (state === 'ready' || state === 'error') {
+    view.dataset.renders = String(Number(view.dataset.renders || 0) + 1);
+    try { performance.mark(`qlab:${state}:${routeName}`); } catch { /* marks are best effort */ }
+  }
+}
+
+async function show() {
+  const route = parseHash();
+  for (const a of document.querySelectorAll('#nav a')) {
+    const r = a.dataset.route;
+    a.classList.toggle('active', r === route.name || (r === 'experiments' && route.name === 'experiment') || (r === 'jobs' && route.name === 'job'));
+  }
+  if (current) { current.controller.abort(); if (current.page && current.page.dispose) current.page.dispose(); }
+  const seq = ++renderSeq;
+  const controller = new AbortController();
+  current = { key: location.hash, page: null, controller, route };
+  setState('loading', route.name);
+  const ctx = { signal: controller.signal, history: pageHistory };
+  try {
+    let render = PAGES[route.name];
+    if (!render && CHART_PAGES.includes(route.name)) {
+      chartsModule = chartsModule || await import('./charts.js');
+      render = chartsModule.PAGES[route.name];
+    }
+    if (!render) {
+      clear(view, h('h1', null, 'Not found'), h('p', null, 'No page ', h('code', null, location.hash), '. ', h('a', { href: '#/' }, 'Experiments')));
+      setState('ready', route.name);
+      return;
+    }
+    const page = await render(view, route, ctx);
+    if (seq !== renderSeq) { if (page && page.dispose) page.dispose(); return; }
+    current.page = page || {};
+    setState('ready', route.name);
+  } catch (e) {
+    if (e.name === 'AbortError' || seq !== renderSeq) return;
+    view.append(errorBox(e));
+    setState('error', route.name);
+  }
+}
+
+let lastChanges = null;
+let refreshing = false;
+
+async function refreshCurrent() {
+  if (!current || !current.page || refreshing) return;
+  refreshing = true;
+  const seq = renderSeq;
+  try {
+    if (current.page.refresh) {
+      await current.page.refresh();
+      if (seq === renderSeq) setState('ready', current.route.name);
+    }
+  } catch (e) {
+    if (e.name !== 'AbortError' && seq === renderSeq) {
+      const old = view.querySelector('.error.live');
+      if (old) old.remove();
+      view.prepend(h('p', { class: 'error live', role: 'alert' }, 'Refresh failed: ' + e.message));
+    }
+  } finally {
+    refreshing = false;
+  }
+}
+
+const summaryText = document.getElementById('summary-text');
+const liveDot = document.getElementById('live-dot');
+
+async function poll() {
+  try {
+    const s = await api('summary');
+    const jobs = s.jobs || {};
+    const count = (k) => jobs[k] ?? jobs[k.toLowerCase()] ?? 0;
+    summaryText.textContent = `${s.experiments} experiments · ${count('PENDING')} pending · ${count('LEASED') + count('RUNNING')} running · ` +
+      `${count('SUCCEEDED')} succeeded · ${count('FAILED')} failed · ${s.workers_live} workers live`;
+    liveDot.className = 'dot ok';
+    liveDot.title = 'live: updates every 2 s';
+    if (lastChanges !== null && s.changes !== lastChanges) refreshCurrent();
+    lastChanges = s.changes;
+  } catch (e) {
+    liveDot.className = 'dot down';
+    liveDot.title = 'server not reachable: ' + e.message;
+    summaryText.textContent = 'server not reachable';
+  } finally {
+    setTimeout(poll, document.hidden ? POLL_MS * 5 : POLL_MS);
+  }
+}
+
+window.addEventListener('hashchange', show);
+show();
+poll();
+// Relative times ("3 s ago") stay true on an idle cluster too.
+setInterval(() => { if (current && current.route.name === 'workers' && !document.hidden) refreshCurrent(); }, 10000);

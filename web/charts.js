@@ -1,0 +1,491 @@
+// The chart pages: Pareto, latency and compare. Loaded on first use together with the vendored
+// Chart.js (vendor/chart.umd.min.js), so the table pages never pay for it.
+import {
+  api, apiUrl, h, clear, select, labelled, fmtNum, fmtValue, fmtPairs, go, hashFor, table,
+  downloads, describe,
+} from './core.js';
+
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
+  '#ff9da7', '#9c755f', '#bab0ac', '#1f77b4', '#17becf'];
+const FRONTIER = '#111';
+
+let chartLib = null;
+function loadChart() {
+  if (window.Chart) return Promise.resolve(window.Chart);
+  chartLib = chartLib || new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = 'vendor/chart.umd.min.js';
+    s.onload = () => resolve(window.Chart);
+    s.onerror = () => { chartLib = null; reject(new Error('could not load vendor/chart.umd.min.js')); };
+    document.head.append(s);
+  });
+  return chartLib;
+}
+
+// ---- shared chart plumbing -----------------------------------------------------------------
+
+const tip = () => document.getElementById('tooltip');
+function hideTip() { const t = tip(); if (t) t.hidden = true; }
+
+// Chart.js draws its tooltip on the canvas; this one is HTML, so it can show any number of
+// params and tests can read it.
+function htmlTooltip(linesFor) {
+  return (context) => {
+    const el = tip();
+    const t = context.tooltip;
+    if (!t || t.opacity === 0 || !t.dataPoints || !t.dataPoints.length) { el.hidden = true; return; }
+    clear(el, linesFor(t.dataPoints[0]));
+    el.hidden = false;
+    const rect = context.chart.canvas.getBoundingClientRect();
+    let left = rect.left + t.caretX + 14, top = rect.top + t.caretY + 14;
+    const w = el.offsetWidth, hgt = el.offsetHeight;
+    if (left + w > window.innerWidth - 8) left = rect.left + t.caretX - w - 14;
+    if (top + hgt > window.innerHeight - 8) top = rect.top + t.caretY - hgt - 14;
+    el.style.left = `${Math.max(4, left)}px`;
+    el.style.top = `${Math.max(4, top)}px`;
+  };
+}
+
+function axisType(log, values) { return log && values.every((v) => v > 0) ? 'logarithmic' : 'linear'; }
+
+function scatterOptions({ xTitle, yTitle, xLog, yLog, tooltip, onClickPoint }) {
+  return {
+    animation: false, responsive: true, maintainAspectRatio: false, parsing: false, normalized: true,
+    interaction: { mode: 'nearest', intersect: true },
+    scales: {
+      x: { type: xLog, title: { display: true, text: xTitle } },
+      y: { type: yLog, title: { display: true, text: yTitle } },
+    },
+    plugins: {
+      legend: { position: 'bottom', labels: { boxWidth: 10 } },
+      tooltip: { enabled: false, external: htmlTooltip(tooltip) },
+      decimation: { enabled: false },
+    },
+    onClick: (ev, elements, chart) => {
+      if (!elements.length || !onClickPoint) return;
+      const e = elements[0];
+      onClickPoint(chart.data.datasets[e.datasetIndex].data[e.index]);
+    },
+  };
+}
+
+function chartBox(id, cls = '') {
+  const canvas = h('canvas', { id, role: 'img', 'aria-label': id });
+  return { box: h('div', { class: 'chart ' + cls }, canvas), canvas };
+}
+
+function metricDefaults(metrics) {
+  const useful = metrics.filter((m) => m !== 'duration_ms');
+  const pick = (prefs, not) => prefs.find((m) => metrics.includes(m) && m !== not) || useful.find((m) => m !== not) || metrics.find((m) => m !== not) || '';
+  const x = pick(['bits_per_weight', 'median_us', 'tokens_per_s']);
+  const y = pick(['mse', 'sqnr_db', 'perplexity', 'max_abs_err'], x);
+  return { x, y };
+}
+
+function colourParamDefault(keys) {
+  return ['datatype', 'device', 'label', 'model'].find((k) => keys.includes(k)) || '';
+}
+
+function groupBy(items, keyOf) {
+  const groups = new Map();
+  for (const it of items) {
+    const k = keyOf(it);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(it);
+  }
+  return [...groups.entries()].sort((a, b) => String(a[0]).localeCompare(String(b[0]), undefined, { numeric: true }));
+}
+
+async function experimentNames(ctx) {
+  const list = await api('experiments', null, ctx);
+  list.sort((a, b) => (b.created_unix_ms || 0) - (a.created_unix_ms || 0) || b.id - a.id);
+  return list;
+}
+
+// ---- Pareto --------------------------------------------------------------------------------
+
+async function paretoPage(el, route, ctx) {
+  const q = route.query;
+  const experiments = await experimentNames(ctx);
+  clear(el, h('h1', null, 'Pareto frontier'));
+  if (!experiments.length) {
+    el.append(h('p', { class: 'muted', 'data-empty': '' }, 'No experiments yet.'));
+    return {};
+  }
+  const name = q.get('experiment') || (experiments.find((e) => e.succeeded > 0) || experiments[0]).name;
+  const exp = await api(`experiments/${encodeURIComponent(name)}`, null, ctx);
+  const metrics = exp.metric_names || [];
+  const keys = exp.param_keys || [];
+  const d = metricDefaults(metrics);
+  const s = {
+    experiment: name, x: q.get('x') || d.x, y: q.get('y') || d.y, x_dir: q.get('x_dir') || '', y_dir: q.get('y_dir') || '',
+    color: q.has('color') ? q.get('color') : colourParamDefault(keys), filter: q.get('filter') || '',
+    logx: q.get('logx') || '', logy: q.get('logy') || '',
+  };
+  const set = (patch) => go('pareto', { ...s, ...patch });
+  const dirs = [['', 'auto'], ['min', 'min'], ['max', 'max']];
+  const filterInput = h('input', { type: 'text', class: 'wide', name: 'filter', value: s.filter, placeholder: 'group_size in (32, 64) or datatype = e2m1' });
+  const form = h('form', { class: 'toolbar', id: 'pareto-controls' },
+    labelled('Experiment', select({ name: 'experiment', onchange: (e) => go('pareto', { experiment: e.target.value }) }, experiments.map((e) => e.name), name)),
+    labelled('x', select({ name: 'x', onchange: (e) => set({ x: e.target.value }) }, metrics, s.x)),
+    labelled('x is better', select({ name: 'x_dir', onchange: (e) => set({ x_dir: e.target.value }) }, dirs, s.x_dir)),
+    labelled('y', select({ name: 'y', onchange: (e) => set({ y: e.target.value }) }, metrics, s.y)),
+    labelled('y is better', select({ name: 'y_dir', onchange: (e) => set({ y_dir: e.target.value }) }, dirs, s.y_dir)),
+    labelled('Colour by', select({ name: 'color', onchange: (e) => set({ color: e.target.value }) }, [['', 'none'], ...keys], s.color)),
+    labelled('Filter', filterInput),
+    labelled('log x', h('input', { type: 'checkbox', checked: s.logx, onchange: (e) => set({ logx: e.target.checked ? '1' : '' }) }), 'check'),
+    labelled('log y', h('input', { type: 'checkbox', checked: s.logy, onchange: (e) => set({ logy: e.target.checked ? '1' : '' }) }), 'check'),
+    h('button', { type: 'submit' }, 'Apply'));
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); set({ filter: filterInput.value }); });
+  el.append(form);
+  if (!s.x || !s.y) {
+    el.append(h('p', { class: 'muted', 'data-empty': '' }, 'This experiment has no metrics yet.'));
+    return {};
+  }
+  const info = h('p', { class: 'muted', id: 'pareto-info' });
+  const { box, canvas } = chartBox('pareto-chart');
+  const side = h('div', { id: 'pareto-side' });
+  el.append(info, h('div', { class: 'chartrow' }, box, side),
+    downloads(
+      { label: 'Pareto JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter }), filename: `${name}-pareto.json` },
+      { label: 'Results CSV', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'csv', filter: s.filter }), filename: `${name}.csv` },
+      { label: 'Results JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter: s.filter }), filename: `${name}.json` }));
+  const Chart = await loadChart();
+  let chart = null;
+  const extraKeys = ['group_size', 'model'].filter((k) => k !== s.color && keys.includes(k));
+
+  async function load() {
+    const p = await api(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter }, ctx);
+    const points = p.points || [];
+    const frontier = points.filter((pt) => pt.on_frontier).sort((a, b) => a.x - b.x);
+    const colourOf = (pt) => (s.color ? fmtValue(pt.params ? pt.params[s.color] : undefined) || '(none)' : 'all runs');
+    const groups = groupBy(points, colourOf);
+    const many = points.length > 5000;
+    const datasets = [{
+      type: 'line', label: 'frontier', data: frontier.map((pt) => ({ x: pt.x, y: pt.y, pt })),
+      borderColor: FRONTIER, backgroundColor: FRONTIER, borderWidth: 2, pointRadius: 5, pointHoverRadius: 7,
+      pointStyle: 'circle', pointBackgroundColor: 'rgba(0,0,0,0)', pointBorderWidth: 2, order: 0, tension: 0,
+    }, ...groups.map(([g, pts], i) => ({
+      type: 'scatter', label: String(g), data: pts.map((pt) => ({ x: pt.x, y: pt.y, pt })),
+      backgroundColor: PALETTE[i % PALETTE.length], borderColor: PALETTE[i % PALETTE.length],
+      pointRadius: many ? 1.5 : 4, pointHoverRadius: many ? 4 : 6, order: 1,
+    }))];
+    const xs = points.map((pt) => pt.x), ys = points.map((pt) => pt.y);
+    const tooltip = (dp) => {
+      const pt = dp.raw.pt;
+      const params = pt.params || {};
+      return [
+        h('div', null, h('b', null, `job ${pt.job_id}`), pt.on_frontier ? ' · on the frontier' : ''),
+        h('div', null, `${s.x} = ${fmtNum(pt.x)}`), h('div', null, `${s.y} = ${fmtNum(pt.y)}`),
+        s.color ? h('div', null, `${s.color} = ${fmtValue(params[s.color])}`) : null,
+        ['group_size', 'model'].map((k) => (k !== s.color ? h('div', null, `${k} = ${params[k] === undefined ? '—' : fmtValue(params[k])}`) : null)),
+        h('div', { class: 'muted' }, fmtPairs(Object.fromEntries(Object.entries(params).filter(([k]) => ![s.color, 'group_size', 'model'].includes(k))))),
+      ];
+    };
+    const xDir = p.x_maximized ? 'higher is better' : 'lower is better';
+    const yDir = p.y_maximized ? 'higher is better' : 'lower is better';
+    if (!chart) {
+      chart = new Chart(canvas, {
+        data: { datasets },
+        options: scatterOptions({
+          xTitle: `${s.x} (${xDir})`, yTitle: `${s.y} (${yDir})`, xLog: axisType(s.logx, xs), yLog: axisType(s.logy, ys),
+          tooltip, onClickPoint: (d) => go('job', null, d.pt.job_id),
+        }),
+      });
+    } else {
+      chart.data.datasets = datasets;
+      chart.options.scales.x.title.text = `${s.x} (${xDir})`;
+      chart.options.scales.y.title.text = `${s.y} (${yDir})`;
+      chart.update('none');
+    }
+    canvas.dataset.frontier = JSON.stringify(frontier.map((pt) => [pt.x, pt.y]));
+    canvas.dataset.points = String(points.length);
+    clear(info, `${fmtNum(points.length)} runs with both metrics, ${frontier.length} on the frontier (${s.x}: ${xDir}, ${s.y}: ${yDir}). Hover a point for its run; click it to open the job.`);
+    clear(side, h('h2', { style: 'margin-top:0' }, 'Frontier'), table([
+      { label: 'Job', num: true, get: (pt) => h('a', { href: hashFor('job', null, pt.job_id) }, pt.job_id) },
+      { label: s.x, num: true, get: (pt) => fmtNum(pt.x) },
+      { label: s.y, num: true, get: (pt) => fmtNum(pt.y) },
+      s.color ? { label: s.color, get: (pt) => fmtValue((pt.params || {})[s.color]) } : null,
+      ...extraKeys.map((k) => ({ label: k, get: (pt) => fmtValue((pt.params || {})[k]) })),
+    ].filter(Boolean), frontier, {
+      id: 'frontier', empty: 'No point has both metrics.',
+      rowAttrs: (pt) => ({ 'data-job-id': pt.job_id, 'data-x': pt.x, 'data-y': pt.y }),
+    }));
+  }
+  await load();
+  return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
+}
+
+// ---- latency -------------------------------------------------------------------------------
+
+// Histogram of positive values on shared log-spaced bins: [{x: bin centre, y: count}] per series.
+function logHistogram(seriesValues, bins = 30) {
+  const all = seriesValues.flat().filter((v) => v > 0 && isFinite(v));
+  if (!all.length) return seriesValues.map(() => []);
+  let lo = Math.log10(Math.min(...all)), hi = Math.log10(Math.max(...all));
+  if (hi - lo < 1e-9) { lo -= 0.05; hi += 0.05; }
+  const width = (hi - lo) / bins;
+  return seriesValues.map((values) => {
+    const counts = new Array(bins).fill(0);
+    for (const v of values) {
+      if (!(v > 0)) continue;
+      counts[Math.min(bins - 1, Math.floor((Math.log10(v) - lo) / width))]++;
+    }
+    return counts.map((c, i) => ({ x: 10 ** (lo + (i + 0.5) * width), y: c }));
+  });
+}
+
+function ranks(values) {
+  const idx = values.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]);
+  const r = new Array(values.length);
+  for (let i = 0; i < idx.length;) {
+    let j = i;
+    while (j + 1 < idx.length && idx[j + 1][0] === idx[i][0]) j++;
+    for (let k = i; k <= j; k++) r[idx[k][1]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+function spearman(a, b) {
+  if (a.length < 2) return NaN;
+  const ra = ranks(a), rb = ranks(b);
+  const mean = (ra.length + 1) / 2;
+  let num = 0, da = 0, db = 0;
+  for (let i = 0; i < ra.length; i++) {
+    num += (ra[i] - mean) * (rb[i] - mean);
+    da += (ra[i] - mean) ** 2;
+    db += (rb[i] - mean) ** 2;
+  }
+  return num / Math.sqrt(da * db);
+}
+
+function statsColumns() {
+  return [
+    { label: 'n', num: true, get: (r) => fmtNum(r.n) },
+    { label: 'min', num: true, get: (r) => fmtNum(r.min) },
+    { label: 'p10', num: true, get: (r) => fmtNum(r.p10) },
+    { label: 'median', num: true, get: (r) => fmtNum(r.median) },
+    { label: 'p90', num: true, get: (r) => fmtNum(r.p90) },
+    { label: 'max', num: true, get: (r) => fmtNum(r.max) },
+  ];
+}
+
+function histogramChart(Chart, canvas, names, histos, xTitle) {
+  return new Chart(canvas, {
+    type: 'line',
+    data: { datasets: names.map((n, i) => ({ label: n, data: histos[i], borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], pointRadius: 0, pointHitRadius: 6, stepped: 'middle', borderWidth: 1.5 })) },
+    options: {
+      animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
+      interaction: { mode: 'nearest', intersect: false },
+      scales: { x: { type: 'logarithmic', title: { display: true, text: xTitle } }, y: { beginAtZero: true, title: { display: true, text: 'count' } } },
+      plugins: { legend: { position: 'bottom', labels: { boxWidth: 10 } },
+        tooltip: { enabled: false, external: htmlTooltip((dp) => [h('div', null, h('b', null, dp.dataset.label)), h('div', null, `≈ ${fmtNum(dp.raw.x)}: ${dp.raw.y}`)]) } },
+    },
+  });
+}
+
+async function latencyPage(el, route, ctx) {
+  const q = route.query;
+  const Chart = await loadChart();
+  const charts = [];
+  const devicesPart = h('section', { id: 'latency-devices' });
+  const expPart = h('section', { id: 'latency-experiment' });
+  clear(el, h('h1', null, 'Latency'), devicesPart, expPart);
+
+  async function loadDevices() {
+    const devices = await api('latency/devices', null, ctx);
+    const content = [h('h2', null, 'Distribution per device (latency sample sets)')];
+    if (!devices.length) {
+      content.push(h('p', { class: 'muted', 'data-empty': '' }, 'No latency sample sets yet: latency jobs store them.'));
+      clear(devicesPart, content);
+      return;
+    }
+    const shown = devices.slice(0, PALETTE.length);
+    const sets = await Promise.all(shown.map((d) => api('latency', { device: d.device }, ctx)));
+    const medians = sets.map((rows) => rows.map((r) => r.median_us));
+    const { box, canvas } = chartBox('latency-devices-chart', 'small');
+    const stats = shown.map((d, i) => ({ device: d.device, count: d.count, unstable: sets[i].filter((r) => r.unstable).length, ...describe(medians[i]) }));
+    content.push(box,
+      table([{ label: 'Device', get: (r) => r.device }, { label: 'Sets', num: true, get: (r) => fmtNum(r.count) },
+        ...statsColumns().slice(1), { label: 'Unstable', num: true, get: (r) => fmtNum(r.unstable) },
+        { label: '', get: (r) => h('a', { href: apiUrl('latency', { device: r.device, format: 'csv' }), download: `latency-${r.device}.csv` }, 'CSV') }],
+      stats, { id: 'latency-device-stats', rowAttrs: (r) => ({ 'data-device': r.device }) }),
+      devices.length > shown.length ? h('p', { class: 'muted' }, `${devices.length - shown.length} more devices in the download.`) : null,
+      downloads({ label: 'CSV', url: apiUrl('latency', { format: 'csv' }), filename: 'latency.csv' }, { label: 'JSON', url: apiUrl('latency', { format: 'json' }), filename: 'latency.json' }));
+    clear(devicesPart, content);
+    charts.push(histogramChart(Chart, canvas, shown.map((d) => d.device), logHistogram(medians), 'median latency (µs), log bins'));
+  }
+
+  async function loadExperiment() {
+    const experiments = await experimentNames(ctx);
+    const content = [h('h2', null, 'Measured vs predicted')];
+    if (!experiments.length) { clear(expPart, content, h('p', { class: 'muted', 'data-empty': '' }, 'No experiments yet.')); return; }
+    const details = q.get('experiment') ? null : await Promise.all(experiments.slice(0, 20).map((e) => api(`experiments/${encodeURIComponent(e.name)}`, null, ctx)));
+    const withPred = details && details.find((e) => (e.metric_names || []).some((m) => /pred/i.test(m)));
+    const name = q.get('experiment') || (withPred || experiments[0]).name;
+    const exp = (details && details.find((e) => e.name === name)) || await api(`experiments/${encodeURIComponent(name)}`, null, ctx);
+    const metrics = exp.metric_names || [];
+    const keys = exp.param_keys || [];
+    const predicted = q.get('predicted') || metrics.find((m) => /pred/i.test(m)) || '';
+    const measured = q.get('measured') || ['median_us', 'latency_us', 'mean_us'].find((m) => metrics.includes(m)) || metrics.find((m) => m !== predicted && m !== 'duration_ms') || '';
+    const group = q.has('group') ? q.get('group') : ['device', 'label'].find((k) => keys.includes(k)) || '';
+    const set = (patch) => go('latency', { experiment: name, measured, predicted, group, ...patch });
+    content.push(h('form', { class: 'toolbar', id: 'latency-controls' },
+      labelled('Experiment', select({ name: 'experiment', onchange: (e) => go('latency', { experiment: e.target.value }) }, experiments.map((e) => e.name), name)),
+      labelled('Measured', select({ name: 'measured', onchange: (e) => set({ measured: e.target.value }) }, metrics, measured)),
+      labelled('Predicted', select({ name: 'predicted', onchange: (e) => set({ predicted: e.target.value }) }, [['', 'none'], ...metrics], predicted)),
+      labelled('Group by', select({ name: 'group', onchange: (e) => set({ group: e.target.value }) }, [['', 'none'], ...keys], group))));
+    if (!measured) { clear(expPart, content, h('p', { class: 'muted', 'data-empty': '' }, 'This experiment has no metrics yet.')); return; }
+    const rows = await api(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter: `metrics.${measured} exists` }, ctx);
+    const groups = groupBy(rows.filter((r) => r.metrics && typeof r.metrics[measured] === 'number'), (r) => (group ? fmtValue((r.params || {})[group]) || '(none)' : 'all runs'));
+    const dist = chartBox('latency-dist-chart', 'small');
+    content.push(h('h2', null, `Distribution of ${measured}${group ? ' per ' + group : ''}`), dist.box,
+      table([{ label: group || 'group', get: (r) => r.group }, ...statsColumns()],
+        groups.map(([g, rs]) => ({ group: g, ...describe(rs.map((r) => r.metrics[measured])) })), { id: 'latency-group-stats' }),
+      downloads(
+        { label: 'CSV', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'csv' }), filename: `${name}.csv` },
+        { label: 'JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'json' }), filename: `${name}.json` }));
+    let scatter = null;
+    if (!predicted) {
+      content.push(h('p', { class: 'muted', id: 'no-predicted' }, 'This experiment has no predicted metric (a metric whose name contains "pred"): no measured-vs-predicted scatter.'));
+    } else {
+      const pairs = groups.map(([g, rs]) => [g, rs.filter((r) => typeof r.metrics[predicted] === 'number')]);
+      const flat = pairs.flatMap(([, rs]) => rs);
+      const m = flat.map((r) => r.metrics[measured]), p = flat.map((r) => r.metrics[predicted]);
+      const ape = m.map((v, i) => Math.abs(p[i] - v) / Math.abs(v)).filter(isFinite);
+      const mape = ape.length ? (100 * ape.reduce((a, b) => a + b, 0)) / ape.length : NaN;
+      const within = ape.length ? (100 * ape.filter((e) => e <= 0.1).length) / ape.length : NaN;
+      const rho = spearman(m, p);
+      scatter = chartBox('latency-scatter-chart');
+      content.push(h('h2', null, `${measured} (measured) vs ${predicted} (predicted)`),
+        h('p', { id: 'prediction-stats', 'data-n': flat.length, 'data-spearman': rho },
+          h('span', { class: 'stat' }, 'runs ', h('b', null, fmtNum(flat.length))),
+          h('span', { class: 'stat' }, 'Spearman ρ ', h('b', null, fmtNum(rho))),
+          h('span', { class: 'stat' }, 'MAPE ', h('b', null, `${fmtNum(mape)} %`)),
+          h('span', { class: 'stat' }, '±10 % ', h('b', null, `${fmtNum(within)} %`))),
+        scatter.box);
+      clear(expPart, content);
+      const lo = Math.min(...m, ...p), hi = Math.max(...m, ...p);
+      charts.push(new Chart(scatter.canvas, {
+        data: { datasets: [
+          { type: 'line', label: 'predicted = measured', data: [{ x: lo, y: lo }, { x: hi, y: hi }], borderColor: '#999', borderDash: [5, 4], pointRadius: 0, borderWidth: 1 },
+          ...pairs.map(([g, rs], i) => ({ type: 'scatter', label: String(g), data: rs.map((r) => ({ x: r.metrics[measured], y: r.metrics[predicted], r })), backgroundColor: PALETTE[i % PALETTE.length], pointRadius: flat.length > 5000 ? 1.5 : 3.5 })),
+        ] },
+        options: scatterOptions({
+          xTitle: `${measured} (measured)`, yTitle: `${predicted} (predicted)`, xLog: 'linear', yLog: 'linear',
+          tooltip: (dp) => (dp.raw.r ? [h('div', null, h('b', null, `job ${dp.raw.r.job_id}`)), h('div', null, `measured ${fmtNum(dp.raw.x)}`), h('div', null, `predicted ${fmtNum(dp.raw.y)}`), h('div', { class: 'muted' }, fmtPairs(dp.raw.r.params))] : [h('div', null, 'predicted = measured')]),
+          onClickPoint: (d) => d.r && go('job', null, d.r.job_id),
+        }),
+      }));
+    }
+    if (!scatter) clear(expPart, content);
+    charts.push(histogramChart(Chart, dist.canvas, groups.map(([g]) => String(g)), logHistogram(groups.map(([, rs]) => rs.map((r) => r.metrics[measured]))), `${measured}, log bins`));
+  }
+
+  async function load() {
+    for (const c of charts.splice(0)) c.destroy();
+    hideTip();
+    await Promise.all([loadDevices(), loadExperiment()]);
+  }
+  await load();
+  return { refresh: load, dispose: () => { hideTip(); for (const c of charts) c.destroy(); } };
+}
+
+// ---- compare -------------------------------------------------------------------------------
+
+function distinct(rows, key) {
+  const seen = new Set();
+  for (const r of rows) { const v = (r.params || {})[key]; if (v !== undefined) seen.add(fmtValue(v)); }
+  return [...seen];
+}
+
+async function comparePage(el, route, ctx) {
+  const q = route.query;
+  const experiments = await experimentNames(ctx);
+  clear(el, h('h1', null, 'Compare experiments'));
+  if (!experiments.length) { el.append(h('p', { class: 'muted', 'data-empty': '' }, 'No experiments yet.')); return {}; }
+  const names = experiments.map((e) => e.name);
+  const a = q.get('a') || names[0];
+  const b = q.get('b') || names.find((n) => n !== a) || a;
+  const [ea, eb] = await Promise.all([a, b].map((n) => api(`experiments/${encodeURIComponent(n)}`, null, ctx)));
+  const metricsA = ea.metric_names || [], metricsB = eb.metric_names || [];
+  const common = metricsA.filter((m) => metricsB.includes(m));
+  const d = metricDefaults(common);
+  const pick = (v, def) => (v && common.includes(v) ? v : def);
+  const s = { a, b, x: pick(q.get('x'), d.x), y: pick(q.get('y'), d.y), filter: q.get('filter') || '' };
+  const set = (patch) => go('compare', { ...s, ...patch });
+  const filterInput = h('input', { type: 'text', class: 'wide', name: 'filter', value: s.filter, placeholder: 'applies to both experiments' });
+  const form = h('form', { class: 'toolbar', id: 'compare-controls' },
+    labelled('A', select({ name: 'a', onchange: (e) => set({ a: e.target.value }) }, names, a)),
+    labelled('B', select({ name: 'b', onchange: (e) => set({ b: e.target.value }) }, names, b)),
+    labelled('x', select({ name: 'x', onchange: (e) => set({ x: e.target.value }) }, common, s.x)),
+    labelled('y', select({ name: 'y', onchange: (e) => set({ y: e.target.value }) }, common, s.y)),
+    labelled('Filter', filterInput), h('button', { type: 'submit' }, 'Apply'));
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); set({ filter: filterInput.value }); });
+  const body = h('div');
+  el.append(form, body);
+  const Chart = await loadChart();
+  let chart = null;
+
+  async function load() {
+    const [da, db] = await Promise.all([a, b].map((n) => api(`experiments/${encodeURIComponent(n)}`, null, ctx)));
+    const [ra, rb] = await Promise.all([a, b].map((n) => api(`experiments/${encodeURIComponent(n)}/results`, { format: 'json', filter: s.filter }, ctx)));
+    const card = (e, rows, side) => h('div', { class: 'card', id: `compare-${side}` },
+      h('h2', { style: 'margin-top:0' }, `${side.toUpperCase()}: `, h('a', { href: hashFor('experiment', null, e.name) }, e.name)),
+      h('dl', { class: 'kv' },
+        h('dt', null, 'Kind'), h('dd', null, e.kind),
+        h('dt', null, 'Jobs'), h('dd', null, `${e.total} total · ${e.succeeded} succeeded · ${e.failed} failed · ${e.pending} pending · ${e.running} running`),
+        h('dt', null, 'Rows shown'), h('dd', null, fmtNum(rows.length))),
+      downloads({ label: 'CSV', url: apiUrl(`experiments/${encodeURIComponent(e.name)}/results`, { format: 'csv', filter: s.filter }), filename: `${e.name}.csv` },
+        { label: 'JSON', url: apiUrl(`experiments/${encodeURIComponent(e.name)}/results`, { format: 'json', filter: s.filter }), filename: `${e.name}.json` }),
+      h('details', null, h('summary', null, 'Sweep'), h('pre', null, JSON.stringify(e.sweep, null, 2))));
+    const allMetrics = [...new Set([...(da.metric_names || []), ...(db.metric_names || [])])];
+    const statRows = allMetrics.map((m) => ({
+      metric: m,
+      A: describe(ra.map((r) => (r.metrics || {})[m])),
+      B: describe(rb.map((r) => (r.metrics || {})[m])),
+    }));
+    const side = (k) => ['n', 'min', 'median', 'max'].map((f) => ({ label: `${k} ${f}`, num: true, get: (r) => fmtNum(r[k][f]) }));
+    const paramKeys = [...new Set([...(da.param_keys || []), ...(db.param_keys || [])])];
+    const paramRows = paramKeys.map((k) => {
+      const va = distinct(ra, k), vb = distinct(rb, k);
+      return { key: k, A: va, B: vb, same: va.join('|') === vb.join('|') };
+    });
+    const { box, canvas } = chartBox('compare-chart');
+    clear(body,
+      h('div', { class: 'grid2' }, card(da, ra, 'a'), card(db, rb, 'b')),
+      h('h2', null, 'Metrics'),
+      table([{ label: 'Metric', get: (r) => r.metric }, ...side('A'), ...side('B')], statRows, { id: 'compare-metrics', rowAttrs: (r) => ({ 'data-metric': r.metric }) }),
+      h('h2', null, 'Params'),
+      table([{ label: 'Param', get: (r) => r.key },
+        { label: 'A values', cls: 'trunc', get: (r) => r.A.slice(0, 12).join(', ') + (r.A.length > 12 ? ` … (${r.A.length})` : ''), title: (r) => r.A.join(', ') },
+        { label: 'B values', cls: 'trunc', get: (r) => r.B.slice(0, 12).join(', ') + (r.B.length > 12 ? ` … (${r.B.length})` : ''), title: (r) => r.B.join(', ') },
+        { label: '', get: (r) => (r.same ? 'same' : 'differs') }], paramRows, { id: 'compare-params' }),
+      s.x && s.y ? [h('h2', null, `${s.y} vs ${s.x}, both experiments with their frontiers`), box] : h('p', { class: 'muted', id: 'compare-no-common' }, 'The two experiments share no two metrics to plot against each other.'));
+    if (chart) { chart.destroy(); chart = null; }
+    if (!(s.x && s.y)) return;
+    const [pa, pb] = await Promise.all([a, b].map((n) => api(`experiments/${encodeURIComponent(n)}/pareto`, { x: s.x, y: s.y, filter: s.filter }, ctx)));
+    const datasets = [];
+    [[a, pa], [b, pb]].forEach(([n, p], i) => {
+      const colour = PALETTE[i];
+      const pts = p.points || [];
+      datasets.push({ type: 'scatter', label: `${i ? 'B' : 'A'}: ${n}`, data: pts.map((pt) => ({ x: pt.x, y: pt.y, pt, n })), backgroundColor: colour, pointRadius: pts.length > 5000 ? 1.5 : 3.5, order: 1 });
+      datasets.push({ type: 'line', label: `${i ? 'B' : 'A'} frontier`, data: pts.filter((pt) => pt.on_frontier).sort((u, v) => u.x - v.x).map((pt) => ({ x: pt.x, y: pt.y, pt, n })), borderColor: colour, backgroundColor: colour, borderWidth: 2, pointRadius: 4, order: 0 });
+    });
+    chart = new Chart(canvas, {
+      data: { datasets },
+      options: scatterOptions({
+        xTitle: s.x, yTitle: s.y, xLog: 'linear', yLog: 'linear',
+        tooltip: (dp) => [h('div', null, h('b', null, `${dp.raw.n} · job ${dp.raw.pt.job_id}`)), h('div', null, `${s.x} = ${fmtNum(dp.raw.x)}`), h('div', null, `${s.y} = ${fmtNum(dp.raw.y)}`), h('div', { class: 'muted' }, fmtPairs(dp.raw.pt.params))],
+        onClickPoint: (pt) => go('job', null, pt.pt.job_id),
+      }),
+    });
+    canvas.dataset.frontierA = JSON.stringify(datasets[1].data.map((p) => [p.x, p.y]));
+    canvas.dataset.frontierB = JSON.stringify(datasets[3].data.map((p) => [p.x, p.y]));
+  }
+  await load();
+  return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
+}
+
+export const PAGES = { pareto: paretoPage, latency: latencyPage, compare: comparePage };

@@ -1,0 +1,235 @@
+// Shared helpers of the dashboard: the API client, a small DOM builder, formatting, hash
+// routes, tables and downloads. No framework and no build step.
+
+export const STATES = ['PENDING', 'LEASED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+// ---- API -----------------------------------------------------------------------------------
+
+export class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+// Query string from an object, leaving out empty values.
+export function qs(params) {
+  const out = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v === undefined || v === null || v === '') continue;
+    out.set(k, String(v));
+  }
+  const s = out.toString();
+  return s ? '?' + s : '';
+}
+
+// URL of an API path (relative, so the dashboard also works behind a path prefix).
+export function apiUrl(path, params) { return 'api/v1/' + path + qs(params); }
+
+export async function api(path, params, { signal } = {}) {
+  let res;
+  try {
+    res = await fetch(apiUrl(path, params), { signal, headers: { Accept: 'application/json' } });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'the server cannot be reached (' + e.message + ')');
+  }
+  const text = await res.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  if (!res.ok) {
+    throw new ApiError(res.status, (body && body.error) || `HTTP ${res.status}: ${text.slice(0, 200)}`);
+  }
+  if (body === null && text) throw new ApiError(res.status, 'the server answered with something that is not JSON');
+  return body;
+}
+
+// ---- DOM -----------------------------------------------------------------------------------
+
+// h('a', {href: '#/x', class: 'y'}, 'text', child, [more children]) — text is never parsed as HTML.
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'value') el.value = v;
+    else if (k === 'checked') el.checked = !!v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === undefined || c === null || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else el.append(c instanceof Node ? c : String(c));
+  }
+}
+
+export function clear(el, ...children) { el.replaceChildren(); append(el, children); return el; }
+
+export function select(attrs, options, current) {
+  return h('select', attrs, options.map((o) => {
+    const [value, label] = Array.isArray(o) ? o : [o, o];
+    return h('option', { value, selected: String(value) === String(current ?? '') }, label);
+  }));
+}
+
+export function labelled(text, control, cls) { return h('label', { class: cls }, text, control); }
+
+// ---- formatting ----------------------------------------------------------------------------
+
+export function fmtNum(v) {
+  if (v === null || v === undefined || v === '') return '';
+  if (typeof v !== 'number') return String(v);
+  if (Number.isNaN(v)) return '';
+  if (!isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e12) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e7)) return v.toExponential(3);
+  return String(Number(v.toPrecision(5)));
+}
+
+export function fmtTime(ms) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+export function fmtAgo(ms, now = Date.now()) {
+  if (!ms) return 'never';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+export function fmtDuration(startMs, endMs) {
+  if (!startMs || !endMs) return '';
+  const ms = endMs - startMs;
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+}
+
+export function fmtBytes(b) {
+  if (!b) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (b >= 1024 && i < units.length - 1) { b /= 1024; i++; }
+  return `${b.toFixed(b < 10 && i ? 1 : 0)} ${units[i]}`;
+}
+
+export function fmtValue(v) {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return fmtNum(v);
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+// "a=1, b=x" for a params or metrics object.
+export function fmtPairs(obj) {
+  if (!obj || typeof obj !== 'object') return '';
+  return Object.entries(obj).map(([k, v]) => `${k}=${fmtValue(v)}`).join(', ');
+}
+
+export function badge(state) { return h('span', { class: 'badge ' + state }, state); }
+
+// ---- routes --------------------------------------------------------------------------------
+
+// '#/jobs?state=FAILED' -> {name: 'jobs', args: [], query: URLSearchParams}
+export function parseHash(hash = location.hash) {
+  const raw = hash.replace(/^#\/?/, '');
+  const qi = raw.indexOf('?');
+  const path = qi < 0 ? raw : raw.slice(0, qi);
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  return { name: parts[0] || 'experiments', args: parts.slice(1), query: new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1)) };
+}
+
+export function hashFor(name, query, ...args) {
+  return '#/' + [name, ...args.map(encodeURIComponent)].join('/') + qs(query);
+}
+
+export function go(name, query, ...args) { location.hash = hashFor(name, query, ...args); }
+
+// ---- tables and downloads ------------------------------------------------------------------
+
+// columns: [{label, get: row => node|string, num: bool, title: row => string}]
+export function table(columns, rows, { rowAttrs, id, empty = 'Nothing here yet.' } = {}) {
+  if (!rows.length) return h('p', { class: 'muted', 'data-empty': '' }, empty);
+  return h('div', { class: 'scroll' }, h('table', { class: 'data', id },
+    h('thead', null, h('tr', null, columns.map((c) => h('th', { title: c.help, class: c.num ? 'num' : undefined }, c.label)))),
+    h('tbody', null, rows.map((r) => h('tr', rowAttrs ? rowAttrs(r) : null, columns.map((c) => {
+      const v = c.get(r);
+      return h('td', { class: (c.num ? 'num ' : '') + (c.cls || ''), title: c.title ? c.title(r) : undefined }, v);
+    }))))));
+}
+
+function csvCell(v) {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+export function toCsv(columns, rows) {
+  const lines = [columns.map((c) => csvCell(c[0])).join(',')];
+  for (const r of rows) lines.push(columns.map((c) => csvCell(c[1](r))).join(','));
+  return lines.join('\n') + '\n';
+}
+
+// A link that saves text made here from a complete (unpaged) API list.
+export function blobLink(label, filename, type, makeText) {
+  return h('a', {
+    href: '#', download: filename, 'data-download': label,
+    onclick: (ev) => {
+      ev.preventDefault();
+      const url = URL.createObjectURL(new Blob([makeText()], { type }));
+      const a = h('a', { href: url, download: filename });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    },
+  }, label);
+}
+
+// Download links to API URLs: the server streams every matching row.
+export function downloads(...links) {
+  return h('div', { class: 'downloads' }, h('span', { class: 'muted' }, 'Download:'),
+    links.filter(Boolean).map((l) => (l instanceof Node ? l
+      : h('a', { href: l.url, download: l.filename || '', 'data-download': l.label }, l.label))));
+}
+
+export function errorBox(e) { return h('p', { class: 'error', role: 'alert' }, e && e.message ? e.message : String(e)); }
+
+// Combines filter expressions with AND; each part is parenthesised.
+export function andFilters(...parts) {
+  const p = parts.map((x) => (x || '').trim()).filter(Boolean);
+  if (p.length <= 1) return p[0] || '';
+  return p.map((x) => `(${x})`).join(' and ');
+}
+
+// 'e2m1, nf4' -> 'params.datatype in ("e2m1", "nf4")'; one value -> '= "e2m1"'.
+export function listFilter(field, text) {
+  const values = (text || '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!values.length) return '';
+  const q = (s) => (/^-?\d+(\.\d+)?$/.test(s) ? s : JSON.stringify(s));
+  return values.length === 1 ? `${field} = ${q(values[0])}` : `${field} in (${values.map(q).join(', ')})`;
+}
+
+// ---- small statistics ----------------------------------------------------------------------
+
+export function quantile(sorted, q) {
+  if (!sorted.length) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export function describe(values) {
+  const v = values.filter((x) => typeof x === 'number' && isFinite(x)).sort((a, b) => a - b);
+  return { n: v.length, min: v[0], p10: quantile(v, 0.1), median: quantile(v, 0.5), p90: quantile(v, 0.9), max: v[v.length - 1] };
+}
