@@ -48,6 +48,31 @@ TEST(Evaluate, MetricsMatchNaiveRecomputation) {
   }
 }
 
+TEST(Evaluate, KlAndBitPlanesMatchNaiveCounts) {
+  const int64_t rows = 8, cols = 512;
+  const std::vector<float> w = Gaussian(rows, cols, 5);
+  for (Datatype t : {Datatype::kE2M1, Datatype::kInt8Asym, Datatype::kFp16, Datatype::kNvfp4}) {
+    Quantizer q = Quantizer::Create(t, {}).value();
+    QuantizationReport r = EvaluateQuantization(q, w.data(), rows, cols).value();
+    QuantizedTensor qt = QuantizeTensor(q, w.data(), rows, cols).value();
+    std::vector<float> deq = DequantizeTensor(q, qt);
+    const float range = r.tensor_absmax;
+    std::vector<int64_t> hw(kKlBins, 0), hq(kKlBins, 0);
+    for (size_t i = 0; i < w.size(); ++i) {
+      ++hw[HistogramBin(w[i], range, kKlBins)];
+      ++hq[HistogramBin(deq[i], range, kKlBins)];
+    }
+    EXPECT_DOUBLE_EQ(r.kl, HistogramKl(hw, hq)) << GetTraits(t).name;
+    const int bits = GetTraits(t).payload_bits;
+    for (int b = 0; b < bits; ++b) {
+      int64_t zeros = 0;
+      for (uint16_t c : qt.codes) zeros += ((c >> b) & 1) == 0;
+      EXPECT_DOUBLE_EQ(r.bit_zero_fraction[b], static_cast<double>(zeros) / w.size())
+          << GetTraits(t).name << " plane " << b;
+    }
+  }
+}
+
 TEST(Evaluate, SqnrOrdersBitWidths) {
   const std::vector<float> w = Gaussian(16, 512);
   double last = -1;

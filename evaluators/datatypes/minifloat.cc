@@ -21,47 +21,9 @@ inline uint32_t RoundNormal(uint32_t bits, int man_bits, int bias) {
 
 }  // namespace
 
-uint16_t FloatToFp16Bits(float x) {
-  // F. Giesen's float_to_half_fast3_rtne: exact RNE including subnormals.
-  uint32_t f = std::bit_cast<uint32_t>(x);
-  const uint32_t sign = (f >> 16) & 0x8000u;
-  f &= 0x7FFFFFFFu;
-  if (f >= (143u << 23)) {  // >= 2^16: Inf, or NaN (quiet)
-    return static_cast<uint16_t>(sign | (f > 0x7F800000u ? 0x7E00u : 0x7C00u));
-  }
-  if (f < (113u << 23)) {  // below 2^-14: the result is subnormal or zero
-    // Adding 0.5 puts the half-subnormal quantum (2^-24) at the float's last mantissa bit, so
-    // the FPU's own RNE does the rounding.
-    const float shifted = std::bit_cast<float>(f) + 0.5f;
-    return static_cast<uint16_t>(sign | (std::bit_cast<uint32_t>(shifted) - 0x3F000000u));
-  }
-  const uint32_t mant_odd = (f >> 13) & 1u;
-  f += 0xC8000FFFu + mant_odd;  // rebias exponent (127 -> 15) and add the rounding bias
-  return static_cast<uint16_t>(sign | (f >> 13));  // a carry into 0x7C00 is the correct Inf
-}
-
-float Fp16BitsToFloat(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1Fu;
-  const uint32_t mant = h & 0x3FFu;
-  if (exp == 0) {
-    const float v = static_cast<float>(mant) * 5.9604644775390625e-08f;  // mant * 2^-24, exact
-    return std::bit_cast<float>(std::bit_cast<uint32_t>(v) | sign);
-  }
-  if (exp == 31) return std::bit_cast<float>(sign | 0x7F800000u | (mant << 13));
-  return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (mant << 13));
-}
-
 uint16_t ScaleToFp16Bits(float scale) {
   if (!(scale < kFp16Max)) return 0x7BFF;  // saturate (NaN cannot reach here: callers reject it)
   return FloatToFp16Bits(scale);
-}
-
-uint16_t FloatToBf16Bits(float x) {
-  uint32_t b = std::bit_cast<uint32_t>(x);
-  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((b >> 16) | 0x7FC0u);
-  b += 0x7FFFu + ((b >> 16) & 1u);
-  return static_cast<uint16_t>(b >> 16);
 }
 
 uint8_t FloatToE4M3Bits(float x) {

@@ -90,6 +90,41 @@ void MinMax(const float* x, int64_t n, float* min_out, float* max_out) {
   *max_out = mx;
 }
 
+// Hot loops with an AVX2 clone picked at load time (GCC/Clang function multi-versioning). Both
+// clones run the same IEEE operations without FMA contraction, so results are bit-identical.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define QLAB_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define QLAB_MULTIVERSION
+#endif
+
+// t[j] = x[j] / divisor (0 when divisor is 0), then idx[j] = number of thresholds below t[j].
+QLAB_MULTIVERSION void NearestIndices(const float* x, int64_t n, float divisor,
+                                      const float* thresholds, int num_thresholds, float* t,
+                                      int32_t* idx) {
+  if (divisor == 0) {
+    for (int64_t j = 0; j < n; ++j) t[j] = 0.0f;
+  } else {
+    for (int64_t j = 0; j < n; ++j) t[j] = x[j] / divisor;
+  }
+  for (int64_t j = 0; j < n; ++j) idx[j] = 0;
+  for (int i = 0; i < num_thresholds; ++i) {
+    const float thr = thresholds[i];
+    for (int64_t j = 0; j < n; ++j) idx[j] += t[j] > thr ? 1 : 0;
+  }
+}
+
+// Squared error of decoding idx through `sorted` at scale * tensor_scale.
+QLAB_MULTIVERSION double GridSquaredError(const float* x, const int32_t* idx, int64_t n,
+                                          const float* sorted, float scale, float tensor_scale) {
+  double err = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const float d = x[j] - (sorted[idx[j]] * scale) * tensor_scale;
+    err += static_cast<double>(d) * d;
+  }
+  return err;
+}
+
 // Largest float strictly below the real number `v`.
 float FloatBelow(double v) {
   float f = static_cast<float>(v);
@@ -399,24 +434,10 @@ void Quantizer::EncodeGrid(const float* x, int64_t n, float tensor_scale, float 
     uint16_t scale_bits;
     float scale;
     GridScale(absmax, g, tensor_scale, &scale, &scale_bits);
-    const float divisor = scale * tensor_scale;
-    if (divisor == 0) {
-      std::fill(t, t + n, 0.0f);
-    } else {
-      for (int64_t j = 0; j < n; ++j) t[j] = x[j] / divisor;
-    }
     // Index of the nearest sorted value: the number of thresholds each element lies above.
-    std::fill(idx, idx + n, 0);
-    for (int i = 0; i + 1 < g.num_values; ++i) {
-      const float thr = g.thresholds[i];
-      for (int64_t j = 0; j < n; ++j) idx[j] += t[j] > thr ? 1 : 0;
-    }
+    NearestIndices(x, n, scale * tensor_scale, g.thresholds, g.num_values - 1, t, idx);
     if (num_grids > 1) {
-      double err = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        const float d = x[j] - (g.sorted[idx[j]] * scale) * tensor_scale;
-        err += static_cast<double>(d) * d;
-      }
+      const double err = GridSquaredError(x, idx, n, g.sorted, scale, tensor_scale);
       if (!(err < best_err)) continue;  // the earliest selector wins ties
       best_err = err;
     }
@@ -481,19 +502,43 @@ double Quantizer::GroupSquaredError(const float* x, const uint16_t* codes, int64
 }
 
 FiniteScan ScanFinite(const float* w, int64_t n) {
-  FiniteScan scan;
-  float absmax = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    const float a = std::fabs(w[j]);
-    if (a <= std::numeric_limits<float>::max()) {
-      absmax = a > absmax ? a : absmax;
-    } else if (std::isnan(a)) {
-      ++scan.nan_count;
-    } else {
-      ++scan.inf_count;
+  // Branch-free lanes (vectorisable); the NaN/Inf split is recounted only when something is off.
+  constexpr float kMax = std::numeric_limits<float>::max();
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int32_t bad[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int l = 0; l < 8; ++l) {
+      const float a = std::fabs(w[j + l]);
+      const bool finite = a <= kMax;
+      const float m = finite ? a : 0.0f;
+      lanes[l] = m > lanes[l] ? m : lanes[l];
+      bad[l] += finite ? 0 : 1;
+    }
+    if (((j >> 3) & 0xFFFFF) == 0xFFFFF) {  // keep int32 lane counters far from overflow
+      for (int l = 0; l < 8; ++l) bad[l] = bad[l] != 0 ? 1 : 0;
     }
   }
-  scan.absmax = absmax;
+  FiniteScan scan;
+  bool any_bad = false;
+  for (int l = 0; l < 8; ++l) {
+    scan.absmax = std::max(scan.absmax, lanes[l]);
+    any_bad |= bad[l] != 0;
+  }
+  for (; j < n; ++j) {
+    const float a = std::fabs(w[j]);
+    if (a <= kMax) {
+      scan.absmax = std::max(scan.absmax, a);
+    } else {
+      any_bad = true;
+    }
+  }
+  if (any_bad) {
+    for (int64_t k = 0; k < n; ++k) {
+      if (std::isnan(w[k])) ++scan.nan_count;
+      if (std::isinf(w[k])) ++scan.inf_count;
+    }
+  }
   return scan;
 }
 

@@ -79,6 +79,22 @@ class Quantizer {
   // Number of distinct codes: 2^payload_bits.
   uint32_t NumCodes() const { return 1u << traits_->payload_bits; }
 
+  // The decision tables of a kGrid datatype's codebook `selector` (for reference
+  // implementations and tests): element t (in scale units) becomes sorted[i] where i is the
+  // number of thresholds below t (t > thresholds[k]); code_of[i] is its code; scales divide by
+  // max_abs. Views into this quantizer. REQUIRES: family kGrid, selector < num_codebooks.
+  struct GridView {
+    int num_values;
+    const float* sorted;      // ascending, num_values entries
+    const float* thresholds;  // num_values - 1 entries, ties already resolved by the tie rule
+    const uint8_t* code_of;   // num_values entries
+    float max_abs;
+  };
+  GridView grid(int selector) const {
+    const Grid& g = grids_[selector];
+    return {g.num_values, g.sorted, g.thresholds, g.code_of, g.max_abs};
+  }
+
  private:
   // Derived from one Codebook: the distinct values sorted, the decision thresholds between
   // neighbours (ties resolved by the row's tie rule) and the code emitted for each value.
