@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -86,6 +87,87 @@ nlohmann::json ToJson(const HostInfo& info) {
   j["governor"] = info.governor.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.governor);
   j["cpu_mhz"] = info.cpu_mhz > 0 ? nlohmann::json(info.cpu_mhz) : nlohmann::json(nullptr);
   return j;
+}
+
+HostLoadMeter::Ticks HostLoadMeter::Now() {
+  Ticks t;
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
+      cpu != "cpu") {
+    return t;
+  }
+  t.busy = user + nice + system + irq + softirq;
+  t.steal = steal;
+  // /proc/self/stat: fields 14 and 15 are utime and stime (all threads); the command name
+  // (field 2) may contain spaces, so count fields after its closing parenthesis.
+  std::ifstream self("/proc/self/stat");
+  std::string line;
+  if (!std::getline(self, line)) return t;
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return t;
+  std::istringstream rest(line.substr(paren + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::atoll(field.c_str());
+    if (i == 15) stime = std::atoll(field.c_str());
+  }
+  t.self = utime + stime;
+  t.ok = true;
+  return t;
+}
+
+HostLoadMeter::HostLoadMeter() : start_(Now()) {
+  start_s_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+HostLoadMeter::Reading HostLoadMeter::Read() const {
+  Reading r;
+  const Ticks end = Now();
+  r.interval_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count() -
+      start_s_;
+  if (!start_.ok || !end.ok || r.interval_s <= 0) return r;
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const long long other = std::max(0LL, (end.busy - start_.busy) - (end.self - start_.self));
+  r.other_busy_cpus = static_cast<double>(other) / hz / r.interval_s;
+  r.steal_cpus = static_cast<double>(end.steal - start_.steal) / hz / r.interval_s;
+  r.valid = true;
+  return r;
+}
+
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+ScopedCpuPin::ScopedCpuPin(const std::vector<int>& cpus) {
+  if (cpus.empty()) return;
+  previous_ = AllowedCpus();
+  if (previous_.empty()) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus) {
+    if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, &set);
+  }
+  applied_ = sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+ScopedCpuPin::~ScopedCpuPin() {
+  if (!applied_) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : previous_) CPU_SET(c, &set);
+  sched_setaffinity(0, sizeof(set), &set);
 }
 
 std::string UtcTimestamp() {

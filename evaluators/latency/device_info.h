@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace qlab::latency {
 
@@ -27,6 +28,51 @@ HostInfo ReadHostInfo();
 std::string ReadNvidiaGpuModel(int ordinal);
 
 nlohmann::json ToJson(const HostInfo& info);
+
+// Measures how much CPU other processes used while this one measured: the evidence that a
+// latency measurement was (or was not) alone on the host. Reads /proc/stat and /proc/self/stat
+// (10 ms jiffies, so short intervals are coarse). Construction starts the interval.
+class HostLoadMeter {
+ public:
+  HostLoadMeter();
+  struct Reading {
+    double interval_s = 0;
+    double other_busy_cpus = 0;  // mean number of CPUs kept busy by other processes
+    double steal_cpus = 0;       // mean number of CPUs taken by the hypervisor (VMs)
+    bool valid = false;          // false when /proc was unreadable
+  };
+  // Since construction. Thread-compatible.
+  Reading Read() const;
+
+ private:
+  struct Ticks {
+    long long busy = 0, steal = 0, self = 0;
+    bool ok = false;
+  };
+  static Ticks Now();
+  Ticks start_;
+  double start_s_ = 0;
+};
+
+// The CPUs in this thread's affinity mask, ascending (empty when unreadable).
+std::vector<int> AllowedCpus();
+
+// Restricts the calling thread to `cpus` for the object's lifetime and restores the previous
+// mask afterwards. Pinning keeps the scheduler from migrating the measuring thread mid-sample
+// and lets other processes settle on the remaining CPUs. Best effort: ok() says whether the
+// mask was applied (an empty list or a refused mask leaves the thread as it was).
+class ScopedCpuPin {
+ public:
+  explicit ScopedCpuPin(const std::vector<int>& cpus);
+  ~ScopedCpuPin();
+  ScopedCpuPin(const ScopedCpuPin&) = delete;
+  ScopedCpuPin& operator=(const ScopedCpuPin&) = delete;
+  bool ok() const { return applied_; }
+
+ private:
+  bool applied_ = false;
+  std::vector<int> previous_;
+};
 
 // "2024-05-01T12:34:56Z" for now (UTC).
 std::string UtcTimestamp();

@@ -19,11 +19,11 @@ constexpr size_t kMaxArchsPerRequest = 100000;
 // Keys a latency params object may carry (anything else is a typo or a wrong kind).
 const std::set<std::string>& KnownKeys() {
   static const std::set<std::string> keys = {
-      "space",       "arch_index",   "arch_indices",    "arch_range",   "arch",
-      "archs",       "sweep",        "unique",          "dataset",      "batch",
-      "device",      "threads",      "interop_threads", "seed",         "protocol",
-      "warmup_runs", "warmup_min_s", "min_runs",        "min_time_s",   "max_runs",
-      "max_time_s",  "cv_gate",      "remeasure",       "archs_per_job"};
+      "space",    "arch_index",  "arch_indices",    "arch_range", "arch",
+      "archs",    "sweep",       "unique",          "dataset",    "batch",
+      "device",   "threads",     "interop_threads", "seed",       "protocol",
+      "pin",      "warmup_runs", "warmup_min_s",    "min_runs",   "min_time_s",
+      "max_runs", "max_time_s",  "cv_gate",         "remeasure",  "archs_per_job"};
   return keys;
 }
 const char* const kSelectors[] = {"arch_index", "arch_indices", "arch_range",
@@ -233,7 +233,7 @@ StatusOr<LatencyJobSpec> ParseLatencyParams(const json& params) {
       return FieldError(key,
                         "unknown latency parameter (known: space, arch_index, "
                         "arch_indices, arch_range, arch, archs, sweep, unique, dataset, "
-                        "batch, device, threads, interop_threads, seed, protocol, "
+                        "batch, device, threads, interop_threads, pin, seed, protocol, "
                         "warmup_runs, warmup_min_s, min_runs, min_time_s, max_runs, "
                         "max_time_s, cv_gate, remeasure, archs_per_job)");
     }
@@ -362,6 +362,9 @@ StatusOr<LatencyJobSpec> ParseLatencyParams(const json& params) {
     ASSIGN_OR_RETURN(int64_t t,
                      ToInt(params["interop_threads"], "interop_threads", 1, kMaxThreads));
     spec.interop_threads = static_cast<int>(t);
+  }
+  if (params.contains("pin")) {
+    ASSIGN_OR_RETURN(spec.pin, ToBool(params["pin"], "pin"));
   }
   if (params.contains("seed")) {
     ASSIGN_OR_RETURN(int64_t s, ToInt(params["seed"], "seed", 0, INT64_MAX));

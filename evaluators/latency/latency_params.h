@@ -20,8 +20,11 @@
 //                  FBNet: "cifar100" | "ImageNet" (default "cifar100")
 //   batch          int in [1, 4096]. Default: 1 (HW-NAS-Bench's batch)
 //   device         "cpu" | "cuda" | "cuda:N". Default: "cpu"
-//   threads        int in [0, 1024]; intra-op threads, 0 = every CPU in the affinity mask.
-//                  Default: 0
+//   threads        int in [0, 1024]; LibTorch intra-op threads, 0 = every CPU in the affinity
+//                  mask. Default: 1 (single-stream latency, the most repeatable setting on
+//                  shared or noisy hosts; for throughput run one worker per core)
+//   pin            bool; pin the measuring thread to the last `threads` CPUs of the affinity
+//                  mask for the job (restored afterwards). Default: true
 //   interop_threads int in [1, 1024]. Default: 1
 //   seed           int >= 0; weights and input are fixed by it. Default: 0
 //   protocol       "default" | "reference" (ProtocolSettings defaults or the reference
@@ -71,8 +74,9 @@ struct LatencyJobSpec {
   nas::FbnetDataset fbnet_dataset = nas::FbnetDataset::kCifar100;
   int batch = 1;
   std::string device = "cpu";  // normalised: "cpu" or "cuda:N"
-  int threads = 0;             // 0 = all CPUs in the affinity mask
+  int threads = 1;             // 0 = all CPUs in the affinity mask
   int interop_threads = 1;
+  bool pin = true;
   uint64_t seed = 0;
   ProtocolSettings protocol;
   int archs_per_job = 100;

@@ -19,6 +19,8 @@ TEST(LatencyParamsTest, Nb201Selectors) {
   EXPECT_EQ(one->archs[0].Key(), "nb201:123");
   EXPECT_EQ(one->batch, 1);
   EXPECT_EQ(one->device, "cpu");
+  EXPECT_EQ(one->threads, 1);
+  EXPECT_TRUE(one->pin);
   EXPECT_EQ(one->DatasetName(), "cifar10");
 
   auto by_string = ParseLatencyParams({{"space", "nb201"}, {"arch", kIndex0}});
@@ -130,6 +132,7 @@ TEST(LatencyParamsTest, BadInputNamesTheField) {
       {{{"space", "nb201"}, {"arch_index", 1}, {"device", "cuda:x"}}, "device"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"threads", -1}}, "threads"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"seed", -1}}, "seed"},
+      {{{"space", "nb201"}, {"arch_index", 1}, {"pin", "yes"}}, "pin"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"protocol", "fast"}}, "protocol"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"min_runs", 0}}, "min_runs"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"max_runs", 5}}, "max_runs"},
