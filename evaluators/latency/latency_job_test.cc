@@ -80,6 +80,21 @@ TEST(LatencyJobTest, FbnetArchitecture) {
   EXPECT_EQ(json::parse(out->latency[0].context_json)["network"]["output_shape"], json({1, 100}));
 }
 
+// The protocol document's sanity checks, on networks far enough apart that a loaded machine
+// cannot reorder them: the all-none cell (no work in cells) beats the all-conv3x3 cell, and
+// batch 8 is not faster than batch 1.
+TEST(LatencyJobTest, SanityOrdering) {
+  JobContext ctx;
+  auto out = RunLatencyJob(Quick({{"space", "nb201"}, {"arch_indices", {1651, 1462}}}), ctx);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_LT(out->latency[0].median_us, out->latency[1].median_us);
+  auto b8 = RunLatencyJob(Quick({{"space", "nb201"}, {"arch_index", 1462}, {"batch", 8}}), ctx);
+  ASSERT_TRUE(b8.ok()) << b8.status().ToString();
+  EXPECT_GT(b8->latency[0].median_us, out->latency[1].median_us);
+  EXPECT_EQ(json::parse(b8->latency[0].context_json)["network"]["input_shape"],
+            json({8, 3, 32, 32}));
+}
+
 TEST(LatencyJobTest, BadInputAndUnavailableDevice) {
   JobContext ctx;
   auto bad = RunLatencyJob({{"space", "nb201"}, {"arch_index", 1}, {"batch", 0}}, ctx);
