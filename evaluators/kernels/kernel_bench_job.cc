@@ -1,0 +1,115 @@
+// kernel_bench jobs (see kernel_bench_job.h). Built with CUDA when QLAB_KERNELS_HAVE_CUDA is
+// defined; otherwise every job is UNAVAILABLE after its parameters are checked.
+#include "evaluators/kernels/kernel_bench_job.h"
+
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include "evaluators/kernels/gemv_format.h"
+
+#if defined(QLAB_KERNELS_HAVE_CUDA)
+#include "evaluators/kernels/gemv_bench.h"
+#include "evaluators/kernels/gemv_cuda.h"
+#endif
+
+namespace qlab::kernels {
+namespace {
+
+Status ValidateParams(const KernelBenchParams& p, GemvKernel* kernel) {
+  const std::optional<GemvKernel> parsed = ParseGemvKernel(p.kernel);
+  if (!parsed) {
+    return Status::InvalidArgument("kernel_bench: unknown kernel \"" + p.kernel +
+                                   "\" (razer_w4, int4_asym, nvfp4, fp16_cublas)");
+  }
+  *kernel = *parsed;
+  RETURN_IF_ERROR(ValidateGemvShape(*kernel, {p.n, p.k, p.batch}).WithContext("kernel_bench"));
+  if (p.repetitions < 1 || p.repetitions > 100000) {
+    return Status::InvalidArgument("kernel_bench: repetitions must be in [1, 100000], got " +
+                                   std::to_string(p.repetitions));
+  }
+  if (p.device < 0) {
+    return Status::InvalidArgument("kernel_bench: device must be >= 0, got " +
+                                   std::to_string(p.device));
+  }
+  return Status::Ok();
+}
+
+#if defined(QLAB_KERNELS_HAVE_CUDA)
+void Add(JobOutput& out, const std::string& name, double value, const std::string& unit,
+         bool higher_is_better, double stderr_value = 0) {
+  out.metrics.push_back({name, value, unit, stderr_value, higher_is_better});
+}
+#endif
+
+}  // namespace
+
+bool CudaAvailable(std::string* why_not) {
+#if defined(QLAB_KERNELS_HAVE_CUDA)
+  return CudaDeviceAvailable(why_not);
+#else
+  if (why_not != nullptr) *why_not = "built without CUDA (nvcc was not found at configure time)";
+  return false;
+#endif
+}
+
+StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContext& ctx) {
+  GemvKernel kernel;
+  RETURN_IF_ERROR(ValidateParams(params, &kernel));
+  std::string why_not;
+  if (!CudaAvailable(&why_not)) return Status::Unavailable("kernel_bench: " + why_not);
+#if !defined(QLAB_KERNELS_HAVE_CUDA)
+  (void)ctx;
+  return Status::Unavailable("kernel_bench: built without CUDA");
+#else
+  GemvBenchOptions options;
+  options.repetitions = params.repetitions;
+  ASSIGN_OR_RETURN(std::unique_ptr<GemvBenchmark> bench,
+                   GemvBenchmark::Create(params.device, options));
+  const GemvShape shape{params.n, params.k, params.batch};
+  if (ctx.cancelled()) return Status::Cancelled("kernel_bench cancelled");
+  ASSIGN_OR_RETURN(const double copy_gbps, bench->CopyBandwidthGbps());
+  ctx.ReportProgress(0.15);
+  ASSIGN_OR_RETURN(const GemvTiming cublas, bench->Run(GemvKernel::kFp16Cublas, shape, &ctx));
+  ctx.ReportProgress(kernel == GemvKernel::kFp16Cublas ? 0.95 : 0.55);
+  GemvTiming timing = cublas;
+  if (kernel != GemvKernel::kFp16Cublas) {
+    ASSIGN_OR_RETURN(timing, bench->Run(kernel, shape, &ctx));
+  }
+  ctx.ReportProgress(1.0);
+
+  JobOutput out;
+  // Standard error of a median ~ 1.2533 * sigma / sqrt(n).
+  const double median_se = 1.2533 * timing.stddev_us / std::sqrt(double(timing.repetitions));
+  Add(out, "median_us", timing.median_us, "us", false, median_se);
+  Add(out, "p10_us", timing.p10_us, "us", false);
+  Add(out, "p90_us", timing.p90_us, "us", false);
+  Add(out, "stddev_us", timing.stddev_us, "us", false);
+  Add(out, "effective_gbps", timing.effective_gbps, "GB/s", true);
+  Add(out, "copy_bw_gbps", copy_gbps, "GB/s", true);
+  Add(out, "pct_of_copy_bw", 100.0 * timing.effective_gbps / copy_gbps, "%", true);
+  Add(out, "cublas_fp16_median_us", cublas.median_us, "us", false);
+  Add(out, "speedup_vs_cublas_fp16", cublas.median_us / timing.median_us, "x", true);
+  Add(out, "max_rel_err", timing.check.max_rel_err, "", false);
+  Add(out, "check_ok", timing.check.ok() ? 1.0 : 0.0, "", true);
+  Add(out, "rows_checked", static_cast<double>(timing.rows_checked), "rows", true);
+  Add(out, "bytes_moved", static_cast<double>(timing.bytes_moved), "bytes", false);
+  Add(out, "bits_per_weight", GemvBitsPerWeight(kernel), "bits", false);
+  Add(out, "rotation_copies", timing.rotation_copies, "", true);
+  if (timing.launch) {
+    const GemvLaunchConfig& c = *timing.launch;
+    Add(out, "launch_threads", c.threads_per_block, "threads per block", false);
+    Add(out, "launch_blocks", static_cast<double>(c.row_blocks * c.k_splits), "blocks", false);
+    Add(out, "launch_grid_x", static_cast<double>(c.row_blocks), "row blocks of 64 rows", false);
+    Add(out, "launch_grid_y", c.k_splits, "K splits", false);
+    Add(out, "launch_smem_bytes", c.smem_bytes, "bytes per block", false);
+    Add(out, "workspace_bytes", static_cast<double>(c.workspace_bytes), "bytes", false);
+  }
+  out.artifacts.push_back(
+      {"kernel_bench.json", "application/json",
+       GemvTimingToJson(timing, bench->device(), copy_gbps, cublas.median_us)});
+  return out;
+#endif
+}
+
+}  // namespace qlab::kernels

@@ -1,0 +1,52 @@
+// The worker's entry point for `kernel_bench` jobs (DESIGN.md section 6): time one GEMV kernel
+// on one shape and batch on one CUDA device, together with the cuBLAS FP16 baseline and a
+// device-to-device copy measured in the same run, and check its output against the CPU
+// reference. Plain C++ header (no CUDA types), so the worker compiles it with or without CUDA;
+// in a build without CUDA every job reports UNAVAILABLE.
+//
+// Metrics (name, unit, direction):
+//   median_us (us, lower), p10_us, p90_us (us, lower), stddev_us (us)
+//   effective_gbps (GB/s, higher): all bytes of W, x and y / median time
+//   copy_bw_gbps (GB/s, higher): cudaMemcpy device-to-device, read + write bytes / time
+//   pct_of_copy_bw (%, higher) = 100 * effective_gbps / copy_bw_gbps
+//   cublas_fp16_median_us (us, lower), speedup_vs_cublas_fp16 (x, higher)
+//   max_rel_err (lower): max |y - y_ref| / max(|y_ref|, rms(y_ref)) over rows_checked rows;
+//     bound kGemvRelErrBound (4e-3); check_ok (1 or 0, higher)
+//   rows_checked, bytes_moved (bytes), bits_per_weight (bits), rotation_copies
+//   launch_threads (threads per block), launch_blocks (blocks in the grid), launch_grid_x
+//     (row blocks of 64 rows), launch_grid_y (K splits), launch_smem_bytes (bytes per block),
+//     workspace_bytes (bytes): fused kernels only
+// Artifact "kernel_bench.json" (application/json): the device, the kernel variant that ran, its
+// launch configuration and every figure above, as one JSON object.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/job_output.h"
+#include "common/status.h"
+
+namespace qlab::kernels {
+
+struct KernelBenchParams {
+  std::string kernel;     // "razer_w4" | "int4_asym" | "nvfp4" | "fp16_cublas"
+  int64_t n = 0;          // output features (rows of W)
+  int64_t k = 0;          // reduction length; multiple of 128 for the 4-bit kernels
+  int batch = 1;          // 1..8
+  int repetitions = 100;  // timed launches; Default: 100
+  int device = 0;         // CUDA device index; Default: 0
+};
+
+// True when this build has CUDA and a usable GPU; otherwise false with *why_not (if non-null)
+// saying why ("built without CUDA", "no GPU: cudaGetDeviceCount returned ...").
+bool CudaAvailable(std::string* why_not);
+
+// Runs one kernel_bench job. Checks params first: INVALID_ARGUMENT for an unknown kernel, a bad
+// shape (naming m/n/k), batch outside 1..8, repetitions outside 1..100000, or a device index
+// that does not exist. UNAVAILABLE when CudaAvailable() is false. CANCELLED when ctx is
+// cancelled between phases (progress is reported through ctx). RESOURCE_EXHAUSTED when the
+// weights do not fit on the device. A kernel that runs but misses the accuracy bound is still
+// a successful job: max_rel_err and check_ok say so.
+StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContext& ctx);
+
+}  // namespace qlab::kernels
