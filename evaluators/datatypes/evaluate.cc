@@ -192,6 +192,11 @@ StatusOr<QuantizationReport> EvaluateQuantization(const Quantizer& quantizer, co
     err += row_err[r];
     sig += row_sig[r];
   }
+  if (!std::isfinite(err)) {
+    // Only a format without a saturating scale can get here: fp16 for |w| >= 65520.
+    return Status::InvalidArgument(std::string("quantized values overflow ") + traits.name +
+                                   " (tensor absmax " + std::to_string(scan.absmax) + ")");
+  }
   QuantizationReport report;
   report.rows = rows;
   report.cols = cols;

@@ -38,7 +38,8 @@ struct QuantizationReport {
 
 // Quantises w ([rows, cols] row-major) with `quantizer` and measures the result.
 // INVALID_ARGUMENT: empty tensor, group size not dividing cols, NaN/Inf weights (counted in the
-// message). CANCELLED when options.context was cancelled.
+// message), values the format overflows (fp16 for |w| >= 65520). CANCELLED when options.context
+// was cancelled.
 StatusOr<QuantizationReport> EvaluateQuantization(const Quantizer& quantizer, const float* w,
                                                   int64_t rows, int64_t cols,
                                                   const EvaluateOptions& options = {});

@@ -130,6 +130,12 @@ TEST(Evaluate, RejectsNonFiniteAndBadShapes) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(EvaluateQuantization(q, w.data(), 1, 96).status().code(),
             StatusCode::kInvalidArgument);
+  std::vector<float> big(128, 1.0f);
+  big[3] = 70000.0f;  // beyond FP16; scaled formats saturate their scale instead
+  Quantizer fp16 = Quantizer::Create(Datatype::kFp16, {}).value();
+  EXPECT_EQ(EvaluateQuantization(fp16, big.data(), 1, 128).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(EvaluateQuantization(q, big.data(), 1, 128).ok());
 }
 
 TEST(Metrics, KlAndSqnr) {

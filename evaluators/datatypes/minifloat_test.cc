@@ -106,7 +106,7 @@ INSTANTIATE_TEST_SUITE_P(
     Formats, Fp8Test,
     ::testing::Values(Fp8Case{"e4m3", &kE4M3Format, FloatToE4M3Bits, E4M3BitsToFloat},
                       Fp8Case{"e5m2", &kE5M2Format, FloatToE5M2Bits, E5M2BitsToFloat}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& test_info) { return std::string(test_info.param.name); });
 
 TEST(E4M3, HandWorked) {
   EXPECT_EQ(FloatToE4M3Bits(448.0f), 0x7E);

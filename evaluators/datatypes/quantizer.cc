@@ -182,7 +182,7 @@ Quantizer::Grid Quantizer::MakeGrid(const Codebook& book, int payload_bits, TieR
 }
 
 StatusOr<Quantizer> Quantizer::Create(Datatype type, const QuantizerOptions& options) {
-  if (static_cast<int>(type) < 0 || static_cast<int>(type) >= kNumDatatypes) {
+  if (static_cast<int>(type) >= kNumDatatypes) {
     return Status::InvalidArgument("datatype index out of range");
   }
   if (options.group_size < -1) {

@@ -72,8 +72,8 @@ class Quantizer {
   // by the scale). For INT datatypes the integer (q for sym, q - zero for asym with zero 0).
   float CodeValue(uint32_t code, int selector = 0) const;
 
-  // Whether `code` is one the encoder never emits (see Codebook::redundant_codes; INT sym's
-  // -2^(b-1)).
+  // Whether `code` is one the encoder never emits: Codebook::redundant_codes (E2M1's -0), INT
+  // sym's -2^(b-1), the NaN codes of FP8/FP16/BF16 and E5M2's Inf (its cast saturates).
   bool IsRedundantCode(uint32_t code, int selector = 0) const;
 
   // Number of distinct codes: 2^payload_bits.
