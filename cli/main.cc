@@ -18,6 +18,7 @@
 
 #include "cli/sweep_file.h"
 #include "cli/table.h"
+#include "common/results_csv.h"
 #include "evaluators/latency/nb201.h"
 #include "qlab/v1/job_service.grpc.pb.h"
 #include "qlab/v1/result_service.grpc.pb.h"
@@ -190,26 +191,32 @@ int CmdResults(Client& c, const std::string& experiment, bool as_json, bool as_c
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  ResultTable t = BuildTable(std::move(rows).value(), /*all_params=*/as_csv);
-  std::vector<std::string> header = {"job_id"};
-  if (as_csv) header.insert(header.end(), {"experiment", "kind"});
-  header.push_back("state");
-  for (const auto& k : t.param_keys) header.push_back(as_csv ? "params." + k : k);
-  for (const auto& m : t.metric_names) header.push_back(as_csv ? "metrics." + m : m);
+  if (as_csv) {
+    std::vector<ResultLine> lines;
+    for (const auto& r : *rows) {
+      ResultLine line{r.job_id(), r.experiment(), r.kind(), StateName(r.state()), r.params_json(), {}};
+      for (const auto& m : r.metrics()) line.metrics.emplace_back(m.name(), m.value());
+      lines.push_back(std::move(line));
+    }
+    std::fputs(ResultsCsv(lines).c_str(), stdout);
+    return 0;
+  }
+  ResultTable t = BuildTable(std::move(rows).value(), /*all_params=*/false);
+  std::vector<std::string> header = {"job_id", "state"};
+  header.insert(header.end(), t.param_keys.begin(), t.param_keys.end());
+  header.insert(header.end(), t.metric_names.begin(), t.metric_names.end());
   std::vector<std::vector<std::string>> cells;
   for (const auto& r : t.rows) {
-    std::vector<std::string> line = {std::to_string(r.job_id())};
-    if (as_csv) line.insert(line.end(), {r.experiment(), r.kind()});
-    line.push_back(StateName(r.state()));
+    std::vector<std::string> line = {std::to_string(r.job_id()), StateName(r.state())};
     json p = json::parse(r.params_json(), nullptr, false);
     for (const auto& k : t.param_keys) line.push_back(p.is_object() && p.contains(k) ? ParamText(p[k]) : "");
     for (const auto& name : t.metric_names) {
       const v1::Metric* m = FindMetric(r, name);
-      line.push_back(m ? (as_csv ? FormatNumber(m->value()) : FormatShort(m->value())) : "");
+      line.push_back(m ? FormatShort(m->value()) : "");
     }
     cells.push_back(std::move(line));
   }
-  std::fputs((as_csv ? FormatCsv(header, cells) : FormatTable(header, cells)).c_str(), stdout);
+  std::fputs(FormatTable(header, cells).c_str(), stdout);
   return 0;
 }
 

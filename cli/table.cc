@@ -1,5 +1,7 @@
 #include "cli/table.h"
 
+#include "common/text_format.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -41,31 +43,9 @@ std::string FormatTable(const std::vector<std::string>& header,
 
 std::string FormatCsv(const std::vector<std::string>& header,
                       const std::vector<std::vector<std::string>>& rows) {
-  auto field = [](const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-  };
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string out;
-    for (size_t c = 0; c < cells.size(); ++c) out += (c ? "," : "") + field(cells[c]);
-    return out + "\n";
-  };
-  std::string out = line(header);
-  for (const auto& r : rows) out += line(r);
+  std::string out = CsvLine(header);
+  for (const auto& r : rows) out += CsvLine(r);
   return out;
-}
-
-std::string FormatNumber(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
 }
 
 std::string FormatShort(double v) {

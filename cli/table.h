@@ -4,7 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "common/text_format.h"
+
 namespace qlab::cli {
+
+using qlab::FormatNumber;
 
 // Columns padded to their widest cell; numbers right-aligned.
 std::string FormatTable(const std::vector<std::string>& header,
@@ -14,8 +18,6 @@ std::string FormatTable(const std::vector<std::string>& header,
 std::string FormatCsv(const std::vector<std::string>& header,
                       const std::vector<std::vector<std::string>>& rows);
 
-// Shortest text that reads back as the same double ("0.1", "4.125", "1e-07").
-std::string FormatNumber(double v);
 // Six significant digits, for tables people read.
 std::string FormatShort(double v);
 

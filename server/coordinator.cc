@@ -43,7 +43,12 @@ Status Coordinator::Start() {
     RETURN_IF_ERROR(SplitHostPort(options_.http_listen, "--http-listen", &http_host, &http_port));
   }
   ASSIGN_OR_RETURN(store_, storage::JobStore::Open(options_.db_path));
+  store_->writer().SetCommitObserver(
+      [this](int closures, double seconds) { metrics_.ObserveWriteBatch(closures, seconds); });
   scheduler_ = std::make_unique<Scheduler>(store_.get(), &clock_, options_.scheduler);
+  scheduler_->SetCompletionObserver([this](const std::string& kind, double seconds, bool ok) {
+    metrics_.ObserveJob(kind, seconds, ok);
+  });
   RETURN_IF_ERROR(scheduler_->Start());
 
   job_service_ = std::make_unique<JobServiceImpl>(scheduler_.get(), store_.get(), options_.services);
@@ -59,6 +64,9 @@ Status Coordinator::Start() {
   builder.RegisterService(result_service_.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(metrics_.MakeRpcInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || bound_port == 0) {
     return Status::Unavailable("cannot listen for gRPC on " + options_.grpc_listen);
@@ -89,7 +97,10 @@ Status Coordinator::StartHttp() {
   int port = 0;
   RETURN_IF_ERROR(SplitHostPort(options_.http_listen, "--http-listen", &host, &port));
   http_server_ = std::make_unique<httplib::Server>();
-  RegisterHttpRoutes(*http_server_, scheduler_.get(), store_.get(), options_.web_root);
+  HttpApiOptions http_options;
+  http_options.web_root = options_.web_root;
+  http_options.render_metrics = [this] { return metrics_.Render(*scheduler_, *store_); };
+  RegisterHttpRoutes(*http_server_, scheduler_.get(), store_.get(), http_options);
   int bound = port == 0 ? http_server_->bind_to_any_port(host)
                         : (http_server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) return Status::Unavailable("cannot listen for HTTP on " + options_.http_listen);

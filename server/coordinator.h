@@ -13,6 +13,7 @@
 #include "server/clock.h"
 #include "server/grpc_services.h"
 #include "server/scheduler.h"
+#include "server/server_metrics.h"
 #include "storage/job_store.h"
 
 namespace httplib {
@@ -53,6 +54,7 @@ class Coordinator {
 
   CoordinatorOptions options_;
   SystemClock clock_;
+  ServerMetrics metrics_;
   std::unique_ptr<storage::JobStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<JobServiceImpl> job_service_;

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "server/pareto.h"
+#include "server/pareto_query.h"
 #include "server/sweep.h"
 
 namespace qlab::server {
@@ -448,66 +448,25 @@ grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext*,
 
 grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext*, const v1::ParetoRequest* req,
                                        v1::ParetoResponse* resp) {
-  if (req->experiment().empty()) {
-    return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
-  }
-  if (req->x_metric().empty() || req->y_metric().empty()) {
-    return ToGrpcStatus(Status::InvalidArgument("x_metric and y_metric are required"));
-  }
-  auto e = store_->GetExperiment(req->experiment(), 0);
-  if (!e.ok()) return ToGrpcStatus(e.status());
-  std::vector<ParetoInput> points;
-  std::vector<std::string> params;
-  int x_higher = -1, y_higher = -1;  // the metrics' own direction, from the stored rows
-  bool x_seen = false, y_seen = false;
-  int64_t after = 0;
-  for (;;) {
-    auto rows = store_->QueryResults(e->id, after, 10000);
-    if (!rows.ok()) return ToGrpcStatus(rows.status());
-    if (rows->empty()) break;
-    after = rows->back().job_id;
-    for (const auto& r : *rows) {
-      if (r.state != storage::JobState::kSucceeded) continue;
-      const Metric *mx = nullptr, *my = nullptr;
-      for (const auto& m : r.metrics) {
-        if (m.name == req->x_metric()) mx = &m;
-        if (m.name == req->y_metric()) my = &m;
-      }
-      if (mx) x_seen = true, x_higher = mx->higher_is_better;
-      if (my) y_seen = true, y_higher = my->higher_is_better;
-      if (!mx || !my) continue;
-      points.push_back({r.job_id, mx->value, my->value});
-      params.push_back(r.params_json);
-    }
-  }
-  if (!x_seen || !y_seen) {
-    return ToGrpcStatus(Status::InvalidArgument(
-        std::string(!x_seen ? "x_metric '" + req->x_metric() : "y_metric '" + req->y_metric()) +
-        "' is not a metric of any succeeded job of experiment '" + req->experiment() + "'"));
-  }
-  auto direction = [](v1::ParetoRequest::Direction d, int own) {
-    if (d == v1::ParetoRequest::DIRECTION_MAXIMIZE) return true;
-    if (d == v1::ParetoRequest::DIRECTION_MINIMIZE) return false;
-    return own == 1;
+  auto direction = [](v1::ParetoRequest::Direction d) {
+    return d == v1::ParetoRequest::DIRECTION_MAXIMIZE   ? ParetoDirection::kMaximize
+           : d == v1::ParetoRequest::DIRECTION_MINIMIZE ? ParetoDirection::kMinimize
+                                                        : ParetoDirection::kAuto;
   };
-  bool max_x = direction(req->x_direction(), x_higher);
-  bool max_y = direction(req->y_direction(), y_higher);
-  auto on = ParetoFrontier(points, max_x, max_y);
-  std::vector<size_t> order(points.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return points[a].x != points[b].x ? points[a].x < points[b].x : points[a].id < points[b].id;
-  });
-  for (size_t i : order) {
-    auto* p = resp->add_points();
-    p->set_job_id(points[i].id);
-    p->set_x(points[i].x);
-    p->set_y(points[i].y);
-    p->set_on_frontier(on[i]);
-    p->set_params_json(params[i]);
+  ParetoQuery query{req->experiment(), req->x_metric(), req->y_metric(),
+                    direction(req->x_direction()), direction(req->y_direction()), ""};
+  auto result = RunParetoQuery(*store_, query);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  for (const auto& p : result->points) {
+    auto* out = resp->add_points();
+    out->set_job_id(p.job_id);
+    out->set_x(p.x);
+    out->set_y(p.y);
+    out->set_on_frontier(p.on_frontier);
+    out->set_params_json(p.params_json);
   }
-  resp->set_x_maximized(max_x);
-  resp->set_y_maximized(max_y);
+  resp->set_x_maximized(result->x_maximized);
+  resp->set_y_maximized(result->y_maximized);
   return grpc::Status::OK;
 }
 

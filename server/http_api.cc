@@ -2,38 +2,52 @@
 
 #include <httplib.h>
 
+#include <limits>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
-#include "server/matching.h"
+#include "common/results_csv.h"
+#include "common/text_format.h"
+#include "server/pareto_query.h"
 
 namespace qlab::server {
 namespace {
 
 using nlohmann::json;
+using ojson = nlohmann::ordered_json;
 
-json MetricsJson(const std::vector<Metric>& metrics) {
-  json out = json::object();
+ojson ParseObject(const std::string& text) {
+  ojson j = ojson::parse(text, nullptr, false);
+  return j.is_discarded() ? ojson::object() : j;
+}
+
+ojson MetricsObject(const std::vector<Metric>& metrics) {
+  ojson out = ojson::object();
   for (const auto& m : metrics) out[m.name] = m.value;
   return out;
 }
 
-json JobJson(const storage::JobRecord& j, Scheduler* scheduler) {
-  json out = {{"job_id", j.id},
-              {"experiment", j.experiment},
-              {"kind", j.spec.kind},
-              {"state", storage::JobStateName(j.state)},
-              {"params", json::parse(j.spec.params_json, nullptr, false)},
-              {"attempts", j.attempts},
-              {"worker_id", j.worker_id},
-              {"last_error", j.last_error},
-              {"created_unix_ms", j.created_unix_ms},
-              {"started_unix_ms", j.started_unix_ms},
-              {"finished_unix_ms", j.finished_unix_ms}};
+ojson JobJson(const storage::JobRecord& j, Scheduler* scheduler) {
+  ojson out = {{"job_id", j.id},
+               {"experiment", j.experiment},
+               {"kind", j.spec.kind},
+               {"state", storage::JobStateName(j.state)},
+               {"params", ParseObject(j.spec.params_json)},
+               {"attempts", j.attempts},
+               {"worker_id", j.worker_id},
+               {"last_error", j.last_error},
+               {"created_unix_ms", j.created_unix_ms},
+               {"started_unix_ms", j.started_unix_ms},
+               {"finished_unix_ms", j.finished_unix_ms}};
   if (j.state == storage::JobState::kPending) out["pending_reason"] = scheduler->PendingReason(j.id);
+  if (j.state == storage::JobState::kLeased || j.state == storage::JobState::kRunning) {
+    out["progress"] = scheduler->Progress(j.id);
+  }
   return out;
 }
 
-void Reply(httplib::Response& res, const Status& st) {
+void ReplyError(httplib::Response& res, const Status& st) {
   int code = 500;
   switch (st.code()) {
     case StatusCode::kInvalidArgument: code = 400; break;
@@ -45,112 +59,332 @@ void Reply(httplib::Response& res, const Status& st) {
   res.set_content(json{{"error", st.message()}}.dump(), "application/json");
 }
 
-void ReplyJson(httplib::Response& res, const json& body) {
+void ReplyJson(httplib::Response& res, const ojson& body) {
   res.set_content(body.dump(), "application/json");
+}
+
+// An integer query parameter within [lo, hi]; `fallback` when absent.
+StatusOr<int64_t> IntParam(const httplib::Request& req, const char* name, int64_t fallback,
+                           int64_t lo, int64_t hi) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(text, &used);
+    if (used == text.size() && v >= lo && v <= hi) return v;
+  } catch (...) {
+  }
+  return Status::InvalidArgument(std::string(name) + " must be an integer in [" +
+                                 std::to_string(lo) + ", " + std::to_string(hi) + "], got '" +
+                                 text + "'");
+}
+
+StatusOr<int> StateParam(const httplib::Request& req) {
+  if (!req.has_param("state") || req.get_param_value("state").empty()) return 0;
+  std::string upper = req.get_param_value("state");
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (int s = 1; s <= 6; ++s) {
+    if (upper == storage::JobStateName(static_cast<storage::JobState>(s))) return s;
+  }
+  return Status::InvalidArgument("state must be one of pending, leased, running, succeeded, "
+                                 "failed, cancelled");
+}
+
+bool WantsCsv(const httplib::Request& req) { return req.get_param_value("format") == "csv"; }
+
+void ReplyCsv(httplib::Response& res, const std::string& body, const std::string& filename) {
+  res.set_header("Content-Disposition", "attachment; filename=\"" + filename + "\"");
+  res.set_content(body, "text/csv; charset=utf-8");
+}
+
+// Every result row of an experiment that matches the filter, in job id order.
+StatusOr<std::vector<storage::ResultRow>> AllResults(storage::JobStore* store, int64_t experiment_id,
+                                                     const std::string& filter) {
+  std::vector<storage::ResultRow> all;
+  int64_t after = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(auto rows, store->QueryResults(experiment_id, after, 20000, filter));
+    if (rows.empty()) break;
+    after = rows.back().job_id;
+    for (auto& r : rows) all.push_back(std::move(r));
+  }
+  return all;
+}
+
+ojson ExperimentJson(const storage::ExperimentRecord& e) {
+  return {{"id", e.id},           {"name", e.name},
+          {"kind", e.kind},       {"owner", e.owner},
+          {"created_unix_ms", e.created_unix_ms},
+          {"tags", ParseObject(e.tags_json)},
+          {"total", e.total},     {"pending", e.pending},
+          {"running", e.running}, {"succeeded", e.succeeded},
+          {"failed", e.failed},   {"cancelled", e.cancelled}};
 }
 
 constexpr const char* kBuiltInPage = R"html(<!doctype html>
 <html><head><meta charset="utf-8"><title>qlab</title></head>
-<body><h1>qlab</h1><p>Experiments: <a href="/api/v1/experiments">/api/v1/experiments</a>,
-workers: <a href="/api/v1/workers">/api/v1/workers</a>, metrics: <a href="/metrics">/metrics</a>.</p>
+<body><h1>qlab</h1><p>The dashboard's files were not found (start qlab-server with
+--web-root web). JSON: <a href="/api/v1/experiments">/api/v1/experiments</a>,
+<a href="/api/v1/workers">/api/v1/workers</a>; metrics: <a href="/metrics">/metrics</a>.</p>
 </body></html>)html";
 
 }  // namespace
 
 void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::JobStore* store,
-                        const std::string& web_root) {
+                        const HttpApiOptions& options) {
   http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
 
+  if (options.render_metrics) {
+    auto render = options.render_metrics;
+    http.Get("/metrics", [render](const httplib::Request&, httplib::Response& res) {
+      res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
+
+  http.Get("/api/v1/summary", [scheduler, store](const httplib::Request&, httplib::Response& res) {
+    auto counts = store->CountByStateAndKind();
+    if (!counts.ok()) return ReplyError(res, counts.status());
+    auto experiments = store->ListExperiments();
+    if (!experiments.ok()) return ReplyError(res, experiments.status());
+    ojson jobs = ojson::object();
+    for (int s = 1; s <= 6; ++s) jobs[storage::JobStateName(static_cast<storage::JobState>(s))] = 0;
+    for (const auto& [key, n] : *counts) {
+      jobs[storage::JobStateName(key.first)] = jobs[storage::JobStateName(key.first)].get<int64_t>() + n;
+    }
+    int live = 0;
+    for (const auto& w : scheduler->Workers()) live += w.live;
+    ReplyJson(res, {{"changes", scheduler->changes()},
+                    {"experiments", experiments->size()},
+                    {"jobs", jobs},
+                    {"workers_live", live}});
+  });
+
   http.Get("/api/v1/experiments", [store](const httplib::Request&, httplib::Response& res) {
     auto list = store->ListExperiments();
-    if (!list.ok()) return Reply(res, list.status());
-    json out = json::array();
-    for (const auto& e : *list) {
-      out.push_back({{"id", e.id}, {"name", e.name}, {"kind", e.kind}, {"owner", e.owner},
-                     {"created_unix_ms", e.created_unix_ms}, {"total", e.total},
-                     {"pending", e.pending}, {"running", e.running}, {"succeeded", e.succeeded},
-                     {"failed", e.failed}, {"cancelled", e.cancelled}});
+    if (!list.ok()) return ReplyError(res, list.status());
+    ojson out = ojson::array();
+    for (const auto& e : *list) out.push_back(ExperimentJson(e));
+    ReplyJson(res, out);
+  });
+
+  http.Get(R"(/api/v1/experiments/([^/]+))", [store](const httplib::Request& req,
+                                                      httplib::Response& res) {
+    auto e = store->GetExperiment(req.matches[1], 0);
+    if (!e.ok()) return ReplyError(res, e.status());
+    ojson out = ExperimentJson(*e);
+    out["sweep"] = ParseObject(e->spec_json);
+    // Param keys and metric names of the experiment's jobs, for the dashboard's pickers.
+    std::vector<std::string> params, metrics;
+    std::set<std::string> seen_p, seen_m;
+    int64_t after = 0;
+    for (;;) {
+      auto rows = store->QueryResults(e->id, after, 20000);
+      if (!rows.ok()) return ReplyError(res, rows.status());
+      if (rows->empty()) break;
+      after = rows->back().job_id;
+      for (const auto& r : *rows) {
+        ojson p = ParseObject(r.params_json);
+        for (const auto& [k, v] : p.items()) {
+          if (seen_p.insert(k).second) params.push_back(k);
+        }
+        for (const auto& m : r.metrics) {
+          if (seen_m.insert(m.name).second) metrics.push_back(m.name);
+        }
+      }
+    }
+    out["param_keys"] = params;
+    out["metric_names"] = metrics;
+    ReplyJson(res, out);
+  });
+
+  http.Get(R"(/api/v1/experiments/([^/]+)/results)", [store](const httplib::Request& req,
+                                                              httplib::Response& res) {
+    auto e = store->GetExperiment(req.matches[1], 0);
+    if (!e.ok()) return ReplyError(res, e.status());
+    auto rows = AllResults(store, e->id, req.get_param_value("filter"));
+    if (!rows.ok()) return ReplyError(res, rows.status());
+    if (WantsCsv(req)) {
+      std::vector<ResultLine> lines;
+      lines.reserve(rows->size());
+      for (const auto& r : *rows) {
+        ResultLine line{r.job_id, r.experiment, r.kind, storage::JobStateName(r.state), r.params_json, {}};
+        for (const auto& m : r.metrics) line.metrics.emplace_back(m.name, m.value);
+        lines.push_back(std::move(line));
+      }
+      return ReplyCsv(res, ResultsCsv(lines), e->name + "-results.csv");
+    }
+    ojson out = ojson::array();
+    for (const auto& r : *rows) {
+      out.push_back({{"job_id", r.job_id}, {"experiment", r.experiment}, {"kind", r.kind},
+                     {"state", storage::JobStateName(r.state)},
+                     {"params", ParseObject(r.params_json)}, {"metrics", MetricsObject(r.metrics)}});
     }
     ReplyJson(res, out);
   });
 
-  http.Get(R"(/api/v1/experiments/([^/]+)/results)",
-           [store](const httplib::Request& req, httplib::Response& res) {
-             auto e = store->GetExperiment(req.matches[1], 0);
-             if (!e.ok()) return Reply(res, e.status());
-             json out = json::array();
-             int64_t after = 0;
-             for (;;) {
-               auto rows = store->QueryResults(e->id, after, 10000);
-               if (!rows.ok()) return Reply(res, rows.status());
-               if (rows->empty()) break;
-               after = rows->back().job_id;
-               for (const auto& r : *rows) {
-                 out.push_back({{"job_id", r.job_id}, {"experiment", r.experiment},
-                                {"kind", r.kind}, {"state", storage::JobStateName(r.state)},
-                                {"params", json::parse(r.params_json, nullptr, false)},
-                                {"metrics", MetricsJson(r.metrics)}});
-               }
-             }
-             ReplyJson(res, out);
-           });
+  http.Get(R"(/api/v1/experiments/([^/]+)/pareto)", [store](const httplib::Request& req,
+                                                             httplib::Response& res) {
+    auto dir = [&](const char* name) -> StatusOr<ParetoDirection> {
+      std::string v = req.get_param_value(name);
+      if (v.empty() || v == "auto") return ParetoDirection::kAuto;
+      if (v == "min") return ParetoDirection::kMinimize;
+      if (v == "max") return ParetoDirection::kMaximize;
+      return Status::InvalidArgument(std::string(name) + " must be min, max or auto");
+    };
+    auto x_dir = dir("x_dir");
+    if (!x_dir.ok()) return ReplyError(res, x_dir.status());
+    auto y_dir = dir("y_dir");
+    if (!y_dir.ok()) return ReplyError(res, y_dir.status());
+    ParetoQuery q{req.matches[1], req.get_param_value("x"), req.get_param_value("y"), *x_dir,
+                  *y_dir, req.get_param_value("filter")};
+    auto result = RunParetoQuery(*store, q);
+    if (!result.ok()) return ReplyError(res, result.status());
+    ojson points = ojson::array();
+    for (const auto& p : result->points) {
+      points.push_back({{"job_id", p.job_id}, {"x", p.x}, {"y", p.y},
+                        {"on_frontier", p.on_frontier}, {"params", ParseObject(p.params_json)}});
+    }
+    ReplyJson(res, {{"x", q.x_metric}, {"y", q.y_metric}, {"x_maximized", result->x_maximized},
+                    {"y_maximized", result->y_maximized}, {"points", points}});
+  });
 
   http.Get("/api/v1/jobs", [store, scheduler](const httplib::Request& req, httplib::Response& res) {
-    storage::JobFilter filter;
-    filter.experiment = req.get_param_value("experiment");
-    filter.kind = req.get_param_value("kind");
-    int limit = 100;
-    int64_t before = 0;
-    try {
-      if (req.has_param("limit")) limit = std::stoi(req.get_param_value("limit"));
-      if (req.has_param("before")) before = std::stoll(req.get_param_value("before"));
-    } catch (...) {
-      return Reply(res, Status::InvalidArgument("limit and before must be integers"));
+    auto state = StateParam(req);
+    if (!state.ok()) return ReplyError(res, state.status());
+    auto limit = IntParam(req, "limit", 100, 1, 1000);
+    if (!limit.ok()) return ReplyError(res, limit.status());
+    auto before = IntParam(req, "before", 0, 0, std::numeric_limits<int64_t>::max());
+    if (!before.ok()) return ReplyError(res, before.status());
+    storage::JobFilter filter{req.get_param_value("experiment"), *state, req.get_param_value("kind"),
+                              req.get_param_value("filter")};
+    auto jobs = store->ListJobs(filter, *before, static_cast<int>(*limit) + 1);
+    if (!jobs.ok()) return ReplyError(res, jobs.status());
+    auto total = store->CountJobs(filter);
+    if (!total.ok()) return ReplyError(res, total.status());
+    const bool more = static_cast<int64_t>(jobs->size()) > *limit;
+    if (more) jobs->pop_back();
+    std::vector<int64_t> finished;
+    for (const auto& j : *jobs) {
+      if (j.state == storage::JobState::kSucceeded) finished.push_back(j.id);
     }
-    if (limit < 1 || limit > 1000) return Reply(res, Status::InvalidArgument("limit must be in [1, 1000]"));
-    auto jobs = store->ListJobs(filter, before, limit);
-    if (!jobs.ok()) return Reply(res, jobs.status());
-    json out = json::array();
-    for (const auto& j : *jobs) out.push_back(JobJson(j, scheduler));
+    auto metrics = store->MetricsOf(finished);
+    if (!metrics.ok()) return ReplyError(res, metrics.status());
+    ojson list = ojson::array();
+    for (const auto& j : *jobs) {
+      ojson row = JobJson(j, scheduler);
+      auto m = metrics->find(j.id);
+      if (m != metrics->end()) row["metrics"] = MetricsObject(m->second);
+      list.push_back(std::move(row));
+    }
+    ReplyJson(res, {{"jobs", list},
+                    {"next_before", more ? ojson(jobs->back().id) : ojson(nullptr)},
+                    {"total", *total}});
+  });
+
+  http.Get(R"(/api/v1/jobs/(\d+))", [store, scheduler](const httplib::Request& req,
+                                                      httplib::Response& res) {
+    int64_t id = std::stoll(req.matches[1]);
+    auto job = store->GetJob(id);
+    if (!job.ok()) return ReplyError(res, job.status());
+    ojson out = JobJson(*job, scheduler);
+    auto attempts = store->GetAttempts(id);
+    if (!attempts.ok()) return ReplyError(res, attempts.status());
+    ojson list = ojson::array();
+    for (const auto& a : *attempts) {
+      list.push_back({{"token", a.token}, {"worker_id", a.worker_id},
+                      {"leased_unix_ms", a.leased_unix_ms}, {"started_unix_ms", a.started_unix_ms},
+                      {"finished_unix_ms", a.finished_unix_ms},
+                      {"lease_expiry_unix_ms", a.lease_expiry_unix_ms}, {"outcome", a.outcome},
+                      {"error", a.error}});
+    }
+    out["attempts"] = list;
+    auto metrics = store->GetMetrics(id);
+    if (!metrics.ok()) return ReplyError(res, metrics.status());
+    ojson mlist = ojson::array();
+    for (const auto& m : *metrics) {
+      mlist.push_back({{"name", m.name}, {"value", m.value}, {"unit", m.unit},
+                       {"higher_is_better", m.higher_is_better}});
+    }
+    out["metrics"] = mlist;
+    auto latency = store->GetLatencySamples(id);
+    if (!latency.ok()) return ReplyError(res, latency.status());
+    ojson llist = ojson::array();
+    for (const auto& l : *latency) {
+      llist.push_back({{"arch_key", l.arch_key}, {"device", l.device}, {"batch", l.batch},
+                       {"median_us", l.median_us}, {"p10_us", l.p10_us}, {"p90_us", l.p90_us},
+                       {"mean_us", l.mean_us}, {"cv", l.cv}, {"unstable", l.unstable},
+                       {"n", l.samples_us.size()}});
+    }
+    out["latency"] = llist;
     ReplyJson(res, out);
   });
 
   http.Get("/api/v1/workers", [scheduler](const httplib::Request&, httplib::Response& res) {
-    json out = json::array();
+    ojson out = ojson::array();
     for (const auto& w : scheduler->Workers()) {
       out.push_back({{"worker_id", w.record.id}, {"host", w.record.host},
-                     {"devices", json::parse(w.record.devices_json, nullptr, false)},
-                     {"kinds", json::parse(w.record.kinds_json, nullptr, false)},
-                     {"slots", w.record.slots}, {"live", w.live},
-                     {"last_heartbeat_unix_ms", w.record.last_heartbeat_unix_ms},
-                     {"running_job_ids", w.running_job_ids}});
+                     {"devices", ParseObject(w.record.devices_json)},
+                     {"kinds", ParseObject(w.record.kinds_json)}, {"slots", w.record.slots},
+                     {"live", w.live}, {"last_heartbeat_unix_ms", w.record.last_heartbeat_unix_ms},
+                     {"running_job_ids", w.running_job_ids},
+                     {"labels", ParseObject(w.record.labels_json)}});
     }
     ReplyJson(res, out);
   });
 
-  http.Get("/metrics", [scheduler](const httplib::Request&, httplib::Response& res) {
-    auto c = scheduler->counters();
-    auto [pending, leased] = scheduler->QueueSizes();
-    std::string text;
-    auto add = [&](const char* name, const char* type, const char* help, int64_t v) {
-      text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-              name + " " + std::to_string(v) + "\n";
-    };
-    add("qlab_queue_depth", "gauge", "Jobs waiting for a worker.", pending);
-    add("qlab_leased_jobs", "gauge", "Jobs leased to workers.", leased);
-    add("qlab_leases_granted_total", "counter", "Leases granted.", c.leases_granted);
-    add("qlab_lease_expiries_total", "counter", "Leases that expired.", c.lease_expiries);
-    add("qlab_requeues_total", "counter", "Jobs requeued after an expired lease.", c.requeues);
-    add("qlab_completions_accepted_total", "counter", "Completions accepted.", c.completions_accepted);
-    add("qlab_completions_rejected_total", "counter", "Completions rejected (stale token).",
-        c.completions_rejected);
-    res.set_content(text, "text/plain; version=0.0.4");
+  http.Get("/api/v1/latency/devices", [store](const httplib::Request&, httplib::Response& res) {
+    auto devices = store->LatencyDevices();
+    if (!devices.ok()) return ReplyError(res, devices.status());
+    ojson out = ojson::array();
+    for (const auto& [device, n] : *devices) out.push_back({{"device", device}, {"count", n}});
+    ReplyJson(res, out);
   });
 
-  if (!web_root.empty()) {
-    http.set_mount_point("/", web_root);
+  http.Get("/api/v1/latency", [store](const httplib::Request& req, httplib::Response& res) {
+    auto limit = IntParam(req, "limit", 0, 0, std::numeric_limits<int32_t>::max());
+    if (!limit.ok()) return ReplyError(res, limit.status());
+    std::string space = req.get_param_value("space");
+    std::string prefix = space.empty() ? "" : space + ":";
+    std::vector<storage::LatencySummary> all;
+    int64_t after = 0;
+    for (;;) {
+      int64_t want = 20000;
+      if (*limit > 0) want = std::min<int64_t>(want, *limit - static_cast<int64_t>(all.size()));
+      if (want <= 0) break;
+      int64_t last = 0;
+      auto page = store->ListLatency(req.get_param_value("device"), prefix,
+                                     req.get_param_value("experiment"), after,
+                                     static_cast<int>(want), &last);
+      if (!page.ok()) return ReplyError(res, page.status());
+      if (page->empty()) break;
+      after = last;
+      for (auto& l : *page) all.push_back(std::move(l));
+    }
+    if (WantsCsv(req)) {
+      std::string csv = CsvLine({"job_id", "arch_key", "device", "batch", "median_us", "mean_us",
+                                 "p10_us", "p90_us", "cv", "unstable", "n"});
+      for (const auto& l : all) {
+        csv += CsvLine({std::to_string(l.job_id), l.arch_key, l.device, std::to_string(l.batch),
+                        FormatNumber(l.median_us), FormatNumber(l.mean_us), FormatNumber(l.p10_us),
+                        FormatNumber(l.p90_us), FormatNumber(l.cv), l.unstable ? "true" : "false",
+                        std::to_string(l.samples)});
+      }
+      return ReplyCsv(res, csv, "latency.csv");
+    }
+    ojson out = ojson::array();
+    for (const auto& l : all) {
+      out.push_back({{"job_id", l.job_id}, {"arch_key", l.arch_key}, {"device", l.device},
+                     {"batch", l.batch}, {"median_us", l.median_us}, {"mean_us", l.mean_us},
+                     {"p10_us", l.p10_us}, {"p90_us", l.p90_us}, {"cv", l.cv},
+                     {"unstable", l.unstable}, {"n", l.samples}});
+    }
+    ReplyJson(res, out);
+  });
+
+  if (!options.web_root.empty()) {
+    http.set_mount_point("/", options.web_root);
   } else {
     http.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kBuiltInPage, "text/html");

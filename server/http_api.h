@@ -1,7 +1,8 @@
-// The coordinator's HTTP side: the dashboard's static files, the JSON API under /api/v1/,
-// /metrics in Prometheus text format and /healthz.
+// The coordinator's HTTP side: the dashboard's static files, the JSON API under /api/v1/
+// (docs/http-api.md), /metrics in Prometheus text format and /healthz.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "server/scheduler.h"
@@ -13,9 +14,14 @@ class Server;
 
 namespace qlab::server {
 
-// Registers every route on `http`. `web_root` is the folder of static dashboard files ("" =
-// the small built-in page). The pointers must outlive the server.
+struct HttpApiOptions {
+  std::string web_root;  // folder of static dashboard files; "" = a small built-in page
+  // Renders /metrics; unset = 404.
+  std::function<std::string()> render_metrics;
+};
+
+// Registers every route on `http`. The pointers must outlive the server.
 void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::JobStore* store,
-                        const std::string& web_root);
+                        const HttpApiOptions& options);
 
 }  // namespace qlab::server

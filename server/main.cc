@@ -30,6 +30,12 @@ int main(int argc, char** argv) {
       ->envname("QLAB_MAX_SWEEP_JOBS")->capture_default_str()->check(CLI::Range(1, 10'000'000));
   app.add_option("--web-root", options.web_root, "folder of the dashboard's static files")
       ->envname("QLAB_WEB_ROOT");
+#ifdef QLAB_DEFAULT_WEB_ROOT
+  // A build tree serves the dashboard from its source checkout unless told otherwise.
+  if (std::ifstream(std::string(QLAB_DEFAULT_WEB_ROOT) + "/index.html")) {
+    options.web_root = QLAB_DEFAULT_WEB_ROOT;
+  }
+#endif
   std::string port_file;
   app.add_option("--port-file", port_file,
                  "write {\"grpc\": HOST:PORT, \"http\": HOST:PORT} here once listening");

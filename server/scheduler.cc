@@ -28,6 +28,12 @@ void Scheduler::Shutdown() {
   changed_.notify_all();
 }
 
+void Scheduler::SetCompletionObserver(
+    std::function<void(const std::string&, double, bool)> observer) {
+  std::lock_guard lock(mu_);
+  completion_observer_ = std::move(observer);
+}
+
 Scheduler::QueueKey Scheduler::KeyOf(const JobRecord& j) {
   const auto& r = j.spec.requirements;
   return {j.spec.kind, r.device_class, r.device_model_pattern, r.min_memory_bytes, r.exclusive};
@@ -108,6 +114,7 @@ StatusOr<storage::JobStore::Created> Scheduler::SubmitExperiment(
     EnqueueLocked(r);
     jobs_.emplace(r.id, ActiveJob{std::move(r), 0, 0});
   }
+  changes_++;
   changed_.notify_all();
   return created;
 }
@@ -119,6 +126,7 @@ StatusOr<JobRecord> Scheduler::SubmitJob(const std::string& experiment, const st
   std::lock_guard lock(mu_);
   EnqueueLocked(r);
   jobs_.emplace(r.id, ActiveJob{r, 0, 0});
+  changes_++;
   changed_.notify_all();
   return r;
 }
@@ -139,6 +147,7 @@ StatusOr<std::vector<int64_t>> Scheduler::Cancel(int64_t job_id, const std::stri
     }
     jobs_.erase(it);
   }
+  changes_++;
   changed_.notify_all();
   return ids;
 }
@@ -176,6 +185,7 @@ StatusOr<std::string> Scheduler::RegisterWorker(WorkerRegistration reg) {
   w.registered_unix_ms = now;
   w.last_seen_unix_ms = now;
   w.persisted_seen_unix_ms = now;
+  changes_++;
   changed_.notify_all();
   return rec.id;
 }
@@ -304,6 +314,7 @@ StatusOr<std::vector<LeaseInfo>> Scheduler::AcquireLeases(const std::string& wor
     }
   }
   if (!st.ok()) return st;
+  if (!out.empty()) changes_++;
   return out;
 }
 
@@ -350,6 +361,7 @@ StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
         it->second.record.started_unix_ms = now;
       }
     }
+    changes_++;
   }
   if (persist_seen) RETURN_IF_ERROR(store_->TouchWorkers({{worker_id, now}}));
   return reply;
@@ -393,6 +405,17 @@ StatusOr<std::vector<storage::CompletionAck>> Scheduler::Complete(
       continue;
     }
     counters_.completions_accepted++;
+    if (completion_observer_ && stored[k].new_state != JobState::kPending) {
+      const auto& c = forward[k];
+      double seconds = c.started_unix_ms > 0 && c.finished_unix_ms >= c.started_unix_ms
+                           ? (c.finished_unix_ms - c.started_unix_ms) / 1000.0
+                           : 0.0;
+      auto job = jobs_.find(c.job_id);
+      if (job != jobs_.end()) {
+        completion_observer_(job->second.record.spec.kind, seconds,
+                             stored[k].new_state == JobState::kSucceeded);
+      }
+    }
     auto it = jobs_.find(forward[k].job_id);
     if (it == jobs_.end() || it->second.record.live_token != forward[k].token) continue;
     JobRecord& r = it->second.record;
@@ -406,6 +429,7 @@ StatusOr<std::vector<storage::CompletionAck>> Scheduler::Complete(
       jobs_.erase(it);
     }
   }
+  changes_++;
   changed_.notify_all();
   return acks;
 }
@@ -443,6 +467,7 @@ StatusOr<int> Scheduler::ExpireLeases() {
       jobs_.erase(it);
     }
   }
+  changes_++;
   changed_.notify_all();
   return applied;
 }

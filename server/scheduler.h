@@ -10,6 +10,7 @@
 // submission, completion, expiry and cancellation signals.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -129,6 +130,12 @@ class Scheduler {
   Counters counters();
   // Queue depth (PENDING jobs in memory) and leased jobs.
   std::pair<int64_t, int64_t> QueueSizes();
+  // Grows by one on every job state change (submit, lease, start, completion, expiry,
+  // cancellation): a cheap "has anything changed?" for dashboards that poll.
+  int64_t changes() const { return changes_.load(); }
+  // Called after each accepted completion with the job's kind, its run time in seconds
+  // (finished - started as the worker reported them) and whether it succeeded.
+  void SetCompletionObserver(std::function<void(const std::string&, double, bool)> observer);
 
  private:
   struct ActiveJob {
@@ -172,6 +179,8 @@ class Scheduler {
   int64_t pending_count_ = 0;                              // guarded by mu_
   std::map<std::string, WorkerState> workers_;             // guarded by mu_
   Counters counters_;                                      // guarded by mu_
+  std::function<void(const std::string&, double, bool)> completion_observer_;  // guarded by mu_
+  std::atomic<int64_t> changes_{0};
 };
 
 }  // namespace qlab::server

@@ -2,7 +2,10 @@
 
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <variant>
 
+#include "storage/filter_expression.h"
 #include "storage/migrations.h"
 
 namespace qlab::storage {
@@ -154,15 +157,32 @@ Status StoreOutput(Connection& c, int64_t job_id, const JobOutput& out) {
   return Status::Ok();
 }
 
-std::string FilterSql(const JobFilter& f) {
+StatusOr<std::string> FilterSql(const JobFilter& f, const std::set<std::string>& metric_names,
+                                CompiledFilter* compiled) {
   std::string where = " WHERE 1=1";
   if (!f.experiment.empty()) where += " AND e.name=:exp";
   if (f.state != 0) where += " AND j.state=:state";
   if (!f.kind.empty()) where += " AND j.kind=:kind";
+  ASSIGN_OR_RETURN(*compiled, CompileFilter(f.expression, metric_names));
+  if (!compiled->sql.empty()) where += " AND " + compiled->sql;
   return where;
 }
 
-void BindFilter(Statement* s, const JobFilter& f) {
+void BindCompiled(Statement* s, const CompiledFilter& compiled) {
+  for (const auto& [name, value] : compiled.binds) {
+    int idx = s->ParamIndex(name.c_str());
+    if (idx <= 0) continue;
+    std::visit([&](const auto& v) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) {
+        s->Bind(idx, std::string_view(v));
+      } else {
+        s->Bind(idx, v);
+      }
+    }, value);
+  }
+}
+
+void BindFilter(Statement* s, const JobFilter& f, const CompiledFilter& compiled) {
   auto bind = [&](const char* name, auto value) {
     int idx = s->ParamIndex(name);
     if (idx > 0) s->Bind(idx, value);
@@ -170,6 +190,7 @@ void BindFilter(Statement* s, const JobFilter& f) {
   if (!f.experiment.empty()) bind(":exp", std::string_view(f.experiment));
   if (f.state != 0) bind(":state", static_cast<int64_t>(f.state));
   if (!f.kind.empty()) bind(":kind", std::string_view(f.kind));
+  BindCompiled(s, compiled);
 }
 
 }  // namespace
@@ -224,8 +245,23 @@ StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path, int 
     ASSIGN_OR_RETURN(auto reader, Connection::Open(path, false, true));
     store->idle_readers_.push_back(std::move(reader));
   }
+  {
+    // Metric names are few and read by every filter; keep them in memory from here on.
+    ASSIGN_OR_RETURN(Statement * names, conn->Prepare("SELECT DISTINCT name FROM result"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, names->Step());
+      if (!row) break;
+      store->metric_names_.insert(names->Text(0));
+    }
+    names->Reset();
+  }
   store->writer_ = std::make_unique<WriteQueue>(std::move(conn));
   return store;
+}
+
+std::set<std::string> JobStore::MetricNames() {
+  std::lock_guard lock(metric_names_mu_);
+  return metric_names_;
 }
 
 JobStore::~JobStore() { writer_.reset(); }
@@ -314,6 +350,18 @@ Status JobStore::MarkRunning(const std::vector<std::pair<int64_t, int64_t>>& job
 Status JobStore::Complete(const std::vector<CompletionRecord>& completions, int64_t now_ms,
                           std::vector<CompletionAck>* acks) {
   acks->assign(completions.size(), CompletionAck{});
+  Status st = CompleteInWriter(completions, now_ms, acks);
+  if (!st.ok()) return st;
+  std::lock_guard lock(metric_names_mu_);
+  for (size_t i = 0; i < completions.size(); ++i) {
+    if (!(*acks)[i].accepted) continue;
+    for (const Metric& m : completions[i].output.metrics) metric_names_.insert(m.name);
+  }
+  return st;
+}
+
+Status JobStore::CompleteInWriter(const std::vector<CompletionRecord>& completions, int64_t now_ms,
+                                  std::vector<CompletionAck>* acks) {
   return writer_->Run([&](Connection& c) -> Status {
     for (size_t i = 0; i < completions.size(); ++i) {
       const CompletionRecord& r = completions[i];
@@ -612,11 +660,13 @@ StatusOr<std::vector<Metric>> JobStore::GetMetrics(int64_t job_id) {
 StatusOr<std::vector<JobRecord>> JobStore::ListJobs(const JobFilter& filter, int64_t before_id,
                                                     int limit) {
   WITH_READER(c);
+  CompiledFilter compiled;
+  ASSIGN_OR_RETURN(std::string where, FilterSql(filter, MetricNames(), &compiled));
   std::string sql = std::string("SELECT ") + kJobColumns +
-                    " FROM job j JOIN experiment e ON e.id=j.experiment_id" + FilterSql(filter) +
+                    " FROM job j JOIN experiment e ON e.id=j.experiment_id" + where +
                     " AND j.id < :before ORDER BY j.id DESC LIMIT :limit";
   ASSIGN_OR_RETURN(Statement * s, c.Prepare(sql));
-  BindFilter(s, filter);
+  BindFilter(s, filter, compiled);
   s->Bind(s->ParamIndex(":before"), before_id > 0 ? before_id : std::numeric_limits<int64_t>::max());
   s->Bind(s->ParamIndex(":limit"), static_cast<int64_t>(limit));
   std::vector<JobRecord> out;
@@ -631,10 +681,11 @@ StatusOr<std::vector<JobRecord>> JobStore::ListJobs(const JobFilter& filter, int
 
 StatusOr<int64_t> JobStore::CountJobs(const JobFilter& filter) {
   WITH_READER(c);
-  std::string sql = "SELECT COUNT(*) FROM job j JOIN experiment e ON e.id=j.experiment_id" +
-                    FilterSql(filter);
+  CompiledFilter compiled;
+  ASSIGN_OR_RETURN(std::string where, FilterSql(filter, MetricNames(), &compiled));
+  std::string sql = "SELECT COUNT(*) FROM job j JOIN experiment e ON e.id=j.experiment_id" + where;
   ASSIGN_OR_RETURN(Statement * s, c.Prepare(sql));
-  BindFilter(s, filter);
+  BindFilter(s, filter, compiled);
   ASSIGN_OR_RETURN(bool row, s->Step());
   int64_t n = row ? s->Int(0) : 0;
   s->Reset();
@@ -711,13 +762,19 @@ StatusOr<std::vector<ExperimentRecord>> JobStore::ListExperiments() {
 }
 
 StatusOr<std::vector<ResultRow>> JobStore::QueryResults(int64_t experiment_id, int64_t after_id,
-                                                        int limit) {
+                                                        int limit, const std::string& expression) {
+  ASSIGN_OR_RETURN(CompiledFilter compiled, CompileFilter(expression, MetricNames()));
   WITH_READER(c);
   ASSIGN_OR_RETURN(Statement * jobs,
                    c.Prepare("SELECT j.id, e.name, j.kind, j.state, j.params_json, j.last_error "
                              "FROM job j JOIN experiment e ON e.id=j.experiment_id "
-                             "WHERE j.experiment_id=? AND j.id>? ORDER BY j.id LIMIT ?"));
-  jobs->Bind(1, experiment_id).Bind(2, after_id).Bind(3, static_cast<int64_t>(limit));
+                             "WHERE j.experiment_id=:eid AND j.id>:after" +
+                             (compiled.sql.empty() ? std::string() : " AND " + compiled.sql) +
+                             " ORDER BY j.id LIMIT :limit"));
+  jobs->Bind(jobs->ParamIndex(":eid"), experiment_id)
+      .Bind(jobs->ParamIndex(":after"), after_id)
+      .Bind(jobs->ParamIndex(":limit"), static_cast<int64_t>(limit));
+  BindCompiled(jobs, compiled);
   std::vector<ResultRow> rows;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, jobs->Step());
@@ -735,7 +792,7 @@ StatusOr<std::vector<ResultRow>> JobStore::QueryResults(int64_t experiment_id, i
   if (rows.empty()) return rows;
   ASSIGN_OR_RETURN(Statement * m,
                    c.Prepare("SELECT job_id, name, value, unit, stderr, higher_is_better "
-                             "FROM result WHERE job_id BETWEEN ? AND ? ORDER BY job_id, name"));
+                             "FROM result WHERE job_id BETWEEN ? AND ? ORDER BY job_id"));
   m->Bind(1, rows.front().job_id).Bind(2, rows.back().job_id);
   size_t k = 0;
   for (;;) {
@@ -747,6 +804,99 @@ StatusOr<std::vector<ResultRow>> JobStore::QueryResults(int64_t experiment_id, i
   }
   m->Reset();
   return rows;
+}
+
+StatusOr<std::map<int64_t, std::vector<Metric>>> JobStore::MetricsOf(
+    const std::vector<int64_t>& job_ids) {
+  std::map<int64_t, std::vector<Metric>> out;
+  if (job_ids.empty()) return out;
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s,
+                   c.Prepare("SELECT name, value, unit, stderr, higher_is_better FROM result "
+                             "WHERE job_id=?"));
+  for (int64_t id : job_ids) {
+    s->Bind(1, id);
+    auto& metrics = out[id];
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      metrics.push_back(ReadMetric(*s, 0));
+    }
+    s->Reset();
+  }
+  return out;
+}
+
+StatusOr<std::map<std::pair<JobState, std::string>, int64_t>> JobStore::CountByStateAndKind() {
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s,
+                   c.Prepare("SELECT state, kind, COUNT(*) FROM job GROUP BY state, kind"));
+  std::map<std::pair<JobState, std::string>, int64_t> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out[{static_cast<JobState>(s->Int(0)), s->Text(1)}] = s->Int(2);
+  }
+  s->Reset();
+  return out;
+}
+
+StatusOr<std::vector<LatencySummary>> JobStore::ListLatency(const std::string& device,
+                                                           const std::string& arch_prefix,
+                                                           const std::string& experiment,
+                                                           int64_t after_id, int limit,
+                                                           int64_t* last_id) {
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(
+      Statement * s,
+      c.Prepare("SELECT l.id, l.job_id, l.arch_key, l.device, l.batch, l.median_us, l.mean_us, "
+                "l.p10_us, l.p90_us, l.cv, l.unstable, length(l.samples_us) / 8 "
+                "FROM latency_sample l JOIN job j ON j.id = l.job_id "
+                "JOIN experiment e ON e.id = j.experiment_id "
+                "WHERE l.id > :after AND (:device = '' OR l.device = :device) "
+                "AND (:prefix = '' OR substr(l.arch_key, 1, length(:prefix)) = :prefix) "
+                "AND (:exp = '' OR e.name = :exp) ORDER BY l.id LIMIT :limit"));
+  s->Bind(s->ParamIndex(":after"), after_id)
+      .Bind(s->ParamIndex(":device"), device)
+      .Bind(s->ParamIndex(":prefix"), arch_prefix)
+      .Bind(s->ParamIndex(":exp"), experiment)
+      .Bind(s->ParamIndex(":limit"), static_cast<int64_t>(limit));
+  std::vector<LatencySummary> out;
+  *last_id = after_id;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    LatencySummary l;
+    *last_id = s->Int(0);
+    l.job_id = s->Int(1);
+    l.arch_key = s->Text(2);
+    l.device = s->Text(3);
+    l.batch = static_cast<int>(s->Int(4));
+    l.median_us = s->Double(5);
+    l.mean_us = s->Double(6);
+    l.p10_us = s->Double(7);
+    l.p90_us = s->Double(8);
+    l.cv = s->Double(9);
+    l.unstable = s->Int(10) != 0;
+    l.samples = s->Int(11);
+    out.push_back(std::move(l));
+  }
+  s->Reset();
+  return out;
+}
+
+StatusOr<std::vector<std::pair<std::string, int64_t>>> JobStore::LatencyDevices() {
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s, c.Prepare("SELECT device, COUNT(*) FROM latency_sample "
+                                            "GROUP BY device ORDER BY device"));
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.emplace_back(s->Text(0), s->Int(1));
+  }
+  s->Reset();
+  return out;
 }
 
 StatusOr<std::vector<LatencySampleSet>> JobStore::GetLatencySamples(int64_t job_id) {

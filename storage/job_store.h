@@ -11,7 +11,9 @@
 
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,8 +88,25 @@ class JobStore {
   StatusOr<ExperimentRecord> GetExperiment(const std::string& name, int64_t id);
   StatusOr<std::vector<ExperimentRecord>> ListExperiments();
 
-  // Jobs of an experiment with id > after_id, ascending, up to `limit`, with their metrics.
-  StatusOr<std::vector<ResultRow>> QueryResults(int64_t experiment_id, int64_t after_id, int limit);
+  // Jobs of an experiment with id > after_id, ascending, up to `limit`, with their metrics;
+  // only those matching `expression` when given (INVALID_ARGUMENT if it is malformed).
+  StatusOr<std::vector<ResultRow>> QueryResults(int64_t experiment_id, int64_t after_id, int limit,
+                                                const std::string& expression = "");
+  // Metrics of the given jobs, keyed by job id.
+  StatusOr<std::map<int64_t, std::vector<Metric>>> MetricsOf(const std::vector<int64_t>& job_ids);
+  // Job counts by (state, kind) over the whole database.
+  StatusOr<std::map<std::pair<JobState, std::string>, int64_t>> CountByStateAndKind();
+  // Every metric name any job has stored (kept in memory; no query).
+  std::set<std::string> MetricNames();
+
+  // Latency sample sets (summaries), by ascending id after `after_id`; empty filters match all.
+  StatusOr<std::vector<LatencySummary>> ListLatency(const std::string& device,
+                                                    const std::string& arch_prefix,
+                                                    const std::string& experiment,
+                                                    int64_t after_id, int limit,
+                                                    int64_t* last_id);
+  // (device, number of sample sets).
+  StatusOr<std::vector<std::pair<std::string, int64_t>>> LatencyDevices();
 
   // Latency sample sets of a job, in insertion order.
   StatusOr<std::vector<LatencySampleSet>> GetLatencySamples(int64_t job_id);
@@ -96,11 +115,15 @@ class JobStore {
   JobStore() = default;
   class ReaderLease;
   ReaderLease Reader();
+  Status CompleteInWriter(const std::vector<CompletionRecord>& completions, int64_t now_ms,
+                          std::vector<CompletionAck>* acks);
 
   std::unique_ptr<WriteQueue> writer_;
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
   std::string path_;
+  std::mutex metric_names_mu_;
+  std::set<std::string> metric_names_;  // guarded by metric_names_mu_
 };
 
 }  // namespace qlab::storage

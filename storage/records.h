@@ -124,6 +124,17 @@ struct JobFilter {
   std::string experiment;  // "" = any
   int state = 0;           // JobState value; 0 = any
   std::string kind;        // "" = any
+  std::string expression;  // filter expression (storage/filter_expression.h); "" = none
+};
+
+// A latency sample set without its raw samples, for lists and exports.
+struct LatencySummary {
+  int64_t job_id = 0;
+  std::string arch_key, device;
+  int batch = 1;
+  double median_us = 0, mean_us = 0, p10_us = 0, p90_us = 0, cv = 0;
+  bool unstable = false;
+  int64_t samples = 0;
 };
 
 }  // namespace qlab::storage

@@ -1,0 +1,16 @@
+// Number and CSV formatting shared by the CLI and the HTTP API, so that `qlab results --csv`
+// and the dashboard's CSV download are the same bytes for the same rows.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace qlab {
+
+// Shortest text that reads back as the same double ("0.1", "4.125", "1e-07"; "nan", "inf").
+std::string FormatNumber(double v);
+
+// One RFC 4180 line: fields with commas, quotes or line breaks quoted, quotes doubled; "\n".
+std::string CsvLine(const std::vector<std::string>& fields);
+
+}  // namespace qlab

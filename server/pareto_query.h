@@ -1,0 +1,38 @@
+// A Pareto front over two metrics of an experiment's succeeded jobs, read from the store.
+// Shared by ResultService.Pareto (gRPC) and /api/v1/experiments/{name}/pareto (HTTP).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/job_store.h"
+
+namespace qlab::server {
+
+enum class ParetoDirection { kAuto, kMinimize, kMaximize };
+
+struct ParetoQuery {
+  std::string experiment, x_metric, y_metric;
+  ParetoDirection x_direction = ParetoDirection::kAuto;  // kAuto: the metric's higher_is_better
+  ParetoDirection y_direction = ParetoDirection::kAuto;
+  std::string filter;  // filter expression; "" = every succeeded job
+};
+
+struct ParetoPointResult {
+  int64_t job_id = 0;
+  double x = 0, y = 0;
+  bool on_frontier = false;
+  std::string params_json;
+};
+
+struct ParetoResult {
+  bool x_maximized = false, y_maximized = false;
+  std::vector<ParetoPointResult> points;  // x ascending, then job id
+};
+
+// INVALID_ARGUMENT when a name is missing, a metric appears in no succeeded job, or the filter
+// is malformed; NOT_FOUND for an unknown experiment.
+StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuery& query);
+
+}  // namespace qlab::server
