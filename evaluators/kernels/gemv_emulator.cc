@@ -68,24 +68,19 @@ std::vector<uint16_t> Emulate(const FusedGemvArgs& args, const GemvLaunchConfig&
       }
 
       for (int warp = 0; warp < gemv::kWarpsPerBlock; ++warp) {
-        int64_t row0[kLanes], row_lo[kLanes], row_hi[kLanes];
-        const uint32_t* w_lo[kLanes];
-        const uint32_t* w_hi[kLanes];
-        const int64_t k_words = args.k / 8;
+        int64_t row0[kLanes];
+        gemv::LaneRows<Traits> rows[kLanes];
         for (int lane = 0; lane < kLanes; ++lane) {
           const int g = lane >> 2, t = lane & 3;
           row0[lane] = row_block * gemv::kRowsPerBlock + warp * gemv::kRowsPerWarp + g;
-          row_lo[lane] = std::min(row0[lane], args.n - 1);
-          row_hi[lane] = std::min(row0[lane] + 8, args.n - 1);
-          w_lo[lane] = args.w.qweight + row_lo[lane] * k_words + 4 * t;
-          w_hi[lane] = args.w.qweight + row_hi[lane] * k_words + 4 * t;
+          rows[lane] = gemv::MakeLaneRows<Traits>(args, std::min(row0[lane], args.n - 1),
+                                                  std::min(row0[lane] + 8, args.n - 1), t);
         }
         float acc[kLanes][4] = {};
         for (int group = range.begin; group < range.end; ++group) {
           GroupStep<Traits> steps[kLanes];
           for (int lane = 0; lane < kLanes; ++lane) {
-            steps[lane] = gemv::LoadGroupStep<Traits>(args, w_lo[lane], w_hi[lane], row_lo[lane],
-                                                      row_hi[lane], group, lane & 3);
+            steps[lane] = gemv::LoadGroupStep<Traits>(rows[lane], group);
           }
           if constexpr (Traits::kScaleAfterMma) {
             float c[kLanes][4] = {};

@@ -120,19 +120,16 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 
   // Rows past n (last row block) load row n-1 and are never stored: no divergent loads.
   const int64_t row0 = row_block * kRowsPerBlock + warp * kRowsPerWarp + g;
-  const int64_t row_lo = min(row0, args.n - 1);
-  const int64_t row_hi = min(row0 + 8, args.n - 1);
-  const int64_t k_words = args.k / 8;
-  const uint32_t* w_lo = args.w.qweight + row_lo * k_words + 4 * t;
-  const uint32_t* w_hi = args.w.qweight + row_hi * k_words + 4 * t;
+  const LaneRows<Traits> rows =
+      MakeLaneRows<Traits>(args, min(row0, args.n - 1), min(row0 + 8, args.n - 1), t);
 
   // Issue the first two steps before staging x, so their DRAM latency overlaps the staging.
   GroupStep<Traits> s0{}, s1{};
   if (range.begin < range.end) {
-    s0 = LoadGroupStep<Traits>(args, w_lo, w_hi, row_lo, row_hi, range.begin, t);
+    s0 = LoadGroupStep<Traits>(rows, range.begin);
   }
   if (range.begin + 1 < range.end) {
-    s1 = LoadGroupStep<Traits>(args, w_lo, w_hi, row_lo, row_hi, range.begin + 1, t);
+    s1 = LoadGroupStep<Traits>(rows, range.begin + 1);
   }
 
   const int row_chunks = SmemRowChunks(args.slice_groups_max);
@@ -150,11 +147,11 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
   for (int group = range.begin; group < range.end; group += 2) {
     GroupStep<Traits> n0{}, n1{};
     if (group + 2 < range.end) {
-      n0 = LoadGroupStep<Traits>(args, w_lo, w_hi, row_lo, row_hi, group + 2, t);
+      n0 = LoadGroupStep<Traits>(rows, group + 2);
     }
     ComputeGroupStep<Traits>(s0, group - range.begin, x_row, t, acc);
     if (group + 3 < range.end) {
-      n1 = LoadGroupStep<Traits>(args, w_lo, w_hi, row_lo, row_hi, group + 3, t);
+      n1 = LoadGroupStep<Traits>(rows, group + 3);
     }
     if (group + 1 < range.end) {
       ComputeGroupStep<Traits>(s1, group + 1 - range.begin, x_row, t, acc);

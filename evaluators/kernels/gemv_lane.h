@@ -206,37 +206,34 @@ QLAB_HD uint32_t Code8Flags(uint32_t w) {
 }
 
 // E2M1 word -> four half2 pairs of e2m1(code) * 2^-14 (the subnormal trick of
-// docs/packed-layouts.md: magnitude bits at FP16 bits 9..11, sign at bit 15). Nibbles whose
-// bit is set in `flags` (a subset of Code8Flags(w)) get the FP16 high byte `flagged_byte`
-// instead (the RaZeR special value; 0 flags for plain E2M1).
+// docs/packed-layouts.md: magnitude bits at FP16 bits 9..11, sign at bit 15; every value exact,
+// 0x8 gives -0). For RaZeR, nibbles flagged in `flags` (Code8Flags(w), bit 3 of each 0x8
+// nibble; 0 for plain E2M1) get the FP16 high byte 0x80 + `flag_delta` instead.
 //
-// The even nibbles (bits 8j..8j+3) and the odd ones (8j+4..8j+7) are each spread in one 64-bit
-// multiply-add chain so that the FP16 high byte of n_2j (resp. n_2j+1) lands in byte j+1:
-//   even = mag_e * 2^9 + sign_e * 2^12 + flag_e * 2^5 * flagged_byte
-//   odd  = mag_o * 2^5 + sign_o * 2^8  + flag_o * 2^1 * flagged_byte
-// (the fields never overlap, so the sums are exact). Every byte 0 is zero, so the pairs are a
-// mask or a byte permute away: (n0,n4) = bytes 1,3 of even; (n2,n6) = byte 2 of even and byte 0
-// of its high word. The multiplies run on the FMA pipe, leaving the integer pipe ~1 op/weight.
-QLAB_HD void DecodeE2m1Word(uint32_t w, uint32_t flags, uint32_t flagged_byte, uint32_t out[4]) {
-  const uint32_t sign_e = w & ~flags & 0x08080808u, flag_e = flags & 0x08080808u;
-  const uint32_t sign_o = w & ~flags & 0x80808080u, flag_o = flags & 0x80808080u;
-  const uint64_t even = static_cast<uint64_t>(w & 0x07070707u) * 512u +
-                        static_cast<uint64_t>(sign_e) * 4096u +
-                        static_cast<uint64_t>(flag_e) * (32u * flagged_byte);
-  const uint64_t odd = static_cast<uint64_t>(w & 0x70707070u) * 32u +
-                       static_cast<uint64_t>(sign_o) * 256u +
-                       static_cast<uint64_t>(flag_o) * (2u * flagged_byte);
-  const uint32_t even_lo = static_cast<uint32_t>(even), even_hi = static_cast<uint32_t>(even >> 32);
-  const uint32_t odd_lo = static_cast<uint32_t>(odd), odd_hi = static_cast<uint32_t>(odd >> 32);
-  out[0] = even_lo & 0xFF00FF00u;                // (n0, n4)
-  out[1] = odd_lo & 0xFF00FF00u;                 // (n1, n5)
-  out[2] = BytePerm(even_lo, even_hi, 0x4020u);  // (n2, n6)
-  out[3] = BytePerm(odd_lo, odd_hi, 0x4020u);    // (n3, n7)
+// All in 32-bit integer ops, about 1.4 per weight: byte j of `even` becomes the FP16 high byte
+// (sign << 7 | magnitude << 1; the low byte is always 0) of nibble 2j, byte j of `odd` that of
+// nibble 2j+1; the flags, moved to bit 0 of those bytes, add flag_delta to exactly the flagged
+// bytes (the sum never carries between bytes, since every final byte is in 0..255). A byte
+// permute or a mask then forms each pair: (n0, n4) = bytes 0 and 2 of even moved up a byte,
+// (n2, n6) = bytes 1 and 3 of even in place; the same for odd.
+QLAB_HD void DecodeE2m1Word(uint32_t w, uint32_t flags, uint32_t flag_delta, uint32_t out[4]) {
+  uint32_t even = (w & 0x07070707u) * 2u + (w & 0x08080808u) * 16u;
+  uint32_t odd = ((w >> 3) & 0x0E0E0E0Eu) | (w & 0x80808080u);
+  even += ((flags >> 3) & 0x01010101u) * flag_delta;
+  odd += ((flags >> 7) & 0x01010101u) * flag_delta;
+  out[0] = BytePerm(even, 0u, 0x2404u);  // (n0, n4)
+  out[1] = BytePerm(odd, 0u, 0x2404u);   // (n1, n5)
+  out[2] = even & 0xFF00FF00u;           // (n2, n6)
+  out[3] = odd & 0xFF00FF00u;            // (n3, n7)
 }
 
 // RaZeR selector -> FP16 high byte of SV * 2^-14 (the decoder's units): 0 -> +5 (0x0D00),
 // 1 -> +8 (0x1000), 2 -> -5 (0x8D00), 3 -> -8 (0x9000).
-QLAB_HD uint32_t RazerSvByte(uint32_t selector) { return (0x908D100Du >> (8 * (selector & 3u))) & 0xFFu; }
+QLAB_HD uint32_t RazerSvByte(uint32_t selector) {
+  return (0x908D100Du >> (8 * (selector & 3u))) & 0xFFu;
+}
+// What DecodeE2m1Word adds to a flagged byte (0x80, i.e. -0) to make it the SV byte, modulo 2^32.
+QLAB_HD uint32_t RazerSvDelta(uint32_t selector) { return RazerSvByte(selector) - 0x80u; }
 
 // INT4 word -> four half2 pairs of q - zero, exact. Pairs 0 and 2 OR the nibbles into the
 // mantissa of 1024.0 (0x6400, giving 1024 + q) and subtract 1024 + zero; pairs 1 and 3 take the
@@ -316,21 +313,27 @@ struct FusedGemvArgs {
 struct RazerTraits {
   static constexpr bool kScaleAfterMma = true;
   struct Meta {
-    uint32_t sv_byte;  // RazerSvByte(selector)
-    float scale;       // the group's FP16 scale
+    uint32_t sv_delta;  // RazerSvDelta(selector)
+    float scale;        // the group's FP16 scale
   };
-  QLAB_HD static Meta Load(const PackedPointers& p, int64_t row, int group, int groups, int t) {
+  struct Row {  // one weight row's metadata, set up once per lane
+    const uint16_t* scales;
+    const uint32_t* selectors;
+  };
+  QLAB_HD static Row RowFor(const PackedPointers& p, int64_t row, int groups, int t) {
     (void)t;
-    const int64_t selector_words = (groups + 15) / 16;
-    const uint32_t sel_word = LoadMeta32(p.aux + row * selector_words + group / 16);
-    const uint32_t scale_bits = LoadMeta16(p.scales + row * groups + group);
-    return {RazerSvByte(sel_word >> (2 * (group % 16))), HalfBitsToFloat(scale_bits)};
+    return {p.scales + row * groups, p.aux + row * ((groups + 15) / 16)};
+  }
+  QLAB_HD static Meta Load(const Row& r, int group) {
+    const uint32_t sel_word = LoadMeta32(r.selectors + (group >> 4));
+    const uint32_t scale_bits = LoadMeta16(r.scales + group);
+    return {RazerSvDelta(sel_word >> (2 * (group & 15))), HalfBitsToFloat(scale_bits)};
   }
   // Grid values (E2M1 or SV) * 2^-14, then an exact HMUL2 by 2^14: normal FP16 operands for
   // the tensor cores (their handling of FP16 subnormals is not specified).
   QLAB_HD static void DecodeWord(uint32_t w, const Meta& m, int word, uint32_t out[4]) {
     (void)word;
-    DecodeE2m1Word(w, Code8Flags(w), m.sv_byte, out);
+    DecodeE2m1Word(w, Code8Flags(w), m.sv_delta, out);
 #pragma unroll
     for (int p = 0; p < 4; ++p) out[p] = HMul2(out[p], kHalf2TwoPow14);
   }
@@ -345,11 +348,17 @@ struct Int4AsymTraits {
     uint32_t neg_zero_bias16;  // half2(-(64 + zero))
     float scale;
   };
-  QLAB_HD static Meta Load(const PackedPointers& p, int64_t row, int group, int groups, int t) {
+  struct Row {
+    const uint16_t* scales;
+    const uint32_t* zeros;
+  };
+  QLAB_HD static Row RowFor(const PackedPointers& p, int64_t row, int groups, int t) {
     (void)t;
-    const int64_t zero_words = (groups + 7) / 8;
-    const uint32_t zero = LoadMeta32(p.aux + row * zero_words + group / 8) >> (4 * (group % 8));
-    const uint32_t scale_bits = LoadMeta16(p.scales + row * groups + group);
+    return {p.scales + row * groups, p.aux + row * ((groups + 7) / 8)};
+  }
+  QLAB_HD static Meta Load(const Row& r, int group) {
+    const uint32_t zero = LoadMeta32(r.zeros + (group >> 3)) >> (4 * (group & 7));
+    const uint32_t scale_bits = LoadMeta16(r.scales + group);
     return {Int4ZeroBiasHalf2(zero), Int4NegZeroBias16Half2(zero), HalfBitsToFloat(scale_bits)};
   }
   QLAB_HD static void DecodeWord(uint32_t w, const Meta& m, int word, uint32_t out[4]) {
@@ -366,11 +375,16 @@ struct Nvfp4Traits {
   struct Meta {
     uint32_t block_scale[2];  // half2 broadcasts for words 0-1 (block 2t) and 2-3 (block 2t+1)
   };
-  QLAB_HD static Meta Load(const PackedPointers& p, int64_t row, int group, int groups, int t) {
-    const int64_t blocks = int64_t{groups} * kNvfp4BlocksPerGroup;
-    const uint8_t* two = p.block_scales + row * blocks + group * kNvfp4BlocksPerGroup + 2 * t;
+  struct Row {
+    const uint8_t* block_scales;  // the row's scales, advanced to this lane's two blocks
+  };
+  QLAB_HD static Row RowFor(const PackedPointers& p, int64_t row, int groups, int t) {
+    return {p.block_scales + row * groups * kNvfp4BlocksPerGroup + 2 * t};
+  }
+  QLAB_HD static Meta Load(const Row& r, int group) {
     Meta m;
-    Nvfp4ScalePairTimes128(LoadMetaBytePair(two), &m.block_scale[0], &m.block_scale[1]);
+    Nvfp4ScalePairTimes128(LoadMetaBytePair(r.block_scales + group * kNvfp4BlocksPerGroup),
+                           &m.block_scale[0], &m.block_scale[1]);
     return m;
   }
   QLAB_HD static void DecodeWord(uint32_t w, const Meta& m, int word, uint32_t out[4]) {
@@ -424,16 +438,31 @@ struct GroupStep {
   typename Traits::Meta meta_lo, meta_hi;
 };
 
-// w_lo / w_hi point at word 4t of rows row_lo / row_hi.
+// Lane (g, t)'s view of its two weight rows: where its 16 bytes of each group step start, and the
+// rows' metadata cursors. Set up once per lane, so the loop only adds group offsets.
 template <class Traits>
-QLAB_HD GroupStep<Traits> LoadGroupStep(const FusedGemvArgs& args, const uint32_t* w_lo,
-                                        const uint32_t* w_hi, int64_t row_lo, int64_t row_hi,
-                                        int group, int t) {
+struct LaneRows {
+  const uint32_t* w_lo;  // qweight row g, word 4t
+  const uint32_t* w_hi;  // qweight row g+8, word 4t
+  typename Traits::Row meta_lo, meta_hi;
+};
+
+template <class Traits>
+QLAB_HD LaneRows<Traits> MakeLaneRows(const FusedGemvArgs& args, int64_t row_lo, int64_t row_hi,
+                                      int t) {
+  const int64_t k_words = args.k / 8;
+  return {args.w.qweight + row_lo * k_words + 4 * t, args.w.qweight + row_hi * k_words + 4 * t,
+          Traits::RowFor(args.w, row_lo, args.groups, t),
+          Traits::RowFor(args.w, row_hi, args.groups, t)};
+}
+
+template <class Traits>
+QLAB_HD GroupStep<Traits> LoadGroupStep(const LaneRows<Traits>& r, int group) {
   GroupStep<Traits> s;
-  s.lo = LoadStreaming16(w_lo + group * kWordsPerGroup);
-  s.hi = LoadStreaming16(w_hi + group * kWordsPerGroup);
-  s.meta_lo = Traits::Load(args.w, row_lo, group, args.groups, t);
-  s.meta_hi = Traits::Load(args.w, row_hi, group, args.groups, t);
+  s.lo = LoadStreaming16(r.w_lo + group * kWordsPerGroup);
+  s.hi = LoadStreaming16(r.w_hi + group * kWordsPerGroup);
+  s.meta_lo = Traits::Load(r.meta_lo, group);
+  s.meta_hi = Traits::Load(r.meta_hi, group);
   return s;
 }
 

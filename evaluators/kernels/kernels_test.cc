@@ -119,7 +119,7 @@ TEST(GemvDecode, E2m1EveryCodeInEveryNibble) {
 TEST(GemvDecode, RazerGridValuesIncludingSpecialValue) {
   std::mt19937 rng(3);
   for (uint32_t sel = 0; sel < 4; ++sel) {
-    gemv::RazerTraits::Meta meta{gemv::RazerSvByte(sel), 1.0f};
+    gemv::RazerTraits::Meta meta{gemv::RazerSvDelta(sel), 1.0f};
     for (int trial = 0; trial < 300; ++trial) {
       const uint32_t w = trial < 16 ? 0x11111111u * trial : rng();
       uint32_t out[4];
