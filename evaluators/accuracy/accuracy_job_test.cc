@@ -1,0 +1,184 @@
+// RunAccuracyJob end to end on small models written by the test (and, when present, the model
+// qlab ships), and the errors a user meets.
+#include "evaluators/accuracy/accuracy_job.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "evaluators/accuracy/checkpoint.h"
+#include "evaluators/accuracy/test_util.h"
+#include "evaluators/accuracy/tokenizer.h"
+#include "evaluators/datatypes/registry.h"
+
+namespace qlab::accuracy {
+namespace {
+
+using nlohmann::json;
+
+const std::string kShipped = std::string(QLAB_SOURCE_DIR) + "/models/kjv";
+
+struct Fixture {
+  std::string dir, model, tokens;
+};
+
+// A random dim-64 model (every projection 64 or 96 wide) and 300 random tokens.
+Fixture MakeFixture() {
+  Fixture f;
+  f.dir = testing::MakeTempDir();
+  f.model = f.dir + "/model.bin";
+  f.tokens = f.dir + "/eval.tok";
+  const ModelConfig c = Llama2cConfig(64, 96, 2, 4, 4, 50, 32, true);
+  // Small embeddings keep the random model's logits moderate (perplexity near the vocabulary
+  // size), as in a trained model.
+  const TensorProvider random = testing::RandomWeights(21);
+  EXPECT_TRUE(WriteLlama2cCheckpoint(f.model, c, [&](const TensorSpec& s) {
+                auto v = random(s);
+                if (s.role == TensorRole::kEmbedding) {
+                  for (float& x : *v) x *= 0.25f;
+                }
+                return v;
+              }).ok());
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 300; ++i) tokens.push_back((i * 7 + i / 3) % 50);
+  EXPECT_TRUE(WriteTokenFile(f.tokens, tokens).ok());
+  return f;
+}
+
+std::map<std::string, double> Metrics(const JobOutput& out) {
+  std::map<std::string, double> m;
+  for (const Metric& metric : out.metrics) m[metric.name] = metric.value;
+  return m;
+}
+
+TEST(AccuracyJob, QuantizedAndReferencePerplexity) {
+  const Fixture f = MakeFixture();
+  JobContext ctx;
+  json params = {{"model", f.model}, {"tokens", f.tokens}, {"datatype", "int4_asym"},
+                 {"group_size", 32}, {"threads", 1}};
+  auto out = RunAccuracyJob(params, ctx);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto m = Metrics(*out);
+  EXPECT_TRUE(std::isfinite(m["perplexity"]));
+  EXPECT_GT(m["perplexity_ref"], 1.0);
+  EXPECT_NE(m["perplexity"], m["perplexity_ref"]);  // 4-bit weights change the model
+  EXPECT_GT(m["tokens_per_s"], 0);
+  EXPECT_DOUBLE_EQ(m["bits_per_weight"],
+                   datatypes::BitsPerWeight(
+                       datatypes::GetTraits(datatypes::Datatype::kInt4Asym), 32));
+  // 2 layers x (4 x 64x64 + 3 x 64x96)
+  EXPECT_EQ(m["num_quantized_weights"], 2 * (4 * 64 * 64 + 3 * 64 * 96));
+  EXPECT_EQ(m["context"], 32);
+  // Positions 1..299, less the first token of full windows 2..9; the tail window [268, 300)
+  // scores only 288..299.
+  EXPECT_EQ(m["scored_tokens"], 299 - 8);
+  EXPECT_GT(m["weight_sqnr_db"], 10);
+  EXPECT_DOUBLE_EQ(ctx.progress(), 1.0);
+
+  // An 8-bit datatype barely moves the perplexity; the reference is the same in every job.
+  params["datatype"] = "int8_sym";
+  auto out8 = RunAccuracyJob(params, ctx);
+  ASSERT_TRUE(out8.ok()) << out8.status().ToString();
+  auto m8 = Metrics(*out8);
+  EXPECT_EQ(m8["perplexity_ref"], m["perplexity_ref"]);
+  EXPECT_NEAR(m8["perplexity"], m8["perplexity_ref"], 0.01 * m8["perplexity_ref"]);
+  EXPECT_LT(std::fabs(m8["perplexity"] - m8["perplexity_ref"]),
+            std::fabs(m["perplexity"] - m["perplexity_ref"]));
+
+  // quantize_head also quantizes the (shared) embedding: more weights.
+  params["quantize_head"] = true;
+  auto head = RunAccuracyJob(params, ctx);
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(Metrics(*head)["num_quantized_weights"], m["num_quantized_weights"] + 50 * 64);
+}
+
+TEST(AccuracyJob, ErrorsNameTheProblem) {
+  const Fixture f = MakeFixture();
+  JobContext ctx;
+  const json base = {{"model", f.model}, {"tokens", f.tokens}, {"datatype", "int4_asym"},
+                     {"group_size", 32}, {"threads", 1}};
+  auto run = [&](json p) { return RunAccuracyJob(p, ctx).status(); };
+
+  json p = base;
+  p.erase("group_size");  // int4_asym's default, 128, exceeds the model's 64- and 96-wide rows
+  Status s = run(p);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("model.layers.0.self_attn.q_proj.weight"), std::string::npos)
+      << s.message();
+
+  p = base;
+  p["model"] = f.dir + "/absent.bin";
+  EXPECT_EQ(run(p).code(), StatusCode::kNotFound);
+
+  p = base;
+  p["tokens"] = f.dir + "/absent.tok";
+  EXPECT_EQ(run(p).code(), StatusCode::kNotFound);
+
+  std::vector<int32_t> out_of_vocab(100, 3);
+  out_of_vocab[40] = 50;
+  ASSERT_TRUE(WriteTokenFile(f.dir + "/oov.tok", out_of_vocab).ok());
+  p = base;
+  p["tokens"] = f.dir + "/oov.tok";
+  s = run(p);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("token 40"), std::string::npos) << s.message();
+
+  ASSERT_TRUE(WriteTokenFile(f.dir + "/short.tok", std::vector<int32_t>(20, 1)).ok());
+  p = base;
+  p["tokens"] = f.dir + "/short.tok";
+  s = run(p);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("shorter than one window"), std::string::npos) << s.message();
+
+  p = base;
+  p["context"] = 64;  // the model was trained for 32
+  EXPECT_EQ(run(p).code(), StatusCode::kInvalidArgument);
+
+  p = base;
+  p["datatype"] = "no_such_type";
+  EXPECT_EQ(run(p).code(), StatusCode::kInvalidArgument);
+
+  if (std::filesystem::exists(kShipped + "/tokenizer.model")) {
+    // A 1,024-piece tokenizer cannot belong to a 50-token model.
+    testing::WriteFile(f.dir + "/text.txt", "In the beginning\n");
+    p = base;
+    p.erase("tokens");
+    p["text"] = f.dir + "/text.txt";
+    p["tokenizer"] = kShipped + "/tokenizer.model";
+    s = run(p);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("1024 pieces"), std::string::npos) << s.message();
+  }
+
+  JobContext cancelled;
+  cancelled.Cancel();
+  EXPECT_EQ(RunAccuracyJob(base, cancelled).status().code(), StatusCode::kCancelled);
+}
+
+// The shipped model on the first 2,048 held-out tokens, from text and from the token file.
+TEST(AccuracyJob, ShippedModelTextAndTokensAgree) {
+  if (!std::filesystem::exists(kShipped + "/model.bin")) GTEST_SKIP() << "no shipped model";
+  JobContext ctx;
+  json p = {{"model", kShipped + "/model.bin"},
+            {"tokens", kShipped + "/heldout.tok"},
+            {"datatype", "nf4"},
+            {"group_size", 128},
+            {"max_tokens", 2048}};
+  auto from_tokens = RunAccuracyJob(p, ctx);
+  ASSERT_TRUE(from_tokens.ok()) << from_tokens.status().ToString();
+  p.erase("tokens");
+  p["text"] = kShipped + "/heldout.txt";
+  p["tokenizer"] = kShipped + "/tokenizer.model";
+  auto from_text = RunAccuracyJob(p, ctx);
+  ASSERT_TRUE(from_text.ok()) << from_text.status().ToString();
+  auto a = Metrics(*from_tokens), b = Metrics(*from_text);
+  EXPECT_EQ(a["perplexity_ref"], b["perplexity_ref"]);
+  EXPECT_EQ(a["perplexity"], b["perplexity"]);
+  EXPECT_LT(a["perplexity_ref"], 100);  // far below the 1,024-token vocabulary
+  EXPECT_LT(a["perplexity"], 1.5 * a["perplexity_ref"]);
+}
+
+}  // namespace
+}  // namespace qlab::accuracy

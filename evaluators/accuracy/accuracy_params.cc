@@ -1,0 +1,218 @@
+// Accuracy job params (see accuracy_params.h, accuracy_job.h). nlohmann exceptions never leave
+// this file: every access is type-checked first.
+#include "evaluators/accuracy/accuracy_params.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "evaluators/accuracy/accuracy_job.h"
+
+namespace qlab::accuracy {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kKnownKeys[] = {
+    "model",    "text",         "tokenizer",     "tokens",  "context", "stride",
+    "datatype", "group_size",   "scale_search",  "sf4_nu",  "quantize_head",
+    "device",   "dtype",        "threads",       "max_tokens", "batch"};
+
+// Names people plausibly use for a known key.
+constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+    {"checkpoint", "model"},    {"model_path", "model"},     {"data", "text"},
+    {"tokenizer_model", "tokenizer"}, {"spm", "tokenizer"},  {"token_file", "tokens"},
+    {"seq_len", "context"},     {"context_length", "context"}, {"ctx", "context"},
+    {"window", "context"},      {"format", "datatype"},      {"data_type", "datatype"},
+    {"groupsize", "group_size"}, {"group", "group_size"},    {"block_size", "group_size"},
+    {"clip_search", "scale_search"}, {"quantize_lm_head", "quantize_head"},
+    {"num_threads", "threads"}, {"batch_size", "batch"},     {"precision", "dtype"}};
+
+int EditDistance(std::string_view a, std::string_view b) {
+  std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int>(j);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = static_cast<int>(i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const int sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+Status CheckKeys(const json& params) {
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    const std::string& key = it.key();
+    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), key) != std::end(kKnownKeys)) {
+      continue;
+    }
+    std::string_view suggestion;
+    for (const auto& [alias, target] : kAliases) {
+      if (key == alias) suggestion = target;
+    }
+    for (std::string_view known : kKnownKeys) {
+      if (!suggestion.empty()) break;
+      if (EditDistance(key, known) <= (known.size() >= 6 ? 2 : 1)) suggestion = known;
+    }
+    if (!suggestion.empty()) {
+      return Status::InvalidArgument("unknown field '" + key + "'; did you mean '" +
+                                     std::string(suggestion) + "'?");
+    }
+    return Status::InvalidArgument("unknown field '" + key + "' for an accuracy job");
+  }
+  return Status::Ok();
+}
+
+// Optional integer in [lo, hi]; integral floats are accepted (YAML may give 128.0).
+Status GetInt(const json& params, const char* key, int64_t lo, int64_t hi, int64_t* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  int64_t v = 0;
+  if (it->is_number_integer()) {
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(hi)) {
+      return Status::InvalidArgument(std::string(key) + ": must be an integer in [" +
+                                     std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                                     it->dump());
+    }
+    v = it->get<int64_t>();
+  } else if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>() &&
+             std::fabs(it->get<double>()) < 9.0e15) {
+    v = static_cast<int64_t>(it->get<double>());
+  } else {
+    return Status::InvalidArgument(std::string(key) + ": must be an integer, got " + it->dump());
+  }
+  if (v < lo || v > hi) {
+    return Status::InvalidArgument(std::string(key) + ": must be an integer in [" +
+                                   std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                                   it->dump());
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+Status GetString(const json& params, const char* key, std::string* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  if (!it->is_string() || it->get<std::string>().empty()) {
+    return Status::InvalidArgument(std::string(key) + ": must be a non-empty string, got " +
+                                   it->dump());
+  }
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
+  if (!params.is_object()) return Status::InvalidArgument("params must be a JSON object");
+  RETURN_IF_ERROR(CheckKeys(params));
+  AccuracyParams p;
+
+  RETURN_IF_ERROR(GetString(params, "model", &p.model));
+  if (p.model.empty()) {
+    return Status::InvalidArgument(
+        "model: required (a llama2.c checkpoint file or a Hugging Face model folder)");
+  }
+  RETURN_IF_ERROR(GetString(params, "text", &p.text));
+  RETURN_IF_ERROR(GetString(params, "tokenizer", &p.tokenizer));
+  RETURN_IF_ERROR(GetString(params, "tokens", &p.tokens));
+  if (!p.tokens.empty() && (!p.text.empty() || !p.tokenizer.empty())) {
+    return Status::InvalidArgument(
+        "tokens: give either tokens (a token file) or text with tokenizer, not both");
+  }
+  if (p.tokens.empty()) {
+    if (p.text.empty() && p.tokenizer.empty()) {
+      return Status::InvalidArgument(
+          "evaluation data required: text (with tokenizer) or tokens (int32 token file)");
+    }
+    if (p.text.empty()) return Status::InvalidArgument("text: required with tokenizer");
+    if (p.tokenizer.empty()) {
+      return Status::InvalidArgument("tokenizer: required with text (a SentencePiece .model)");
+    }
+  }
+
+  RETURN_IF_ERROR(GetInt(params, "context", 2, int64_t{1} << 20, &p.context));
+  RETURN_IF_ERROR(GetInt(params, "stride", 1, int64_t{1} << 20, &p.stride));
+  if (p.context > 0 && p.stride > p.context) {
+    return Status::InvalidArgument("stride: must be <= context (" + std::to_string(p.context) +
+                                   "), got " + std::to_string(p.stride));
+  }
+
+  std::string datatype;
+  RETURN_IF_ERROR(GetString(params, "datatype", &datatype));
+  if (datatype.empty()) return Status::InvalidArgument("datatype: required (a registry name)");
+  const datatypes::DatatypeTraits* traits = datatypes::FindDatatype(datatype);
+  if (traits == nullptr) {
+    return Status::InvalidArgument("datatype: unknown datatype '" + datatype + "'");
+  }
+  p.datatype = traits->type;
+
+  int64_t group_size = -1;
+  RETURN_IF_ERROR(GetInt(params, "group_size", 0, int64_t{1} << 30, &group_size));
+  p.quantizer.group_size = group_size;
+
+  std::string scale_search = "none";
+  RETURN_IF_ERROR(GetString(params, "scale_search", &scale_search));
+  if (scale_search == "none") {
+    p.quantizer.scale_search = datatypes::ScaleSearch::kNone;
+  } else if (scale_search == "mse") {
+    p.quantizer.scale_search = datatypes::ScaleSearch::kMse;
+  } else {
+    return Status::InvalidArgument("scale_search: must be none or mse, got '" + scale_search +
+                                   "'");
+  }
+  if (auto it = params.find("sf4_nu"); it != params.end() && !it->is_null()) {
+    if (!it->is_number() || !(it->get<double>() > 0 && it->get<double>() <= 1e6)) {
+      return Status::InvalidArgument("sf4_nu: must be a number in (0, 1e6], got " + it->dump());
+    }
+    p.quantizer.sf4_nu = it->get<double>();
+  }
+  if (auto it = params.find("quantize_head"); it != params.end() && !it->is_null()) {
+    if (!it->is_boolean()) {
+      return Status::InvalidArgument("quantize_head: must be true or false, got " + it->dump());
+    }
+    p.quantize_head = it->get<bool>();
+  }
+
+  RETURN_IF_ERROR(GetString(params, "device", &p.device));
+  if (p.device == "cuda") p.device = "cuda:0";
+  const bool cuda_index =
+      p.device.rfind("cuda:", 0) == 0 && p.device.size() > 5 && p.device.size() <= 8 &&
+      std::all_of(p.device.begin() + 5, p.device.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+  if (p.device != "cpu" && !cuda_index) {
+    return Status::InvalidArgument("device: must be cpu, cuda or cuda:N, got '" + p.device + "'");
+  }
+  RETURN_IF_ERROR(GetString(params, "dtype", &p.dtype));
+  if (p.dtype != "float32" && p.dtype != "float16" && p.dtype != "bfloat16") {
+    return Status::InvalidArgument("dtype: must be float32, float16 or bfloat16, got '" +
+                                   p.dtype + "'");
+  }
+  int64_t threads = 0, batch = 0;
+  RETURN_IF_ERROR(GetInt(params, "threads", 0, 1024, &threads));
+  RETURN_IF_ERROR(GetInt(params, "max_tokens", 0, int64_t{1} << 40, &p.max_tokens));
+  RETURN_IF_ERROR(GetInt(params, "batch", 0, 4096, &batch));
+  p.threads = static_cast<int>(threads);
+  p.batch = static_cast<int>(batch);
+  if (p.max_tokens > 0 && p.context > 0 && p.max_tokens < p.context) {
+    return Status::InvalidArgument("max_tokens: " + std::to_string(p.max_tokens) +
+                                   " is shorter than one window of context " +
+                                   std::to_string(p.context));
+  }
+  return p;
+}
+
+}  // namespace qlab::accuracy
+
+namespace qlab {
+
+Status ValidateAccuracyParams(const nlohmann::json& params) {
+  return accuracy::ParseAccuracyParams(params).status();
+}
+
+}  // namespace qlab
