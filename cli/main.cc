@@ -111,13 +111,15 @@ struct ResultTable {
   std::vector<std::string> metric_names; // every metric, first-seen order
 };
 
-StatusOr<std::vector<v1::ResultRow>> FetchResults(Client& c, const std::string& experiment) {
+StatusOr<std::vector<v1::ResultRow>> FetchResults(Client& c, const std::string& experiment,
+                                                  const std::string& filter) {
   std::vector<v1::ResultRow> rows;
   std::string token;
   do {
     v1::QueryResultsRequest req;
     req.set_experiment(experiment);
     req.set_page_token(token);
+    req.set_filter(filter);
     v1::QueryResultsResponse resp;
     grpc::Status st = c.results->QueryResults(Ctx(120).get(), req, &resp);
     if (!st.ok()) {
@@ -162,9 +164,9 @@ const v1::Metric* FindMetric(const v1::ResultRow& r, const std::string& name) {
   return nullptr;
 }
 
-int CmdResults(Client& c, const std::string& experiment, bool as_json, bool as_csv,
-               const std::string& sort_by) {
-  auto rows = FetchResults(c, experiment);
+int CmdResults(Client& c, const std::string& experiment, const std::string& filter, bool as_json,
+               bool as_csv, const std::string& sort_by) {
+  auto rows = FetchResults(c, experiment, filter);
   if (!rows.ok()) return Fail(rows.status(), "results");
   if (!sort_by.empty()) {
     std::stable_sort(rows->begin(), rows->end(), [&](const auto& a, const auto& b) {
@@ -220,10 +222,12 @@ int CmdResults(Client& c, const std::string& experiment, bool as_json, bool as_c
   return 0;
 }
 
-int CmdPareto(Client& c, const std::string& experiment, const std::string& x, const std::string& y,
-              const std::string& x_dir, const std::string& y_dir, bool as_json, bool all_points) {
+int CmdPareto(Client& c, const std::string& experiment, const std::string& filter,
+              const std::string& x, const std::string& y, const std::string& x_dir,
+              const std::string& y_dir, bool as_json, bool all_points) {
   v1::ParetoRequest req;
   req.set_experiment(experiment);
+  req.set_filter(filter);
   req.set_x_metric(x);
   req.set_y_metric(y);
   auto dir = [](const std::string& d) {
@@ -535,7 +539,7 @@ int main(int argc, char** argv) {
   app.add_option("--server", server, "coordinator gRPC address HOST:PORT")
       ->envname("QLAB_SERVER")->capture_default_str();
 
-  std::string file, name, experiment, state, kind, sort_by, x, y, x_dir = "auto", y_dir = "auto",
+  std::string file, name, experiment, state, kind, sort_by, filter, x, y, x_dir = "auto", y_dir = "auto",
                                                                    page_token, space = "nb201", arch;
   bool wait = false, dry_run = false, quiet = false, as_json = false, as_csv = false, all = false;
   int limit = 50;
@@ -573,6 +577,8 @@ int main(int argc, char** argv) {
   fmt->add_flag("--csv", as_csv, "CSV with params.* and metrics.* columns");
   fmt->require_option(0, 1);
   results->add_option("--sort", sort_by, "sort rows by this metric, ascending");
+  results->add_option("--filter", filter,
+                      "only jobs matching, e.g. \"datatype in (e2m1, nf4) and mse < 0.01\"");
 
   auto* pareto = app.add_subcommand("pareto", "Pareto frontier over two metrics of an experiment");
   pareto->add_option("--experiment", experiment)->required();
@@ -581,6 +587,7 @@ int main(int argc, char** argv) {
   pareto->add_option("--x-dir", x_dir, "min|max|auto (auto: the metric's own direction)");
   pareto->add_option("--y-dir", y_dir, "min|max|auto");
   pareto->add_flag("--all", all, "also print dominated points");
+  pareto->add_option("--filter", filter, "only jobs matching, e.g. \"distribution = student_t\"");
   pareto->add_flag("--json", as_json);
 
   app.add_subcommand("workers", "workers, their devices and running jobs");
@@ -613,8 +620,8 @@ int main(int argc, char** argv) {
     }
     return CmdCancel(client, job_id, experiment);
   }
-  if (results->parsed()) return CmdResults(client, experiment, as_json, as_csv, sort_by);
-  if (pareto->parsed()) return CmdPareto(client, experiment, x, y, x_dir, y_dir, as_json, all);
+  if (results->parsed()) return CmdResults(client, experiment, filter, as_json, as_csv, sort_by);
+  if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all);
   if (app.got_subcommand("workers")) return CmdWorkers(client);
   if (app.got_subcommand("experiments")) return CmdExperiments(client);
   return 2;

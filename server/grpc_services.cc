@@ -427,7 +427,7 @@ grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext*,
   }
   auto after = ParsePageToken(req->page_token());
   if (!after.ok()) return ToGrpcStatus(after.status());
-  auto rows = store_->QueryResults(e->id, *after, page_size + 1);
+  auto rows = store_->QueryResults(e->id, *after, page_size + 1, req->filter());
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   for (int i = 0; i < static_cast<int>(rows->size()) && i < page_size; ++i) {
     const auto& r = (*rows)[i];
@@ -454,7 +454,7 @@ grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext*, const v1::ParetoReq
                                                         : ParetoDirection::kAuto;
   };
   ParetoQuery query{req->experiment(), req->x_metric(), req->y_metric(),
-                    direction(req->x_direction()), direction(req->y_direction()), ""};
+                    direction(req->x_direction()), direction(req->y_direction()), req->filter()};
   auto result = RunParetoQuery(*store_, query);
   if (!result.ok()) return ToGrpcStatus(result.status());
   for (const auto& p : result->points) {

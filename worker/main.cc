@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "worker/worker.h"
+#include "worker/worker_metrics.h"
 
 int main(int argc, char** argv) {
   qlab::worker::WorkerOptions options;
@@ -25,6 +26,10 @@ int main(int argc, char** argv) {
                  "on SIGTERM, how long running jobs may finish before their leases are given back")
       ->envname("QLAB_GRACE_MS")->capture_default_str()->check(CLI::Range(0, 3'600'000));
   app.add_option("--label", labels, "KEY=VALUE label shown with the worker (repeatable)");
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus /metrics on HOST:PORT (port 0: any); off by default")
+      ->envname("QLAB_WORKER_METRICS_LISTEN");
   bool list_devices = false;
   app.add_flag("--list-devices", list_devices, "print the devices found and exit");
   CLI11_PARSE(app, argc, argv);
@@ -65,7 +70,16 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  qlab::worker::Worker worker(options, qlab::worker::BuiltInExecutors(have_cuda));
+  qlab::worker::WorkerMetrics metrics;
+  if (!metrics_listen.empty()) {
+    qlab::Status st = metrics.Serve(metrics_listen);
+    if (!st.ok()) {
+      spdlog::error("qlab-worker: {}", st.message());
+      return st.code() == qlab::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    spdlog::info("qlab-worker: metrics on http://{}/metrics", metrics.address());
+  }
+  qlab::worker::Worker worker(options, metrics.Decorate(qlab::worker::BuiltInExecutors(have_cuda)));
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&signals, &sig);

@@ -27,10 +27,15 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); proc
 
 export function tempDir(prefix = 'qlab-web-') { return fs.mkdtempSync(path.join(os.tmpdir(), prefix)); }
 
-function start(argv, logPath) {
-  for (const bin of [argv[0]]) {
-    if (!fs.existsSync(bin)) throw new Error(`${bin} does not exist: build it (scripts/build) or set QLAB_*_BIN`);
+// Throws a readable error when one of the binaries is missing.
+export function checkBinaries(which = Object.keys(BIN)) {
+  for (const k of which) {
+    if (!fs.existsSync(BIN[k])) throw new Error(`${BIN[k]} does not exist: build it (scripts/build) or set QLAB_${k.toUpperCase()}_BIN`);
   }
+}
+
+function start(argv, logPath) {
+  if (!fs.existsSync(argv[0])) throw new Error(`${argv[0]} does not exist: build it (scripts/build) or set QLAB_*_BIN`);
   const log = fs.openSync(logPath, 'a');
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', log, log] });
   fs.closeSync(log);
@@ -84,7 +89,7 @@ export function cli(server, args, { timeoutMs = 120000 } = {}) {
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`qlab ${args.join(' ')} timed out`)); }, timeoutMs);
-    child.on('error', reject);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
 }
