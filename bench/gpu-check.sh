@@ -57,7 +57,8 @@ write_summary() {
     echo "- commit: $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
     echo "- host: $(uname -n) ($(uname -sr))"
     if command -v nvidia-smi >/dev/null 2>&1; then
-      echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
+      echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total \
+        --format=csv,noheader 2>/dev/null | head -1)"
     else
       echo "- GPU: nvidia-smi not found"
     fi
@@ -66,8 +67,8 @@ write_summary() {
     echo "|---|---|---|"
     printf '%s\n' "${STEPS[@]}"
     echo
-    echo "Files: kernel_bench.md (table), kernel_bench.jsonl and tinygemm.jsonl (raw), kernel_check.log,"
-    echo "nvidia-smi*.txt, configure/build logs, gpu-check.log (everything)."
+    echo "Files: kernel_bench.md (table), kernel_bench.jsonl and tinygemm.jsonl (raw),"
+    echo "kernel_check.log, nvidia-smi*.txt, configure/build logs, gpu-check.log (everything)."
     if [ -s "$OUT/kernel_bench.md" ]; then
       echo
       cat "$OUT/kernel_bench.md"
@@ -88,15 +89,16 @@ step "machine"
   echo "root: $ROOT"
   echo "out: $OUT"
   uname -a
-  (command -v nvcc >/dev/null && nvcc --version) || /usr/local/cuda/bin/nvcc --version || echo "nvcc: not found"
+  (command -v nvcc >/dev/null && nvcc --version) || /usr/local/cuda/bin/nvcc --version ||
+    echo "nvcc: not found"
   cmake --version | head -1
   "${CXX:-g++}" --version | head -1
 } 2>&1 | tee "$OUT/toolchain.txt"
 if command -v nvidia-smi >/dev/null 2>&1; then
   nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
   nvidia-smi -q > "$OUT/nvidia-smi-q.txt" 2>&1
-  nvidia-smi --query-gpu=name,pci.bus_id,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit \
-    --format=csv > "$OUT/nvidia-smi-gpus.csv" 2>&1
+  nvidia-smi --format=csv > "$OUT/nvidia-smi-gpus.csv" 2>&1 \
+    --query-gpu=name,pci.bus_id,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit
   cat "$OUT/nvidia-smi.txt"
 else
   echo "nvidia-smi: not found" | tee "$OUT/nvidia-smi.txt"
@@ -105,7 +107,8 @@ fi
 # The tinygemm peer builds in the background while the kernels build.
 TINYGEMM_BIN=""
 TINYGEMM_PID=""
-if [ "$SKIP_TINYGEMM" = 0 ] && [ -f "$TORCH_DIR/TorchConfig.cmake" ]; then
+if [ "$SKIP_TINYGEMM" = 0 ] && [ -f "$TORCH_DIR/TorchConfig.cmake" ] &&
+   nvidia-smi -L > /dev/null 2>&1; then
   step "tinygemm peer: building in the background against $TORCH_DIR"
   (
     timeout 300 cmake -S "$ROOT/evaluators/kernels/tinygemm" -B "$BUILD_DIR-tinygemm" \
@@ -115,7 +118,8 @@ if [ "$SKIP_TINYGEMM" = 0 ] && [ -f "$TORCH_DIR/TorchConfig.cmake" ]; then
   ) > "$OUT/tinygemm-build.log" 2>&1 &
   TINYGEMM_PID=$!
 else
-  echo "tinygemm peer: skipped (no $TORCH_DIR/TorchConfig.cmake or --skip-tinygemm)"
+  echo "tinygemm peer: skipped (--skip-tinygemm, no GPU listed by nvidia-smi, or no" \
+    "$TORCH_DIR/TorchConfig.cmake)"
   record "tinygemm peer build" "skipped"
 fi
 
@@ -152,7 +156,7 @@ case "$CHECK_RC" in
   0) record "kernel_check" "all passed ($(grep -c '^PASS' "$OUT/kernel_check.log") cases)" ;;
   2)
     record "kernel_check" "no GPU (host checks passed)"
-    if [ -n "$TINYGEMM_PID" ]; then kill "$TINYGEMM_PID" 2>/dev/null; wait "$TINYGEMM_PID" 2>/dev/null; fi
+    if [ -n "$TINYGEMM_PID" ]; then wait "$TINYGEMM_PID" 2>/dev/null; fi
     if [ "$ALLOW_NO_GPU" = 1 ]; then finish "no GPU (host checks passed)" 0; fi
     finish "no GPU (host checks passed)" 2
     ;;
@@ -193,7 +197,10 @@ nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu --format=
 case "$BENCH_RC" in
   0) record "kernel_bench" "ok" ;;
   1) record "kernel_bench" "OUTPUT CHECK FAILED (kernel_bench.md)" ;;
-  *) tail -20 "$OUT/kernel_bench.log"; record "kernel_bench" "failed (exit $BENCH_RC, kernel_bench.log)" ;;
+  *)
+    tail -20 "$OUT/kernel_bench.log"
+    record "kernel_bench" "failed (exit $BENCH_RC, kernel_bench.log)"
+    ;;
 esac
 
 if [ "$CHECK_RC" != 0 ] || [ "$BENCH_RC" = 1 ]; then finish "CHECKS FAILED" 1; fi

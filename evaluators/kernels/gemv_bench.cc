@@ -24,15 +24,16 @@ Status CheckCancelled(const JobContext* ctx) {
 
 // Nearest-rank percentile of sorted values.
 double Percentile(const std::vector<float>& sorted, double q) {
-  const size_t i = static_cast<size_t>(std::clamp(
-      std::ceil(q * static_cast<double>(sorted.size())) - 1.0, 0.0,
-      static_cast<double>(sorted.size() - 1)));
+  const size_t i =
+      static_cast<size_t>(std::clamp(std::ceil(q * static_cast<double>(sorted.size())) - 1.0, 0.0,
+                                     static_cast<double>(sorted.size() - 1)));
   return sorted[i];
 }
 
 double Median(const std::vector<float>& sorted) {
   const size_t n = sorted.size();
-  return n % 2 == 1 ? sorted[n / 2] : 0.5 * (static_cast<double>(sorted[n / 2 - 1]) + sorted[n / 2]);
+  return n % 2 == 1 ? sorted[n / 2]
+                    : 0.5 * (static_cast<double>(sorted[n / 2 - 1]) + sorted[n / 2]);
 }
 
 std::string JsonString(const std::string& s) {
@@ -83,12 +84,12 @@ std::vector<double> SampledReference(GemvKernel kernel, const GemvShape& shape, 
 
 std::string GemvDeviceDescription::ToString() const {
   char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "cuda:%d %s (sm_%s, %d SMs, %.1f GiB, L2 %.0f MiB, %d MHz SM, %d-bit bus, driver %s)",
-                device, name.c_str(), compute_capability.c_str(), num_sms,
-                static_cast<double>(memory_bytes) / (1 << 30),
-                static_cast<double>(l2_bytes) / kMiB, sm_clock_mhz, memory_bus_bits,
-                driver.c_str());
+  std::snprintf(
+      buf, sizeof(buf),
+      "cuda:%d %s (sm_%s, %d SMs, %.1f GiB, L2 %.0f MiB, %d MHz SM, %d-bit bus, driver %s)", device,
+      name.c_str(), compute_capability.c_str(), num_sms,
+      static_cast<double>(memory_bytes) / (1 << 30), static_cast<double>(l2_bytes) / kMiB,
+      sm_clock_mhz, memory_bus_bits, driver.c_str());
   return buf;
 }
 
@@ -104,8 +105,8 @@ StatusOr<std::unique_ptr<GemvBenchmark>> GemvBenchmark::Create(int device,
   int count = 0;
   RETURN_IF_ERROR(CudaStatus(cudaGetDeviceCount(&count), "cudaGetDeviceCount"));
   if (device < 0 || device >= count) {
-    return Status::InvalidArgument("CUDA device " + std::to_string(device) +
-                                   " does not exist (" + std::to_string(count) + " present)");
+    return Status::InvalidArgument("CUDA device " + std::to_string(device) + " does not exist (" +
+                                   std::to_string(count) + " present)");
   }
   if (options.repetitions < 1 || options.warmup < 0) {
     return Status::InvalidArgument("benchmark needs repetitions >= 1 and warmup >= 0");
@@ -221,7 +222,8 @@ StatusOr<GemvTiming> GemvBenchmark::Run(GemvKernel kernel, const GemvShape& shap
   const int64_t rotate = options_.rotate_bytes > 0 ? options_.rotate_bytes : 2 * device_.l2_bytes;
   size_t free_bytes = 0, total_bytes = 0;
   RETURN_IF_ERROR(CudaStatus(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo"));
-  int copies = static_cast<int>(std::clamp<int64_t>((rotate + weight_bytes - 1) / weight_bytes, 1, 64));
+  int copies =
+      static_cast<int>(std::clamp<int64_t>((rotate + weight_bytes - 1) / weight_bytes, 1, 64));
   copies = static_cast<int>(std::min<int64_t>(
       copies, std::max<int64_t>(1, static_cast<int64_t>(free_bytes * 0.7) / weight_bytes)));
   if (weight_bytes > static_cast<int64_t>(free_bytes * 0.9)) {
@@ -247,8 +249,8 @@ StatusOr<GemvTiming> GemvBenchmark::Run(GemvKernel kernel, const GemvShape& shap
     };
   } else {
     launch = [&](int i) {
-      return cublas_->Run(weights[i % copies].qweight.as<const uint16_t>(),
-                          x.as<const uint16_t>(), y.as<uint16_t>(), shape, stream_);
+      return cublas_->Run(weights[i % copies].qweight.as<const uint16_t>(), x.as<const uint16_t>(),
+                          y.as<uint16_t>(), shape, stream_);
     };
   }
   RETURN_IF_ERROR(CheckCancelled(ctx));
@@ -270,9 +272,9 @@ StatusOr<GemvTiming> GemvBenchmark::Run(GemvKernel kernel, const GemvShape& shap
   if (options_.verify_rows > 0) {
     RETURN_IF_ERROR(CheckCancelled(ctx));
     std::vector<uint16_t> y_host(static_cast<size_t>(shape.m) * shape.n);
-    RETURN_IF_ERROR(CudaStatus(cudaMemcpy(y_host.data(), y.get(), y_host.size() * 2,
-                                          cudaMemcpyDeviceToHost),
-                               "copying y to the host"));
+    RETURN_IF_ERROR(
+        CudaStatus(cudaMemcpy(y_host.data(), y.get(), y_host.size() * 2, cudaMemcpyDeviceToHost),
+                   "copying y to the host"));
     const std::vector<int64_t> rows = SampleRows(shape.n, options_.verify_rows);
     const std::vector<double> ref = SampledReference(kernel, shape, options_.seed, rows);
     std::vector<uint16_t> got(ref.size());

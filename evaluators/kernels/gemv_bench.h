@@ -25,25 +25,25 @@
 namespace qlab::kernels {
 
 struct GemvBenchOptions {
-  int repetitions = 100;       // timed launches (median over them). Default: 100
-  int warmup = 20;             // untimed launches first. Default: 20
-  uint64_t seed = 1;           // synthetic data seed. Default: 1
-  int64_t rotate_bytes = 0;    // weight bytes cycled through; 0: 2x the L2 size. Default: 0
-  int verify_rows = 256;       // rows compared with the CPU reference (0: no check). Default: 256
-  int forced_splits = 0;       // fused kernels: 0 lets the planner choose. Default: 0
+  int repetitions = 100;     // timed launches (median over them). Default: 100
+  int warmup = 20;           // untimed launches first. Default: 20
+  uint64_t seed = 1;         // synthetic data seed. Default: 1
+  int64_t rotate_bytes = 0;  // weight bytes cycled through; 0: 2x the L2 size. Default: 0
+  int verify_rows = 256;     // rows compared with the CPU reference (0: no check). Default: 256
+  int forced_splits = 0;     // fused kernels: 0 lets the planner choose. Default: 0
 };
 
 struct GemvDeviceDescription {
   int device = 0;
-  std::string name;                 // e.g. "NVIDIA H100 80GB HBM3"
-  std::string compute_capability;   // e.g. "9.0"
+  std::string name;                // e.g. "NVIDIA H100 80GB HBM3"
+  std::string compute_capability;  // e.g. "9.0"
   int num_sms = 0;
   int64_t memory_bytes = 0;
   int64_t l2_bytes = 0;
-  int sm_clock_mhz = 0;             // maximum SM clock
+  int sm_clock_mhz = 0;  // maximum SM clock
   int memory_clock_mhz = 0;
   int memory_bus_bits = 0;
-  std::string driver;               // e.g. "13000" (cudaDriverGetVersion)
+  std::string driver;  // e.g. "13000" (cudaDriverGetVersion)
   std::string ToString() const;
 };
 
@@ -52,13 +52,13 @@ struct GemvTiming {
   GemvShape shape;
   int repetitions = 0;
   double median_us = 0, mean_us = 0, min_us = 0, p10_us = 0, p90_us = 0, stddev_us = 0;
-  int64_t bytes_moved = 0;          // GemvBytesMoved
-  double effective_gbps = 0;        // bytes_moved / median, in GB/s (1e9 bytes per second)
-  int rotation_copies = 1;          // distinct weight buffers cycled through
+  int64_t bytes_moved = 0;                 // GemvBytesMoved
+  double effective_gbps = 0;               // bytes_moved / median, in GB/s (1e9 bytes per second)
+  int rotation_copies = 1;                 // distinct weight buffers cycled through
   std::optional<GemvLaunchConfig> launch;  // fused kernels only
-  std::string variant;              // kernel variant that ran, e.g. "razer_w4/mma_m16n8k16"
-  int64_t rows_checked = 0;         // 0 when not verified
-  GemvComparison check;             // against the CPU reference on rows_checked rows
+  std::string variant;                     // kernel variant that ran, e.g. "razer_w4/mma_m16n8k16"
+  int64_t rows_checked = 0;                // 0 when not verified
+  GemvComparison check;                    // against the CPU reference on rows_checked rows
 };
 
 class GemvBenchmark {

@@ -26,9 +26,9 @@ std::vector<float> GaussianWeights(int64_t n, int64_t k, uint64_t seed) {
 std::string GemvCheckCase::ToString() const {
   return std::string(GemvKernelName(kernel)) + " m=" + std::to_string(shape.m) +
          " n=" + std::to_string(shape.n) + " k=" + std::to_string(shape.k) + " splits=" +
-         (forced_splits == 0 ? std::string("auto")
-                             : forced_splits < 0 ? std::string("max")
-                                                 : std::to_string(forced_splits)) +
+         (forced_splits == 0  ? std::string("auto")
+          : forced_splits < 0 ? std::string("max")
+                              : std::to_string(forced_splits)) +
          (weights == CheckWeights::kRandomBits ? " random-bits" : " quantized-gaussian");
 }
 

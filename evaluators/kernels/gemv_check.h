@@ -45,9 +45,9 @@ struct HostProblem {
   datatypes::PackedRazerW4 razer;
   datatypes::PackedInt4Asym int4;
   datatypes::PackedNvfp4 nvfp4;
-  std::vector<uint16_t> fp16_weights;  // [n, k], cuBLAS baseline only
-  std::vector<uint16_t> x;             // [m, k]
-  std::vector<double> ref;             // [m, n]
+  std::vector<uint16_t> fp16_weights;     // [n, k], cuBLAS baseline only
+  std::vector<uint16_t> x;                // [m, k]
+  std::vector<double> ref;                // [m, n]
   gemv::PackedPointers pointers() const;  // host pointers into the packed struct
   float tensor_scale() const;
 };
@@ -55,12 +55,12 @@ StatusOr<HostProblem> MakeHostProblem(const GemvCheckCase& c);
 
 struct GemvCheckResult {
   GemvCheckCase c;
-  Status status;                  // non-OK: the case could not run (plan, CUDA error, ...)
-  std::string launch;             // GemvLaunchConfig::ToString() of fused kernels
+  Status status;       // non-OK: the case could not run (plan, CUDA error, ...)
+  std::string launch;  // GemvLaunchConfig::ToString() of fused kernels
   GemvComparison cmp;
-  bool deterministic = true;      // second launch bit-identical to the first (GPU only)
+  bool deterministic = true;  // second launch bit-identical to the first (GPU only)
   bool ok() const { return status.ok() && cmp.ok() && deterministic; }
-  std::string ToString() const;   // one line: PASS/FAIL, case, launch, errors
+  std::string ToString() const;  // one line: PASS/FAIL, case, launch, errors
 };
 
 // The host emulator on a fused-kernel case (gemv_emulator.h). Runs anywhere.

@@ -58,8 +58,8 @@ Status RunTwice(const HostProblem& p, std::string* launch, std::vector<uint16_t>
   } else {
     ASSIGN_OR_RETURN(cublas, CublasFp16Gemv::Create());
     run = [&] {
-      return cublas->Run(w.qweight.as<const uint16_t>(), x.as<const uint16_t>(),
-                         y.as<uint16_t>(), s, nullptr);
+      return cublas->Run(w.qweight.as<const uint16_t>(), x.as<const uint16_t>(), y.as<uint16_t>(),
+                         s, nullptr);
     };
   }
   for (std::vector<uint16_t>* out : {y1, y2}) {

@@ -91,9 +91,9 @@ StatusOr<DeviceBuffer> DeviceBuffer::Allocate(int64_t bytes) {
 StatusOr<DeviceBuffer> DeviceBuffer::FromHost(const void* data, int64_t bytes) {
   ASSIGN_OR_RETURN(DeviceBuffer b, Allocate(bytes));
   if (bytes > 0) {
-    RETURN_IF_ERROR(CudaStatus(
-        cudaMemcpy(b.ptr_, data, static_cast<size_t>(bytes), cudaMemcpyHostToDevice),
-        "cudaMemcpy to device"));
+    RETURN_IF_ERROR(
+        CudaStatus(cudaMemcpy(b.ptr_, data, static_cast<size_t>(bytes), cudaMemcpyHostToDevice),
+                   "cudaMemcpy to device"));
   }
   return b;
 }
@@ -175,8 +175,7 @@ StatusOr<DevicePackedWeights> MakeSyntheticWeights(GemvKernel kernel, const Gemv
     }
     case GemvKernel::kRazerW4:
     case GemvKernel::kInt4Asym: {
-      const int64_t aux_words =
-          shape.n * CeilDiv(groups, kernel == GemvKernel::kRazerW4 ? 16 : 8);
+      const int64_t aux_words = shape.n * CeilDiv(groups, kernel == GemvKernel::kRazerW4 ? 16 : 8);
       ASSIGN_OR_RETURN(d.qweight, DeviceBuffer::Allocate(shape.n * shape.k / 2));
       ASSIGN_OR_RETURN(d.scales, DeviceBuffer::Allocate(shape.n * groups * 2));
       ASSIGN_OR_RETURN(d.aux, DeviceBuffer::Allocate(aux_words * 4));
@@ -211,16 +210,16 @@ StatusOr<DeviceBuffer> MakeSyntheticActivations(const GemvShape& shape, uint64_t
 StatusOr<GemvDeviceLimits> QueryGemvDeviceLimits(GemvKernel kernel, int device) {
   GemvDeviceLimits limits;
   int value = 0;
-  RETURN_IF_ERROR(CudaStatus(
-      cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device), "SM count"));
+  RETURN_IF_ERROR(CudaStatus(cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device),
+                             "SM count"));
   limits.num_sms = value;
   RETURN_IF_ERROR(CudaStatus(
       cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device),
       "shared memory per SM"));
   limits.smem_per_sm_bytes = value;
-  RETURN_IF_ERROR(CudaStatus(
-      cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-      "shared memory per block"));
+  RETURN_IF_ERROR(
+      CudaStatus(cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                 "shared memory per block"));
   limits.smem_per_block_max_bytes = value;
   StatusOr<int> blocks = Status::InvalidArgument("QueryGemvDeviceLimits: not a fused kernel");
   switch (kernel) {
@@ -253,16 +252,18 @@ Status GemvWorkspace::Reserve(int64_t bytes) {
   if (bytes <= buffer_.bytes()) return Status::Ok();
   buffer_ = DeviceBuffer();
   ASSIGN_OR_RETURN(buffer_, DeviceBuffer::Allocate(bytes));
-  return CudaStatus(cudaMemset(buffer_.get(), 0, static_cast<size_t>(bytes)),
-                    "zeroing the GEMV workspace");
+  RETURN_IF_ERROR(CudaStatus(cudaMemset(buffer_.get(), 0, static_cast<size_t>(bytes)),
+                             "zeroing the GEMV workspace"));
+  // Launches may come on non-blocking streams, which do not wait for the legacy stream's memset.
+  return CudaStatus(cudaDeviceSynchronize(), "zeroing the GEMV workspace");
 }
 
 Status LaunchFusedGemv(const GemvLaunchConfig& config, const gemv::PackedPointers& weights,
-                       float tensor_scale, const uint16_t* x, uint16_t* y,
-                       GemvWorkspace* workspace, cudaStream_t stream) {
+                       float tensor_scale, const uint16_t* x, uint16_t* y, GemvWorkspace* workspace,
+                       cudaStream_t stream) {
   const GemvShape& s = config.shape;
-  const std::string where = std::string(GemvKernelName(config.kernel)) + " GEMV (" +
-                            ShapeText(s) + ")";
+  const std::string where =
+      std::string(GemvKernelName(config.kernel)) + " GEMV (" + ShapeText(s) + ")";
   RETURN_IF_ERROR(ValidateGemvShape(config.kernel, s));
   if (!IsPackedKernel(config.kernel)) {
     return Status::InvalidArgument(where + ": fp16_cublas is not a fused kernel");
@@ -350,14 +351,13 @@ Status CublasFp16Gemv::Run(const uint16_t* w, const uint16_t* x, uint16_t* y,
     // [k, n] with ld k, used transposed; X row-major [m, k] is column-major [k, m] with ld k.
     const float alpha = 1.0f, beta = 0.0f;
     st = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(shape.n), shape.m,
-                      static_cast<int>(shape.k), &alpha, w, CUDA_R_16F,
-                      static_cast<int>(shape.k), x, CUDA_R_16F, static_cast<int>(shape.k), &beta,
-                      y, CUDA_R_16F, static_cast<int>(shape.n), CUBLAS_COMPUTE_32F,
-                      CUBLAS_GEMM_DEFAULT);
+                      static_cast<int>(shape.k), &alpha, w, CUDA_R_16F, static_cast<int>(shape.k),
+                      x, CUDA_R_16F, static_cast<int>(shape.k), &beta, y, CUDA_R_16F,
+                      static_cast<int>(shape.n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }
   if (st != CUBLAS_STATUS_SUCCESS) {
-    return Status::Internal("cublasGemmEx (" + ShapeText(shape) + "): " +
-                            cublasGetStatusString(st));
+    return Status::Internal("cublasGemmEx (" + ShapeText(shape) +
+                            "): " + cublasGetStatusString(st));
   }
   return CudaStatus(cudaGetLastError(), "cublasGemmEx launch");
 }

@@ -98,7 +98,8 @@ StatusOr<GemvLaunchConfig> PlanFusedGemvForDevice(GemvKernel kernel, const GemvS
 // and FP32 partial sums. One launch at a time per workspace.
 class GemvWorkspace {
  public:
-  // Grows to at least `bytes` (never shrinks), zero-filled.
+  // Grows to at least `bytes` (never shrinks), zero-filled; synchronous (the device is idle
+  // when it returns), so any stream may launch with it next.
   Status Reserve(int64_t bytes);
   void* data() const { return buffer_.get(); }
   int64_t bytes() const { return buffer_.bytes(); }
@@ -114,8 +115,8 @@ class GemvWorkspace {
 // is null or misaligned, or the workspace is missing or smaller than config.workspace_bytes.
 // INTERNAL on a launch error.
 Status LaunchFusedGemv(const GemvLaunchConfig& config, const gemv::PackedPointers& weights,
-                       float tensor_scale, const uint16_t* x, uint16_t* y,
-                       GemvWorkspace* workspace, cudaStream_t stream);
+                       float tensor_scale, const uint16_t* x, uint16_t* y, GemvWorkspace* workspace,
+                       cudaStream_t stream);
 
 // The baseline: y = x * W^T with FP16 W [n, k] through cublasGemmEx (FP16 in/out, FP32 compute,
 // batch as the GEMM's n dimension).

@@ -47,9 +47,9 @@ std::vector<uint16_t> Emulate(const FusedGemvArgs& args, const GemvLaunchConfig&
   std::vector<uint16_t> y(static_cast<size_t>(m) * args.n, 0);
   std::vector<float> partials;
   if (args.k_splits > 1) {
-    partials.assign(static_cast<size_t>(config.row_blocks) * args.k_splits * gemv::kMmaN *
-                        gemv::kRowsPerBlock,
-                    0.f);
+    partials.assign(
+        static_cast<size_t>(config.row_blocks) * args.k_splits * gemv::kMmaN * gemv::kRowsPerBlock,
+        0.f);
   }
   const int row_chunks = gemv::SmemRowChunks(args.slice_groups_max);
   std::vector<U32x4> smem(static_cast<size_t>(m) * row_chunks);
@@ -86,8 +86,8 @@ std::vector<uint16_t> Emulate(const FusedGemvArgs& args, const GemvLaunchConfig&
             float c[kLanes][4] = {};
             EmulateGroupStepMmas<Traits>(steps, group - range.begin, smem, row_chunks, m, c);
             for (int lane = 0; lane < kLanes; ++lane) {
-              gemv::ApplyGroupScale(c[lane], steps[lane].meta_lo.scale,
-                                    steps[lane].meta_hi.scale, acc[lane]);
+              gemv::ApplyGroupScale(c[lane], steps[lane].meta_lo.scale, steps[lane].meta_hi.scale,
+                                    acc[lane]);
             }
           } else {
             EmulateGroupStepMmas<Traits>(steps, group - range.begin, smem, row_chunks, m, acc);
@@ -135,11 +135,11 @@ float FusedOutputScale(GemvKernel kernel, float tensor_scale) {
   return kernel == GemvKernel::kNvfp4 ? tensor_scale * 128.0f : 1.0f;
 }
 
-void EmulateMmaM16N8K16(const uint32_t (&a)[32][4], const uint32_t (&b)[32][2],
-                        float (&d)[32][4]) {
+void EmulateMmaM16N8K16(const uint32_t (&a)[32][4], const uint32_t (&b)[32][2], float (&d)[32][4]) {
   double A[16][16], B[16][8];
   auto half = [](uint32_t reg, int lane16) {
-    return static_cast<double>(datatypes::Fp16BitsToFloat(static_cast<uint16_t>(reg >> (16 * lane16))));
+    return static_cast<double>(
+        datatypes::Fp16BitsToFloat(static_cast<uint16_t>(reg >> (16 * lane16))));
   };
   for (int lane = 0; lane < 32; ++lane) {
     const int g = lane >> 2, t = lane & 3;

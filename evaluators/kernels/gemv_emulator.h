@@ -31,8 +31,7 @@ StatusOr<std::vector<uint16_t>> EmulateFusedGemv(const GemvLaunchConfig& config,
 // the lane's four A registers, b[lane] its two B registers, d[lane] its four accumulators,
 // distributed as in the PTX ISA (groupID = lane / 4, threadID_in_group = lane % 4). Products
 // and sums are exact in double, then rounded to float.
-void EmulateMmaM16N8K16(const uint32_t (&a)[32][4], const uint32_t (&b)[32][2],
-                        float (&d)[32][4]);
+void EmulateMmaM16N8K16(const uint32_t (&a)[32][4], const uint32_t (&b)[32][2], float (&d)[32][4]);
 
 // Output scale the kernels apply to the FP32 result: tensor_scale * 2^7 for NVFP4 (the E4M3
 // scales are multiplied in as e4m3 * 2^7), 1 otherwise.

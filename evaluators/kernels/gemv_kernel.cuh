@@ -67,8 +67,7 @@ namespace qlab::kernels::gemv {
 
 // D = A * B + D for one m16n8k16 tile: A fp16 16x16 (4 regs/lane), B fp16 16x8 (2 regs/lane),
 // D fp32 16x8 (4 regs/lane), fragment layouts of the PTX ISA.
-__device__ __forceinline__ void MmaM16N8K16(const uint32_t a[4], const uint32_t b[2],
-                                            float d[4]) {
+__device__ __forceinline__ void MmaM16N8K16(const uint32_t a[4], const uint32_t b[2], float d[4]) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
       "{%8, %9}, {%0, %1, %2, %3};\n"
@@ -83,8 +82,8 @@ __device__ __forceinline__ void GroupStepMmas(const GroupStep<Traits>& s, int gr
 #pragma unroll
   for (int word = 0; word < 4; ++word) {
     const U32x4 x_chunk = x_row[BChunkIndex(group_in_slice, t, word)];
-    const WordFragments f = MakeWordFragments<Traits>(Word(s.lo, word), Word(s.hi, word),
-                                                      s.meta_lo, s.meta_hi, word, x_chunk);
+    const WordFragments f = MakeWordFragments<Traits>(Word(s.lo, word), Word(s.hi, word), s.meta_lo,
+                                                      s.meta_hi, word, x_chunk);
     MmaM16N8K16(f.a[0], f.b[0], d);
     MmaM16N8K16(f.a[1], f.b[1], d);
   }

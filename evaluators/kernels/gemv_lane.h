@@ -34,13 +34,13 @@ namespace qlab::kernels::gemv {
 // ---- Launch geometry ------------------------------------------------------------------------
 inline constexpr int kWarpSize = 32;
 inline constexpr int kWarpsPerBlock = 4;
-inline constexpr int kThreadsPerBlock = kWarpsPerBlock * kWarpSize;   // 128
-inline constexpr int kRowsPerWarp = 16;                               // MMA m
+inline constexpr int kThreadsPerBlock = kWarpsPerBlock * kWarpSize;  // 128
+inline constexpr int kRowsPerWarp = 16;                              // MMA m
 inline constexpr int kRowsPerBlock = kWarpsPerBlock * kRowsPerWarp;  // 64
-inline constexpr int kMmaN = 8;                                       // MMA n = max batch
-inline constexpr int kGroupK = 128;                                   // K per group step
-inline constexpr int kWordsPerGroup = kGroupK / 8;                    // uint32 per row per step
-inline constexpr int kChunksPerGroup = kGroupK / 8;                   // 16-byte x chunks per step
+inline constexpr int kMmaN = 8;                                      // MMA n = max batch
+inline constexpr int kGroupK = 128;                                  // K per group step
+inline constexpr int kWordsPerGroup = kGroupK / 8;                   // uint32 per row per step
+inline constexpr int kChunksPerGroup = kGroupK / 8;                  // 16-byte x chunks per step
 inline constexpr int kNvfp4BlocksPerGroup = kGroupK / 16;
 
 // FP16 constants as bit patterns.
@@ -243,9 +243,9 @@ QLAB_HD void DecodeInt4Word(uint32_t w, uint32_t zero_bias, uint32_t neg_zero_bi
                             uint32_t out[4]) {
   constexpr uint32_t kOneSixteenth = 0x2C002C00u;  // half2(1/16)
   const uint32_t t = w >> 8;
-  out[0] = HSub2((w & 0x000F000Fu) | 0x64006400u, zero_bias);                      // (n0, n4)
+  out[0] = HSub2((w & 0x000F000Fu) | 0x64006400u, zero_bias);                       // (n0, n4)
   out[1] = HFma2((w & 0x00F000F0u) | 0x64006400u, kOneSixteenth, neg_zero_bias16);  // (n1, n5)
-  out[2] = HSub2((t & 0x000F000Fu) | 0x64006400u, zero_bias);                      // (n2, n6)
+  out[2] = HSub2((t & 0x000F000Fu) | 0x64006400u, zero_bias);                       // (n2, n6)
   out[3] = HFma2((t & 0x00F000F0u) | 0x64006400u, kOneSixteenth, neg_zero_bias16);  // (n3, n7)
 }
 
@@ -264,8 +264,7 @@ QLAB_HD uint32_t Int4NegZeroBias16Half2(uint32_t zero) {
 QLAB_HD void Nvfp4ScalePairTimes128(uint32_t two_bytes, uint32_t* first, uint32_t* second) {
 #if defined(__CUDA_ARCH__)
   const __half2_raw raw =
-      __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(two_bytes & 0xFFFFu),
-                                 __NV_E4M3);
+      __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(two_bytes & 0xFFFFu), __NV_E4M3);
   const uint32_t both =
       HMul2(static_cast<uint32_t>(raw.x) | static_cast<uint32_t>(raw.y) << 16, kHalf2TwoPow7);
   *first = __byte_perm(both, 0, 0x1010);
@@ -284,28 +283,28 @@ QLAB_HD void Nvfp4ScalePairTimes128(uint32_t two_bytes, uint32_t* first, uint32_
 // ---- Per-format traits ------------------------------------------------------------------------
 // Device pointers (or host pointers in the emulator) of one packed matrix, docs/packed-layouts.md.
 struct PackedPointers {
-  const uint32_t* qweight = nullptr;     // uint32 [n, k/8], nibble k%8 of word k/8
-  const uint16_t* scales = nullptr;      // razer/int4: fp16 bits [n, k/128]
-  const uint32_t* aux = nullptr;         // razer: selectors [n, ceil(G/16)]; int4: zeros
-                                         // [n, ceil(G/8)]
-  const uint8_t* block_scales = nullptr; // nvfp4: E4M3 [n, k/16]
+  const uint32_t* qweight = nullptr;      // uint32 [n, k/8], nibble k%8 of word k/8
+  const uint16_t* scales = nullptr;       // razer/int4: fp16 bits [n, k/128]
+  const uint32_t* aux = nullptr;          // razer: selectors [n, ceil(G/16)]; int4: zeros
+                                          // [n, ceil(G/8)]
+  const uint8_t* block_scales = nullptr;  // nvfp4: E4M3 [n, k/16]
 };
 
 // Everything a fused GEMV launch reads and writes (device pointers on the GPU, host pointers in
 // the emulator).
 struct FusedGemvArgs {
-  PackedPointers w;               // packed W [n, k]
-  float out_scale = 1.0f;         // applied to the FP32 result: 1, or NVFP4 tensor scale * 2^7
-  const uint16_t* x = nullptr;    // FP16 bits [m, k], 16-byte aligned
-  uint16_t* y = nullptr;          // FP16 bits [m, n]
-  float* partials = nullptr;      // split-K partials (PartialIndex), k_splits > 1 only
-  unsigned* counters = nullptr;   // [row_blocks] arrival counters, zero between launches
-  int64_t n = 0;                  // rows of W
-  int k = 0;                      // multiple of 128
-  int m = 1;                      // batch, 1..8
-  int groups = 0;                 // k / 128
-  int k_splits = 1;               // gridDim.y
-  int slice_groups_max = 0;       // MaxSliceGroups(groups, k_splits)
+  PackedPointers w;              // packed W [n, k]
+  float out_scale = 1.0f;        // applied to the FP32 result: 1, or NVFP4 tensor scale * 2^7
+  const uint16_t* x = nullptr;   // FP16 bits [m, k], 16-byte aligned
+  uint16_t* y = nullptr;         // FP16 bits [m, n]
+  float* partials = nullptr;     // split-K partials (PartialIndex), k_splits > 1 only
+  unsigned* counters = nullptr;  // [row_blocks] arrival counters, zero between launches
+  int64_t n = 0;                 // rows of W
+  int k = 0;                     // multiple of 128
+  int m = 1;                     // batch, 1..8
+  int groups = 0;                // k / 128
+  int k_splits = 1;              // gridDim.y
+  int slice_groups_max = 0;      // MaxSliceGroups(groups, k_splits)
 };
 
 // RaZeR W4: E2M1 with code 0x8 = the group's special value, FP16 scale per 128 applied in FP32
@@ -480,9 +479,7 @@ QLAB_HD U32x4 PermuteChunk(const U32x4& v) {
 
 // 16-byte chunks per batch row of the staged slice: 16 per group plus one pad chunk, so that
 // consecutive batch rows start one bank group (16 bytes) apart.
-QLAB_HD int SmemRowChunks(int slice_groups_max) {
-  return slice_groups_max * kChunksPerGroup + 1;
-}
+QLAB_HD int SmemRowChunks(int slice_groups_max) { return slice_groups_max * kChunksPerGroup + 1; }
 
 // Position of logical chunk c of a batch row. Within a group, lane t reads chunks 4t + i: without
 // the swizzle lanes t and t+2 would hit the same banks; XOR-ing 2 into the upper eight chunks

@@ -19,9 +19,8 @@ int64_t SmemBytes(int m, int slice_groups) {
 
 std::string GemvLaunchConfig::ToString() const {
   return "grid " + std::to_string(row_blocks) + "x" + std::to_string(k_splits) + " block " +
-         std::to_string(threads_per_block) + " smem " + std::to_string(smem_bytes) +
-         "B splits " + std::to_string(k_splits) + " (" + std::to_string(slice_groups_max) +
-         " groups/slice)";
+         std::to_string(threads_per_block) + " smem " + std::to_string(smem_bytes) + "B splits " +
+         std::to_string(k_splits) + " (" + std::to_string(slice_groups_max) + " groups/slice)";
 }
 
 StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& shape,
@@ -47,10 +46,9 @@ StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& sha
   int splits = 0;
   if (forced_splits > 0) {
     if (forced_splits > c.groups) {
-      return Status::InvalidArgument("PlanFusedGemv: forced k_splits=" +
-                                     std::to_string(forced_splits) + " exceeds the " +
-                                     std::to_string(c.groups) + " groups of k=" +
-                                     std::to_string(shape.k));
+      return Status::InvalidArgument(
+          "PlanFusedGemv: forced k_splits=" + std::to_string(forced_splits) + " exceeds the " +
+          std::to_string(c.groups) + " groups of k=" + std::to_string(shape.k));
     }
     splits = forced_splits;
   } else {
@@ -80,14 +78,15 @@ StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& sha
   if (smem > limits.smem_per_block_max_bytes) {
     return Status::InvalidArgument(
         "PlanFusedGemv: k_splits=" + std::to_string(splits) + " leaves " +
-        std::to_string(c.slice_groups_max) + " groups per slice for m=" +
-        std::to_string(shape.m) + " n=" + std::to_string(shape.n) + " k=" +
-        std::to_string(shape.k) + ", needing " + std::to_string(smem) +
-        " bytes of shared memory (max " + std::to_string(limits.smem_per_block_max_bytes) + ")");
+        std::to_string(c.slice_groups_max) + " groups per slice for m=" + std::to_string(shape.m) +
+        " n=" + std::to_string(shape.n) + " k=" + std::to_string(shape.k) + ", needing " +
+        std::to_string(smem) + " bytes of shared memory (max " +
+        std::to_string(limits.smem_per_block_max_bytes) + ")");
   }
   c.smem_bytes = static_cast<int>(smem);
   c.blocks_per_sm = static_cast<int>(std::max<int64_t>(
-      1, std::min<int64_t>(limits.blocks_per_sm, limits.smem_per_sm_bytes / std::max<int64_t>(1, smem))));
+      1, std::min<int64_t>(limits.blocks_per_sm,
+                           limits.smem_per_sm_bytes / std::max<int64_t>(1, smem))));
   if (splits > 1) {
     c.partials_offset = CeilDiv(c.row_blocks * 4, 256) * 256;  // counters first, 256-aligned
     c.workspace_bytes = c.partials_offset + c.row_blocks * splits * gemv::kMmaN *

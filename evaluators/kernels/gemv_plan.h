@@ -14,8 +14,8 @@ namespace qlab::kernels {
 
 // What the planner needs to know about the GPU and the compiled kernel.
 struct GemvDeviceLimits {
-  int num_sms = 132;                     // streaming multiprocessors (H100 SXM: 132)
-  int blocks_per_sm = 8;                 // occupancy limit from threads and registers alone
+  int num_sms = 132;      // streaming multiprocessors (H100 SXM: 132)
+  int blocks_per_sm = 8;  // occupancy limit from threads and registers alone
   int64_t smem_per_sm_bytes = 228 * 1024;
   int64_t smem_per_block_max_bytes = 227 * 1024;  // opt-in maximum for one block
 };
@@ -24,16 +24,16 @@ struct GemvDeviceLimits {
 struct GemvLaunchConfig {
   GemvKernel kernel = GemvKernel::kRazerW4;
   GemvShape shape;
-  int threads_per_block = 0;     // 128: 4 warps
-  int rows_per_block = 0;        // 64: 16 rows per warp (the MMA's m)
-  int64_t row_blocks = 0;        // grid.x = ceil(n / 64)
-  int k_splits = 0;              // grid.y: K slices reduced through the workspace when > 1
-  int groups = 0;                // k / 128
-  int slice_groups_max = 0;      // groups in the largest K slice
-  int smem_bytes = 0;            // dynamic shared memory per block (staged activations)
-  int blocks_per_sm = 0;         // resident blocks per SM the plan assumed
-  int64_t workspace_bytes = 0;   // 0 when k_splits == 1
-  int64_t partials_offset = 0;   // byte offset of the FP32 partials inside the workspace
+  int threads_per_block = 0;    // 128: 4 warps
+  int rows_per_block = 0;       // 64: 16 rows per warp (the MMA's m)
+  int64_t row_blocks = 0;       // grid.x = ceil(n / 64)
+  int k_splits = 0;             // grid.y: K slices reduced through the workspace when > 1
+  int groups = 0;               // k / 128
+  int slice_groups_max = 0;     // groups in the largest K slice
+  int smem_bytes = 0;           // dynamic shared memory per block (staged activations)
+  int blocks_per_sm = 0;        // resident blocks per SM the plan assumed
+  int64_t workspace_bytes = 0;  // 0 when k_splits == 1
+  int64_t partials_offset = 0;  // byte offset of the FP32 partials inside the workspace
   // e.g. "grid 128x5 block 128 smem 8208B splits 5 (13 groups/slice)".
   std::string ToString() const;
 };

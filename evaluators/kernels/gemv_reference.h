@@ -30,11 +30,11 @@ std::vector<double> ReferenceGemvFp16(const uint16_t* w, int64_t n, int64_t k, c
 inline constexpr double kGemvRelErrBound = 4e-3;
 
 struct GemvComparison {
-  double max_rel_err = 0;   // max over outputs of rel_err (above)
+  double max_rel_err = 0;  // max over outputs of rel_err (above)
   double max_abs_err = 0;
   double ref_rms = 0;
-  int64_t worst_index = -1; // index of max_rel_err in y
-  int64_t non_finite = 0;   // outputs of y_gpu that are NaN or Inf
+  int64_t worst_index = -1;  // index of max_rel_err in y
+  int64_t non_finite = 0;    // outputs of y_gpu that are NaN or Inf
   bool ok() const { return non_finite == 0 && max_rel_err <= kGemvRelErrBound; }
   std::string ToString() const;
 };

@@ -26,8 +26,8 @@ datatypes::PackedRazerW4 SynthRazerW4Rows(const GemvShape& shape, uint64_t seed,
   datatypes::PackedRazerW4 p;
   p.n = static_cast<int64_t>(rows.size());
   p.k = shape.k;
-  p.qweight = RowsOf<uint32_t>(rows, shape.k / 8,
-                               [&](uint64_t i) { return SynthQweightWord(seed, i); });
+  p.qweight =
+      RowsOf<uint32_t>(rows, shape.k / 8, [&](uint64_t i) { return SynthQweightWord(seed, i); });
   p.scales_fp16 =
       RowsOf<uint16_t>(rows, groups, [&](uint64_t i) { return SynthScaleBits(seed, i); });
   p.selectors = RowsOf<uint32_t>(rows, CeilDiv(groups, 16),
@@ -41,12 +41,12 @@ datatypes::PackedInt4Asym SynthInt4AsymRows(const GemvShape& shape, uint64_t see
   datatypes::PackedInt4Asym p;
   p.n = static_cast<int64_t>(rows.size());
   p.k = shape.k;
-  p.qweight = RowsOf<uint32_t>(rows, shape.k / 8,
-                               [&](uint64_t i) { return SynthQweightWord(seed, i); });
+  p.qweight =
+      RowsOf<uint32_t>(rows, shape.k / 8, [&](uint64_t i) { return SynthQweightWord(seed, i); });
   p.scales_fp16 =
       RowsOf<uint16_t>(rows, groups, [&](uint64_t i) { return SynthScaleBits(seed, i); });
-  p.zeros = RowsOf<uint32_t>(rows, CeilDiv(groups, 8),
-                             [&](uint64_t i) { return SynthAuxWord(seed, i); });
+  p.zeros =
+      RowsOf<uint32_t>(rows, CeilDiv(groups, 8), [&](uint64_t i) { return SynthAuxWord(seed, i); });
   return p;
 }
 
@@ -55,10 +55,10 @@ datatypes::PackedNvfp4 SynthNvfp4Rows(const GemvShape& shape, uint64_t seed,
   datatypes::PackedNvfp4 p;
   p.n = static_cast<int64_t>(rows.size());
   p.k = shape.k;
-  p.qweight = RowsOf<uint32_t>(rows, shape.k / 8,
-                               [&](uint64_t i) { return SynthQweightWord(seed, i); });
-  p.block_scales = RowsOf<uint8_t>(rows, shape.k / 16,
-                                   [&](uint64_t i) { return SynthBlockScale(seed, i); });
+  p.qweight =
+      RowsOf<uint32_t>(rows, shape.k / 8, [&](uint64_t i) { return SynthQweightWord(seed, i); });
+  p.block_scales =
+      RowsOf<uint8_t>(rows, shape.k / 16, [&](uint64_t i) { return SynthBlockScale(seed, i); });
   p.tensor_scale = kSynthTensorScale;
   return p;
 }

@@ -9,6 +9,8 @@
 #include "evaluators/kernels/gemv_format.h"
 
 #if defined(QLAB_KERNELS_HAVE_CUDA)
+#include <cuda_runtime.h>
+
 #include "evaluators/kernels/gemv_bench.h"
 #include "evaluators/kernels/gemv_cuda.h"
 #endif
@@ -51,6 +53,35 @@ bool CudaAvailable(std::string* why_not) {
   if (why_not != nullptr) *why_not = "built without CUDA (nvcc was not found at configure time)";
   return false;
 #endif
+}
+
+std::vector<DeviceInfo> CudaDevices(std::string* why_not) {
+  std::vector<DeviceInfo> devices;
+  if (!CudaAvailable(why_not)) return devices;
+#if defined(QLAB_KERNELS_HAVE_CUDA)
+  int count = 0, driver = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) return devices;
+  cudaDriverGetVersion(&driver);
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+    DeviceInfo d;
+    d.device_class = 2;
+    d.name = "cuda:" + std::to_string(i);
+    d.model = prop.name;
+    d.memory_bytes = prop.totalGlobalMem;
+    d.cores = prop.multiProcessorCount;
+    d.driver = std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10);
+    d.compute_capability = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+    int khz = 0;
+    if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, i) == cudaSuccess) {
+      d.clock_mhz = khz / 1000;
+    }
+    devices.push_back(d);
+  }
+  cudaGetLastError();
+#endif
+  return devices;
 }
 
 StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContext& ctx) {
@@ -105,9 +136,8 @@ StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContex
     Add(out, "launch_smem_bytes", c.smem_bytes, "bytes per block", false);
     Add(out, "workspace_bytes", static_cast<double>(c.workspace_bytes), "bytes", false);
   }
-  out.artifacts.push_back(
-      {"kernel_bench.json", "application/json",
-       GemvTimingToJson(timing, bench->device(), copy_gbps, cublas.median_us)});
+  out.artifacts.push_back({"kernel_bench.json", "application/json",
+                           GemvTimingToJson(timing, bench->device(), copy_gbps, cublas.median_us)});
   return out;
 #endif
 }

@@ -22,7 +22,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "common/device.h"
 #include "common/job_output.h"
 #include "common/status.h"
 
@@ -40,6 +42,12 @@ struct KernelBenchParams {
 // True when this build has CUDA and a usable GPU; otherwise false with *why_not (if non-null)
 // saying why ("built without CUDA", "no GPU: cudaGetDeviceCount returned ...").
 bool CudaAvailable(std::string* why_not);
+
+// The CUDA devices a worker can advertise: device_class 2 (cuda), name "cuda:<index>", model
+// (e.g. "NVIDIA H100 80GB HBM3"), memory_bytes, cores (SMs), driver (CUDA driver version, e.g.
+// "13.0"), compute_capability ("9.0"), clock_mhz (maximum SM clock; 0 if unknown). Empty when
+// CudaAvailable() is false, with *why_not (if non-null) saying why. Thread-safe.
+std::vector<DeviceInfo> CudaDevices(std::string* why_not);
 
 // Runs one kernel_bench job. Checks params first: INVALID_ARGUMENT for an unknown kernel, a bad
 // shape (naming m/n/k), batch outside 1..8, repetitions outside 1..100000, or a device index

@@ -70,7 +70,8 @@ std::map<ShapeKey, PeerTiming> ReadPeerJson(const std::string& path) {
     PeerTiming p;
     p.kernel = *kernel;
     p.median_us = std::atof(median->c_str());
-    if (const auto gbps = RawField(line, "effective_gbps")) p.effective_gbps = std::atof(gbps->c_str());
+    if (const auto gbps = RawField(line, "effective_gbps"))
+      p.effective_gbps = std::atof(gbps->c_str());
     peers[{std::atoll(n->c_str()), std::atoll(k->c_str()), std::atoi(b->c_str())}] = p;
   }
   return peers;
@@ -92,8 +93,8 @@ struct Row {
 
 int main(int argc, char** argv) {
   std::vector<std::string> kernel_names = {"fp16_cublas", "razer_w4", "int4_asym", "nvfp4"};
-  std::vector<std::string> shape_names = {"4096x4096",  "11008x4096", "4096x11008",
-                                          "8192x8192",  "28672x8192", "8192x28672"};
+  std::vector<std::string> shape_names = {"4096x4096", "11008x4096", "4096x11008",
+                                          "8192x8192", "28672x8192", "8192x28672"};
   std::vector<std::string> batch_names = {"1", "4", "8"};
   GemvBenchOptions options;
   int device = 0;
@@ -237,9 +238,9 @@ int main(int argc, char** argv) {
        << Fmt("%.1f", 100.0 * r.t.effective_gbps / copy_gbps) << " | "
        << (r.cublas_us > 0 ? Fmt("%.2f", r.cublas_us / r.t.median_us) : "-") << " | "
        << (r.peer_us > 0 ? Fmt("%.2f", r.peer_us / r.t.median_us) : "-") << " | "
-       << (r.t.rows_checked > 0 ? Fmt("%.2g", r.t.check.max_rel_err) +
-                                      (r.t.check.ok() ? "" : " FAIL")
-                                : "-")
+       << (r.t.rows_checked > 0
+               ? Fmt("%.2g", r.t.check.max_rel_err) + (r.t.check.ok() ? "" : " FAIL")
+               : "-")
        << " | " << (r.t.launch ? r.t.launch->ToString() : "-") << " |\n";
   }
 
@@ -256,8 +257,8 @@ int main(int argc, char** argv) {
       if (r.t.shape.m == 1) {
         md << "- " << GemvKernelName(kernel) << " 8192x8192 batch 1: " << Fmt("%.2f", speedup)
            << "x cuBLAS (target >= 3.3: " << (speedup >= 3.3 ? "met" : "NOT met") << "), "
-           << Fmt("%.1f", pct) << "% of copy bandwidth (target >= 85: "
-           << (pct >= 85 ? "met" : "NOT met") << ")\n";
+           << Fmt("%.1f", pct)
+           << "% of copy bandwidth (target >= 85: " << (pct >= 85 ? "met" : "NOT met") << ")\n";
       } else if (r.t.shape.m == 8) {
         md << "- " << GemvKernelName(kernel) << " 8192x8192 batch 8: " << Fmt("%.2f", speedup)
            << "x cuBLAS (target >= 2.5: " << (speedup >= 2.5 ? "met" : "NOT met") << ")\n";

@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
   }
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
-  std::printf("== GPU: %s (sm_%d%d, %d SMs) vs CPU reference (bound %.1g)\n", prop.name,
-              prop.major, prop.minor, prop.multiProcessorCount, qlab::kernels::kGemvRelErrBound);
+  std::printf("== GPU: %s (sm_%d%d, %d SMs) vs CPU reference (bound %.1g)\n", prop.name, prop.major,
+              prop.minor, prop.multiProcessorCount, qlab::kernels::kGemvRelErrBound);
   if (!LauncherRejectsMismatchedConfig()) {
     std::printf("FAIL launcher accepted a launch config planned for another shape\n");
     ++failures;

@@ -6,11 +6,10 @@
 // reason when there is no GPU.
 #include <gtest/gtest.h>
 
-#include <ostream>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -188,8 +187,8 @@ TEST(GemvFragments, WeightAndActivationSlotsAgree) {
   uint16_t halves[8];
   for (int j = 0; j < 8; ++j) halves[j] = datatypes::FloatToFp16Bits(static_cast<float>(j));
   std::memcpy(&x, halves, sizeof(halves));
-  const gemv::WordFragments f = gemv::MakeWordFragments<gemv::Int4AsymTraits>(
-      w, w, meta, meta, 0, gemv::PermuteChunk(x));
+  const gemv::WordFragments f =
+      gemv::MakeWordFragments<gemv::Int4AsymTraits>(w, w, meta, meta, 0, gemv::PermuteChunk(x));
   std::set<float> seen;
   for (int h = 0; h < 2; ++h) {
     for (int lane = 0; lane < 2; ++lane) {
@@ -230,8 +229,7 @@ TEST(GemvSmem, BFragmentLoadsAreBankConflictFree) {
             std::set<int> chunks, banks;
             for (int lane = 8 * quarter; lane < 8 * quarter + 8; ++lane) {
               const int g = lane >> 2, t = lane & 3;
-              const int chunk =
-                  std::min(g, m - 1) * row_chunks + gemv::BChunkIndex(group, t, word);
+              const int chunk = std::min(g, m - 1) * row_chunks + gemv::BChunkIndex(group, t, word);
               if (chunks.insert(chunk).second) banks.insert(chunk % 8);
             }
             EXPECT_EQ(banks.size(), chunks.size())
@@ -265,9 +263,12 @@ TEST(GemvPlan, LlmShapesOnAnH100) {
   GemvDeviceLimits h100;  // defaults: 132 SMs, 228 KB shared memory per SM
   h100.blocks_per_sm = 6;
   for (GemvKernel kernel : {GemvKernel::kRazerW4, GemvKernel::kInt4Asym, GemvKernel::kNvfp4}) {
-    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{
-             {4096, 4096}, {11008, 4096}, {4096, 11008}, {8192, 8192}, {28672, 8192},
-             {8192, 28672}}) {
+    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{4096, 4096},
+                                                                {11008, 4096},
+                                                                {4096, 11008},
+                                                                {8192, 8192},
+                                                                {28672, 8192},
+                                                                {8192, 28672}}) {
       for (int m : {1, 4, 8}) {
         const auto c = PlanFusedGemv(kernel, {n, k, m}, h100);
         ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -383,9 +384,9 @@ TEST(GemvReference, HandComputedInt4AndNvfp4) {
 
 TEST(GemvReference, ComparisonUsesRmsFloorAndCountsNonFinite) {
   const std::vector<double> ref = {100.0, -100.0, 0.0, 0.001};
-  std::vector<uint16_t> got = {datatypes::FloatToFp16Bits(100.0f),
-                               datatypes::FloatToFp16Bits(-100.0f),
-                               datatypes::FloatToFp16Bits(0.05f), datatypes::FloatToFp16Bits(0.001f)};
+  std::vector<uint16_t> got = {
+      datatypes::FloatToFp16Bits(100.0f), datatypes::FloatToFp16Bits(-100.0f),
+      datatypes::FloatToFp16Bits(0.05f), datatypes::FloatToFp16Bits(0.001f)};
   GemvComparison c = CompareGemv(ref, got);
   EXPECT_NEAR(c.max_rel_err, 0.05 / c.ref_rms, 1e-6);  // near-zero output measured against rms
   EXPECT_EQ(c.worst_index, 2);
@@ -452,6 +453,9 @@ TEST(KernelBenchJob, UnavailableWithoutGpu) {
   std::string why_not;
   if (CudaAvailable(&why_not)) GTEST_SKIP() << "a GPU is present";
   EXPECT_FALSE(why_not.empty());
+  std::string devices_why;
+  EXPECT_TRUE(CudaDevices(&devices_why).empty());
+  EXPECT_EQ(devices_why, why_not);
   JobContext ctx;
   const auto r = RunKernelBenchJob({"razer_w4", 4096, 4096, 1}, ctx);
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
@@ -462,10 +466,10 @@ TEST(KernelBenchJob, UnavailableWithoutGpu) {
 
 #if defined(QLAB_KERNELS_HAVE_CUDA)
 
-#define SKIP_WITHOUT_GPU()                                          \
-  do {                                                              \
-    std::string why_not;                                            \
-    if (!CudaDeviceAvailable(&why_not)) GTEST_SKIP() << why_not;    \
+#define SKIP_WITHOUT_GPU()                                       \
+  do {                                                           \
+    std::string why_not;                                         \
+    if (!CudaDeviceAvailable(&why_not)) GTEST_SKIP() << why_not; \
   } while (0)
 
 // The launcher's checks run before any CUDA call, so they are tested everywhere.
@@ -538,6 +542,17 @@ TEST(GemvBenchmarkTest, TimesAndChecksASmallProblem) {
   }
 }
 
+TEST(KernelBenchJob, ListsCudaDevices) {
+  SKIP_WITHOUT_GPU();
+  const std::vector<DeviceInfo> devices = CudaDevices(nullptr);
+  ASSERT_FALSE(devices.empty());
+  EXPECT_EQ(devices[0].device_class, 2);
+  EXPECT_EQ(devices[0].name, "cuda:0");
+  EXPECT_GT(devices[0].memory_bytes, 0u);
+  EXPECT_GT(devices[0].cores, 0);
+  EXPECT_NE(devices[0].compute_capability.find('.'), std::string::npos);
+}
+
 TEST(KernelBenchJob, ProducesTheDocumentedMetrics) {
   SKIP_WITHOUT_GPU();
   JobContext ctx;
@@ -545,9 +560,9 @@ TEST(KernelBenchJob, ProducesTheDocumentedMetrics) {
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   std::set<std::string> names;
   for (const Metric& m : out->metrics) names.insert(m.name);
-  for (const char* name : {"median_us", "effective_gbps", "pct_of_copy_bw",
-                           "speedup_vs_cublas_fp16", "max_rel_err", "launch_threads",
-                           "launch_blocks"}) {
+  for (const char* name :
+       {"median_us", "effective_gbps", "pct_of_copy_bw", "speedup_vs_cublas_fp16", "max_rel_err",
+        "launch_threads", "launch_blocks"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
   ASSERT_EQ(out->artifacts.size(), 1u);

@@ -16,10 +16,9 @@ namespace {
 constexpr int kFillThreads = 256;
 
 template <SynthFill kWhat, class T>
-__global__ void __launch_bounds__(kFillThreads)
-    FillKernel(T* dst,          // device, [count] elements
-               int64_t count,   // elements
-               uint64_t seed) {  // SynthHash seed
+__global__ void __launch_bounds__(kFillThreads) FillKernel(T* dst,  // device, [count] elements
+                                                           int64_t count,    // elements
+                                                           uint64_t seed) {  // SynthHash seed
   const int64_t stride = int64_t{gridDim.x} * blockDim.x;
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < count; i += stride) {
     const uint64_t index = static_cast<uint64_t>(i);
@@ -49,8 +48,7 @@ Status Launch(void* dst, int64_t count, uint64_t seed, cudaStream_t stream) {
 
 }  // namespace
 
-Status FillSynthetic(SynthFill what, void* dst, int64_t count, uint64_t seed,
-                     cudaStream_t stream) {
+Status FillSynthetic(SynthFill what, void* dst, int64_t count, uint64_t seed, cudaStream_t stream) {
   if (count == 0) return Status::Ok();
   if (dst == nullptr || count < 0) {
     return Status::InvalidArgument("FillSynthetic: null destination or negative count");

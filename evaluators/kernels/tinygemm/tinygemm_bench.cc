@@ -94,11 +94,11 @@ int main(int argc, char** argv) {
     const int64_t n = std::atoll(nk[0].c_str()), k = std::atoll(nk[1].c_str());
     for (const std::string& b : batches) {
       const int64_t m = std::atoll(b.c_str());
-      std::string line = "{\"kernel\": \"tinygemm_int4\", \"variant\": "
-                         "\"at::_weight_int4pack_mm g128 innerKTiles=8 bf16\", \"device\": \"" +
-                         device_name + "\", \"torch\": \"" + TORCH_VERSION + "\", \"n\": " +
-                         std::to_string(n) + ", \"k\": " + std::to_string(k) +
-                         ", \"batch\": " + std::to_string(m);
+      std::string line =
+          "{\"kernel\": \"tinygemm_int4\", \"variant\": "
+          "\"at::_weight_int4pack_mm g128 innerKTiles=8 bf16\", \"device\": \"" +
+          device_name + "\", \"torch\": \"" + TORCH_VERSION + "\", \"n\": " + std::to_string(n) +
+          ", \"k\": " + std::to_string(k) + ", \"batch\": " + std::to_string(m);
       try {
         const int64_t weight_bytes = n * k / 2 + (k / 128) * n * 2 * 2;
         const int64_t bytes_moved = weight_bytes + m * k * 2 + m * n * 2;
