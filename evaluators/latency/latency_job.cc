@@ -54,6 +54,8 @@ json JobDeviceContext(const LatencyJobSpec& spec, const std::vector<int>& pinned
                 {"interop_threads", rt.interop_threads},
                 {"mkldnn", rt.mkldnn},
                 {"parallel_backend", rt.parallel_backend},
+                {"blas", rt.blas},
+                {"blas_threads", rt.blas_threads},
                 {"cuda_available", rt.cuda_available},
                 {"cuda_device_count", rt.cuda_device_count}};
   json ctx = {{"device", spec.device},

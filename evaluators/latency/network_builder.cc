@@ -3,6 +3,7 @@
 // into a Status; none crosses the module boundary.
 #include "evaluators/latency/network_builder.h"
 
+#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <mutex>
@@ -381,6 +382,20 @@ const std::string& Network::device() const { return impl_->device_name; }
 
 // --- Runtime ---------------------------------------------------------------------------------
 
+namespace {
+
+// OpenBLAS's C API, looked up at run time so that other BLAS builds (MKL, reference) work too.
+using SetThreadsFn = void (*)(int);
+using GetThreadsFn = int (*)();
+using GetConfigFn = char* (*)();
+
+template <typename Fn>
+Fn LookUp(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
+}
+
+}  // namespace
+
 TorchRuntime GetTorchRuntime() {
   TorchRuntime r;
   r.version = TORCH_VERSION;
@@ -392,6 +407,12 @@ TorchRuntime GetTorchRuntime() {
     r.cuda_device_count = r.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
   } catch (const std::exception&) {
     r.cuda_available = false;
+  }
+  if (auto config = LookUp<GetConfigFn>("openblas_get_config"); config != nullptr) {
+    r.blas = config();
+  }
+  if (auto get = LookUp<GetThreadsFn>("openblas_get_num_threads"); get != nullptr) {
+    r.blas_threads = get();
   }
   const std::string info = at::get_parallel_info();
   const std::string key = "ATen parallel backend: ";
@@ -414,6 +435,7 @@ Status ConfigureTorchThreads(int threads, int interop_threads) {
   }
   try {
     if (at::get_num_threads() != threads) at::set_num_threads(threads);
+    if (auto set = LookUp<SetThreadsFn>("openblas_set_num_threads"); set != nullptr) set(threads);
     if (interop_threads > 0 && at::get_num_interop_threads() != interop_threads) {
       try {
         at::set_num_interop_threads(interop_threads);

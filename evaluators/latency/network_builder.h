@@ -63,12 +63,18 @@ struct TorchRuntime {
   bool cuda_available = false;
   int cuda_device_count = 0;
   std::string parallel_backend;  // "OpenMP", "native", ...
+  // The BLAS LibTorch's CPU convolutions fall back to (im2col + sgemm) for small inputs. When
+  // it is OpenBLAS, its own thread pool ignores at::set_num_threads, so it is set separately.
+  std::string blas;      // openblas_get_config(), "" when the BLAS is not OpenBLAS
+  int blas_threads = 0;  // openblas_get_num_threads(), 0 when unknown
 };
 TorchRuntime GetTorchRuntime();
 
-// Sets LibTorch's intra-op thread count (at::set_num_threads) and, when still possible, its
-// inter-op count (settable once per process; a later different request keeps the old value,
-// which GetTorchRuntime then reports). Process-wide: call before measuring, from one thread.
+// Sets LibTorch's intra-op thread count (at::set_num_threads), OpenBLAS's thread count to the
+// same value when OpenBLAS is the BLAS (Debian's LibTorch: its pool otherwise runs 1 thread
+// per CPU and busy-waits beside a "single-threaded" measurement), and, when still possible,
+// LibTorch's inter-op count (settable once per process; a later different request keeps the old
+// value, which GetTorchRuntime then reports). Process-wide: call before measuring, from one thread.
 // `threads` 0 means every CPU in the affinity mask. INVALID_ARGUMENT for negative values.
 Status ConfigureTorchThreads(int threads, int interop_threads);
 

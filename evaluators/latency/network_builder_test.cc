@@ -198,6 +198,8 @@ TEST(NetworkTest, BadDeviceAndBatch) {
 TEST(NetworkTest, ThreadsAreConfigurable) {
   ASSERT_TRUE(ConfigureTorchThreads(1, 1).ok());
   EXPECT_EQ(GetTorchRuntime().intra_op_threads, 1);
+  // With OpenBLAS as the BLAS its pool follows (otherwise a "1-thread" run used 2 CPUs).
+  if (!GetTorchRuntime().blas.empty()) EXPECT_EQ(GetTorchRuntime().blas_threads, 1);
   ASSERT_TRUE(ConfigureTorchThreads(0, 1).ok());  // all allowed CPUs
   EXPECT_GE(GetTorchRuntime().intra_op_threads, 1);
   EXPECT_FALSE(GetTorchRuntime().version.empty());
