@@ -137,13 +137,11 @@ async function jobsPage(el, route, ctx) {
     const page = await api('jobs', params, ctx);
     const jobs = page.jobs || [];
     // A download covers every matching job: the experiment's results export takes the whole
-    // filter (state and kind folded into it); across experiments the jobs list streams it.
+    // filter (state and kind folded into it). The jobs list itself is paged, so it offers none.
     const stateKind = andFilters(f.state ? `state = ${f.state.toLowerCase()}` : '', f.kind ? `kind = ${JSON.stringify(f.kind)}` : '', expression);
     const dl = f.experiment
       ? downloads(...resultLinks(f.experiment, stateKind))
-      : downloads(
-        { label: 'CSV', url: apiUrl('jobs', { ...params, limit: '', before: '', format: 'csv' }), filename: 'jobs.csv' },
-        { label: 'JSON', url: apiUrl('jobs', { ...params, limit: '', before: '', format: 'json' }), filename: 'jobs.json' });
+      : h('span', { class: 'muted downloads' }, 'Pick an experiment to download every matching job as CSV or JSON.');
     const first = f.before ? null : 1;
     const newer = ctx.history.get(pageKey(f));
     clear(body,

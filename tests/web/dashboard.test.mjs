@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  tempDir, checkBinaries, startServer, startWorker, submit, launchBrowser, watchErrors,
+  tempDir, checkBinaries, startServer, startWorker, submit, cli, launchBrowser, watchErrors,
 } from './cluster.mjs';
 
 const ARTIFACTS = process.env.QLAB_WEB_ARTIFACTS || tempDir('qlab-web-screenshots-');
@@ -287,6 +287,15 @@ test('job detail shows attempts and the error', async () => {
 });
 
 test('workers page shows devices, last heartbeat and running jobs', async () => {
+  // A job that runs until cancelled, so the worker has something to show.
+  const r = await submit(server, dir, { name: 'slow', kind: 'noop', params: { duration_ms: 120000 }, axes: { seq: [1] } }, { wait: false });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  let running = [];
+  for (let i = 0; i < 200 && !running.length; i++) {
+    running = (await api('workers')).flatMap((w) => w.running_job_ids || []);
+    if (!running.length) await sleep(50);
+  }
+  assert.equal(running.length, 1, 'the slow job is running');
   const { page, errors } = await open('/workers');
   const workers = await api('workers');
   const rows = await page.$$eval('#workers tr[data-worker-id]', (r) => r.map((x) => x.textContent));
@@ -294,6 +303,11 @@ test('workers page shows devices, last heartbeat and running jobs', async () => 
   assert.ok(rows[0].includes('live'));
   assert.match(rows[0], /s ago|min ago/);
   assert.match(rows[0], /cpu/i);
+  const links = await page.$$eval('#workers tr[data-worker-id] a', (a) => a.map((x) => x.getAttribute('href')));
+  assert.ok(links.includes(`#/job/${running[0]}`), links.join(' '));
+  await shot(page, 'workers-running');
+  const c = await cli(server, ['cancel', '--experiment', 'slow']);
+  assert.equal(c.code, 0, c.stdout + c.stderr);
   assert.deepEqual(errors, []);
   await page.close();
 });

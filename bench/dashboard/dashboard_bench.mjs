@@ -1,0 +1,190 @@
+// Dashboard speed with 100,000 jobs and 1,000,000 result rows: p95 of every JSON API call the
+// dashboard makes, and first paint (plus time until the data is on screen) of every page in
+// headless Chromium. Prints a markdown report (and writes it with --out FILE).
+//
+//   node bench/dashboard/dashboard_bench.mjs [--db FILE] [--seed-bin PATH] [--jobs N]
+//        [--runs N] [--page-runs N] [--out FILE]
+//
+// Without --db it runs dashboard_seed (build target `dashboard_seed`) into a temporary file
+// first. qlab-server comes from QLAB_SERVER_BIN or <repo>/build; chromium from /usr/bin.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO, tempDir, startServer, launchBrowser, watchErrors } from '../../tests/web/cluster.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (name, def) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : def; };
+const RUNS = Number(opt('runs', 40));
+const PAGE_RUNS = Number(opt('page-runs', 7));
+const JOBS = Number(opt('jobs', 100000));
+const dir = tempDir('qlab-dashboard-bench-');
+let db = opt('db', '');
+
+function p95(xs) { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)]; }
+function median(xs) { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; }
+const ms = (v) => (v === undefined || Number.isNaN(v) ? '—' : v < 10 ? v.toFixed(1) : v.toFixed(0));
+
+let seedInfo = null;
+if (!db) {
+  const seedBin = opt('seed-bin', process.env.QLAB_DASHBOARD_SEED_BIN || path.join(REPO, 'build/bench/dashboard/dashboard_seed'));
+  db = path.join(dir, 'bench.db');
+  console.error(`seeding ${db} with ${JOBS} jobs (${seedBin})…`);
+  const t0 = Date.now();
+  const r = spawnSync(seedBin, [db, String(JOBS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`dashboard_seed failed (${r.status}): ${r.stdout}`);
+  seedInfo = { ...JSON.parse(r.stdout.trim().split('\n').pop()), wall_s: (Date.now() - t0) / 1000 };
+  console.error(`seeded in ${seedInfo.wall_s.toFixed(1)} s`);
+}
+
+const server = await startServer({ dir, db });
+const base = server.base;
+const get = async (p) => {
+  const t0 = performance.now();
+  const res = await fetch(`${base}/api/v1/${p}`);
+  const body = await res.arrayBuffer();
+  const t = performance.now() - t0;
+  if (!res.ok) throw new Error(`GET ${p}: ${res.status} ${Buffer.from(body).toString().slice(0, 300)}`);
+  return { t, bytes: body.byteLength, body };
+};
+const json = async (p) => JSON.parse(Buffer.from((await get(p)).body).toString());
+
+const counts = JSON.parse(execFileSync('sqlite3', ['-json', db, 'select (select count(*) from job) as jobs, (select count(*) from result) as results'], { encoding: 'utf8' }))[0];
+const big = 'bench-100k';
+const someJob = (await json(`jobs?experiment=${big}&limit=1`)).jobs[0].job_id;
+const midBefore = someJob - Math.floor(JOBS / 2);
+const pendingJob = (await json('jobs?experiment=bench-pending&limit=1')).jobs[0].job_id;
+const enc = encodeURIComponent;
+
+// Every call the dashboard makes, with the query strings its pages send.
+const calls = [
+  ['summary (polled every 2 s)', 'summary'],
+  ['experiments list', 'experiments'],
+  ['experiment detail', `experiments/${big}`],
+  ['jobs, newest page', 'jobs?limit=50'],
+  ['jobs of an experiment', `jobs?experiment=${big}&limit=50`],
+  ['jobs, deep page (before = middle)', `jobs?experiment=${big}&limit=50&before=${midBefore}`],
+  ['jobs, 1,000 rows a page', `jobs?experiment=${big}&limit=1000`],
+  ['jobs by state (succeeded)', 'jobs?state=SUCCEEDED&limit=50'],
+  ['jobs by state (pending, with reasons)', 'jobs?state=PENDING&limit=50'],
+  ['jobs by state (failed: none match)', 'jobs?state=FAILED&limit=50'],
+  ['jobs by kind', 'jobs?kind=noop&limit=50'],
+  ['filter: IN and range on params', `jobs?experiment=${big}&limit=50&filter=${enc('label in (dt1, dt2) and seq between 100 and 5000')}`],
+  ['filter: OR over metrics', `jobs?experiment=${big}&limit=50&filter=${enc('mse < 0.0005 or sqnr_db >= 30')}`],
+  ['filter: param OR metric, all experiments', `jobs?limit=50&filter=${enc('label = dt3 or median_us > 990')}`],
+  ['filter: rare match (deep scan)', `jobs?experiment=${big}&limit=50&filter=${enc('seq = 9999 and label = dt0')}`],
+  ['datatype field filter (params.datatype, no match)', `jobs?limit=50&filter=${enc('params.datatype = "e2m1"')}`],
+  ['job detail', `jobs/${someJob}`],
+  ['job detail (pending)', `jobs/${pendingJob}`],
+  ['workers', 'workers'],
+  ['Pareto, 200 runs', 'experiments/bench-small/pareto?x=bits_per_weight&y=mse'],
+  ['Pareto, 100k runs filtered to 1 label (10k)', `experiments/${big}/pareto?x=bits_per_weight&y=mse&filter=${enc('label = dt4')}`],
+  ['Pareto, 100k runs', `experiments/${big}/pareto?x=bits_per_weight&y=mse`],
+  ['latency devices', 'latency/devices'],
+  ['latency sets', 'latency?limit=100'],
+  ['results JSON, 200 runs (compare page)', 'experiments/bench-small/results?format=json'],
+];
+
+const apiRows = [];
+for (const [label, p] of calls) {
+  for (let i = 0; i < 3; i++) await get(p);  // warm-up
+  const times = [];
+  let bytes = 0;
+  const heavy = /pareto\?x=bits_per_weight&y=mse$/.test(p) && p.includes(big);
+  const n = heavy ? Math.max(5, Math.floor(RUNS / 4)) : RUNS;
+  for (let i = 0; i < n; i++) { const r = await get(p); times.push(r.t); bytes = r.bytes; }
+  apiRows.push({ label, p, n, median: median(times), p95: p95(times), max: Math.max(...times), bytes });
+  console.error(`${label}: p95 ${ms(p95(times))} ms`);
+}
+
+// Exports stream everything: timed once each (a download, not an interactive call).
+const exportRows = [];
+for (const [label, p] of [
+  ['results CSV, 100k runs x 10 metrics', `experiments/${big}/results?format=csv`],
+  ['results JSON, 100k runs x 10 metrics', `experiments/${big}/results?format=json`],
+]) {
+  const times = [];
+  let bytes = 0;
+  for (let i = 0; i < 2; i++) { const r = await get(p); times.push(r.t); bytes = r.bytes; }
+  exportRows.push({ label, p, best: Math.min(...times), bytes });
+  console.error(`${label}: ${ms(Math.min(...times))} ms`);
+}
+
+// Pages: a fresh browser context each run (nothing cached), first paint and first contentful
+// paint from the Paint Timing API, and the time until the view's data is on screen.
+const browser = await launchBrowser();
+const pages = [
+  ['experiments', '/experiments'],
+  ['experiment detail', `/experiment/${big}`],
+  ['jobs', '/jobs'],
+  ['jobs, filtered', `/jobs?experiment=${big}&filter=${enc('label in (dt1, dt2) and seq between 100 and 5000')}`],
+  ['jobs, pending', '/jobs?state=PENDING'],
+  ['job detail', `/job/${someJob}`],
+  ['workers', '/workers'],
+  ['Pareto, 200 runs', '/pareto?experiment=bench-small&x=bits_per_weight&y=mse'],
+  ['Pareto, 10k runs (filtered)', `/pareto?experiment=${big}&x=bits_per_weight&y=mse&filter=${enc('label = dt4')}`],
+  ['Pareto, 100k runs', `/pareto?experiment=${big}&x=bits_per_weight&y=mse`],
+  ['latency', '/latency?experiment=bench-small'],
+  ['compare (200 vs 200 runs)', '/compare?a=bench-small&b=bench-small'],
+];
+const pageRows = [];
+const pageErrors = [];
+for (const [label, hash] of pages) {
+  const fp = [], fcp = [], ready = [];
+  const runs = /100k/.test(label) ? Math.max(3, Math.floor(PAGE_RUNS / 2)) : PAGE_RUNS;
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${base}/#${hash}`);
+    await page.waitForSelector('#view[data-state=ready], #view[data-state=error]', { timeout: 120000 });
+    const t = await page.evaluate(() => {
+      const paint = Object.fromEntries(performance.getEntriesByType('paint').map((e) => [e.name, e.startTime]));
+      const mark = performance.getEntriesByType('mark').find((m) => m.name.startsWith('qlab:'));
+      return { fp: paint['first-paint'], fcp: paint['first-contentful-paint'], ready: mark ? mark.startTime : NaN, state: document.getElementById('view').dataset.state };
+    });
+    if (t.state !== 'ready') errors.push(`view state ${t.state}: ${(await page.textContent('#view')).slice(0, 200)}`);
+    fp.push(t.fp); fcp.push(t.fcp); ready.push(t.ready);
+    if (errors.length) pageErrors.push(`${label}: ${errors.join('; ')}`);
+    await context.close();
+  }
+  pageRows.push({ label, hash, runs, fp: median(fp), fpMax: Math.max(...fp), fcp: median(fcp), fcpMax: Math.max(...fcp), ready: median(ready), readyMax: Math.max(...ready) });
+  console.error(`${label}: first paint ${ms(median(fp))} ms, data ${ms(median(ready))} ms`);
+}
+await browser.close();
+await server.stop();
+
+const cpu = (execFileSync('lscpu', { encoding: 'utf8' }).match(/Model name:\s*(.+)/) || [])[1] || 'unknown';
+const chromeVersion = execFileSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+const dbBytes = fs.statSync(db).size + (fs.existsSync(db + '-wal') ? fs.statSync(db + '-wal').size : 0);
+const ok = (v, limit) => (v <= limit ? 'yes' : '**no**');
+const kb = (b) => (b < 1024 ? `${b} B` : b < 1048576 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1048576).toFixed(1)} MiB`);
+
+const lines = [];
+lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ${chromeVersion}, headless; node ${process.version}.`);
+lines.push(`Database: ${counts.jobs.toLocaleString('en')} jobs, ${counts.results.toLocaleString('en')} result rows, ${kb(dbBytes)}` +
+  (seedInfo ? ` (seeded through the server in ${seedInfo.wall_s.toFixed(0)} s: submit ${seedInfo.submit_s.toFixed(1)} s, completions ${seedInfo.complete_s.toFixed(1)} s).` : '.'));
+lines.push('');
+lines.push(`### API calls (${RUNS} sequential requests each after 3 warm-ups; fewer for the 100k-point Pareto)`);
+lines.push('');
+lines.push('| call | query | n | median ms | p95 ms | max ms | body | p95 ≤ 100 ms |');
+lines.push('|---|---|---|---|---|---|---|---|');
+for (const r of apiRows) lines.push(`| ${r.label} | \`${r.p.replace(/\|/g, '\\|')}\` | ${r.n} | ${ms(r.median)} | ${ms(r.p95)} | ${ms(r.max)} | ${kb(r.bytes)} | ${ok(r.p95, 100)} |`);
+lines.push('');
+lines.push('### Exports (stream every row; best of 2)');
+lines.push('');
+lines.push('| export | query | time ms | size |');
+lines.push('|---|---|---|---|');
+for (const r of exportRows) lines.push(`| ${r.label} | \`${r.p}\` | ${ms(r.best)} | ${kb(r.bytes)} |`);
+lines.push('');
+lines.push(`### Pages (fresh browser context per run; median and max of ${PAGE_RUNS} runs, fewer for 100k points)`);
+lines.push('');
+lines.push('| page | hash | runs | first paint ms (max) | first contentful paint ms (max) | data on screen ms (max) | first paint ≤ 1 s |');
+lines.push('|---|---|---|---|---|---|---|');
+for (const r of pageRows) lines.push(`| ${r.label} | \`#${r.hash.replace(/\|/g, '\\|')}\` | ${r.runs} | ${ms(r.fp)} (${ms(r.fpMax)}) | ${ms(r.fcp)} (${ms(r.fcpMax)}) | ${ms(r.ready)} (${ms(r.readyMax)}) | ${ok(r.fpMax, 1000)} |`);
+if (pageErrors.length) { lines.push(''); lines.push('Page errors:'); for (const e of pageErrors) lines.push(`- ${e}`); }
+const report = lines.join('\n') + '\n';
+process.stdout.write(report);
+const out = opt('out', '');
+if (out) fs.writeFileSync(out, report);
+fs.rmSync(dir, { recursive: true, force: true });
