@@ -38,12 +38,15 @@
 //   The first two weight steps are issued before the staging barrier, hiding its latency.
 //
 // Decode (per 32-bit word of 8 nibbles; gemv_lane.h, exact in every case)
-//   E2M1: magnitude bits to FP16 bits 9..11, sign to bit 15 = e2m1 * 2^-14 (subnormal trick).
-//   RaZeR: code-0x8 flags by one add per word; an HFMA2 puts SV * 2^-14 into the flagged lanes
-//     and an HMUL2 by 2^14 yields the grid values as normal FP16. The FP16 group scale
+//   E2M1: shift/mask the even and the odd nibbles into per-byte FP16 high bytes of
+//     e2m1 * 2^-14 (magnitude to FP16 bits 9..11, sign to bit 15: the subnormal trick), then one
+//     byte permute or mask per half2 pair.
+//   RaZeR: one add+mask flags the 0x8 codes of the word, a multiply-add per half-word turns
+//     exactly those bytes into SV * 2^-14, and an HMUL2 by 2^14 yields the grid values as normal
+//     FP16 (the tensor cores' handling of FP16 subnormals is unspecified). The FP16 group scale
 //     multiplies the FP32 result of the group's 8 MMAs.
-//   INT4: nibble ORed into the mantissa of 1024.0, HSUB2 of (1024 + zero) gives q - zero;
-//     scale as for RaZeR.
+//   INT4: nibbles ORed into the mantissa of 1024.0 (or 1024 + 16q for the high nibble of a
+//     byte); an HSUB2 / HFMA2 with the zero point leaves q - zero; scale as for RaZeR.
 //   NVFP4: an MMA spans four 16-blocks, so the E4M3 scale (cvt.e4m3x2 to half2, times 2^7) is
 //     multiplied into the weights in FP16 before the MMA (<= 6 significant bits, >= 2^-17:
 //     exact); tensor scale and 2^7 scale the FP32 result.

@@ -10,11 +10,18 @@
 //   y            fp16   [m, n] row-major
 //   W[r, k] = scale[r, k/128] * (code == 0x8 ? SV(selector) : e2m1(code)).
 //
-// Decode per 32-bit word (RazerTraits in gemv_lane.h): E2M1 pairs by shift/mask into FP16
-// (x 2^-14), one add+mask finds the 0x8 codes of all 8 nibbles, an HFMA2 inserts SV * 2^-14
-// into those lanes and an HMUL2 by 2^14 gives exact normal FP16 grid values; the FP16 group scale
-// multiplies the FP32 result of the group's 8 tensor-core MMAs. Work split, shared-memory plan
-// and launch constants: gemv_kernel.cuh. 4.14 bits per weight streamed.
+// Decode per 32-bit word (RazerTraits in gemv_lane.h): the 8 nibbles are spread by shift/mask
+// into FP16 high bytes of e2m1 * 2^-14; one add+mask finds the 0x8 codes of all 8 nibbles and a
+// multiply-add turns exactly those bytes into SV * 2^-14; a byte permute or mask forms each
+// half2 pair and an HMUL2 by 2^14 gives exact normal FP16 grid values. The FP16 group scale
+// multiplies the FP32 result of the group's 8 tensor-core MMAs. 4.14 bits per weight streamed.
+//
+// Work split: grid (ceil(n / 64), k_splits) of 128-thread blocks (4 warps); each warp owns 16
+// rows and one K slice and does 8 m16n8k16 MMAs (FP32 accumulate) per 128-element group, lane
+// (g, t) loading 16 bytes of rows g and g+8 per group. Shared memory: the block's x slice
+// (m x 16 x 16 B per group + 16 B pad, <= 48 KB), permuted and swizzled for conflict-free B
+// fragments. k_splits > 1: FP32 partials in the workspace, reduced by the last block.
+// Launch constants and their reasons, memory plan in full: gemv_kernel.cuh.
 #include "evaluators/kernels/gemv_cuda.h"
 #include "evaluators/kernels/gemv_kernel.cuh"
 
