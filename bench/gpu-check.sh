@@ -113,7 +113,7 @@ if [ "$SKIP_TINYGEMM" = 0 ] && [ -f "$TORCH_DIR/TorchConfig.cmake" ] &&
   (
     timeout 300 cmake -S "$ROOT/evaluators/kernels/tinygemm" -B "$BUILD_DIR-tinygemm" \
       -DTorch_DIR="$TORCH_DIR" -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH" -DTORCH_CUDA_ARCH_LIST=9.0 &&
+      -DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH" -DCMAKE_POLICY_VERSION_MINIMUM=3.5 &&
     timeout 300 cmake --build "$BUILD_DIR-tinygemm" --target tinygemm_bench -j "$JOBS"
   ) > "$OUT/tinygemm-build.log" 2>&1 &
   TINYGEMM_PID=$!
