@@ -379,7 +379,15 @@ async function poll() {
 }
 
 window.addEventListener('hashchange', show);
-show();
+// The first poll runs beside the first view, so `changes` is known from before its data.
 poll();
+show().finally(() => {
+  // Chart pages then open without fetching their code.
+  const idle = window.requestIdleCallback || ((f) => setTimeout(f, 1000));
+  idle(() => {
+    if (!chartsModule) import('./charts.js').then((m) => { chartsModule = chartsModule || m; }).catch(() => {});
+    if (!window.Chart) document.head.append(h('link', { rel: 'prefetch', href: 'vendor/chart.umd.min.js', as: 'script' }));
+  });
+});
 // Relative times ("3 s ago") stay true on an idle cluster too.
 setInterval(() => { if (current && current.route.name === 'workers' && !document.hidden) refreshCurrent(); }, 10000);

@@ -104,16 +104,28 @@ async function experimentNames(ctx) {
 
 // ---- Pareto --------------------------------------------------------------------------------
 
+// Starts a request now and marks it handled, so that one awaited later never counts as an
+// unhandled rejection in between.
+function early(promise) { promise.catch(() => {}); return promise; }
+
 async function paretoPage(el, route, ctx) {
   const q = route.query;
-  const experiments = await experimentNames(ctx);
+  // Everything the URL already names is fetched at once, side by side with the chart library.
+  const chartP = early(loadChart());
+  const listP = early(experimentNames(ctx));
+  const named = q.get('experiment');
+  const detailP = named ? early(api(`experiments/${encodeURIComponent(named)}`, null, ctx)) : null;
+  const paretoArgs = (v) => ({ x: v.x, y: v.y, x_dir: v.x_dir, y_dir: v.y_dir, filter: v.filter });
+  const first = named && q.get('x') && q.get('y')
+    ? early(api(`experiments/${encodeURIComponent(named)}/pareto`, paretoArgs(Object.fromEntries(q.entries())), ctx)) : null;
+  const experiments = await listP;
   clear(el, h('h1', null, 'Pareto frontier'));
   if (!experiments.length) {
     el.append(h('p', { class: 'muted', 'data-empty': '' }, 'No experiments yet.'));
     return {};
   }
-  const name = q.get('experiment') || (experiments.find((e) => e.succeeded > 0) || experiments[0]).name;
-  const exp = await api(`experiments/${encodeURIComponent(name)}`, null, ctx);
+  const name = named || (experiments.find((e) => e.succeeded > 0) || experiments[0]).name;
+  const exp = await (detailP || api(`experiments/${encodeURIComponent(name)}`, null, ctx));
   const metrics = exp.metric_names || [];
   const keys = exp.param_keys || [];
   const d = metricDefaults(metrics);
@@ -150,12 +162,12 @@ async function paretoPage(el, route, ctx) {
       { label: 'Pareto JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter }), filename: `${name}-pareto.json` },
       { label: 'Results CSV', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'csv', filter: s.filter }), filename: `${name}.csv` },
       { label: 'Results JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter: s.filter }), filename: `${name}.json` }));
-  const Chart = await loadChart();
+  const Chart = await chartP;
   let chart = null;
   const extraKeys = ['group_size', 'model'].filter((k) => k !== s.color && keys.includes(k));
 
-  async function load() {
-    const p = await api(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter }, ctx);
+  async function load(started) {
+    const p = await (started || api(`experiments/${encodeURIComponent(name)}/pareto`, paretoArgs(s), ctx));
     const points = p.points || [];
     const frontier = points.filter((pt) => pt.on_frontier).sort((a, b) => a.x - b.x);
     const colourOf = (pt) => (s.color ? fmtValue(pt.params ? pt.params[s.color] : undefined) || '(none)' : 'all runs');
@@ -212,7 +224,8 @@ async function paretoPage(el, route, ctx) {
       rowAttrs: (pt) => ({ 'data-job-id': pt.job_id, 'data-x': pt.x, 'data-y': pt.y }),
     }));
   }
-  await load();
+  // The early request asked for exactly what the controls now say only if x and y were named.
+  await load(first && s.x === q.get('x') && s.y === q.get('y') ? first : null);
   return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
 }
 
@@ -287,7 +300,8 @@ function histogramChart(Chart, canvas, names, histos, xTitle) {
 
 async function latencyPage(el, route, ctx) {
   const q = route.query;
-  const Chart = await loadChart();
+  const chartP = early(loadChart());
+  let Chart = null;
   const charts = [];
   const devicesPart = h('section', { id: 'latency-devices' });
   const expPart = h('section', { id: 'latency-experiment' });
@@ -303,6 +317,7 @@ async function latencyPage(el, route, ctx) {
     }
     const shown = devices.slice(0, PALETTE.length);
     const sets = await Promise.all(shown.map((d) => api('latency', { device: d.device }, ctx)));
+    Chart = await chartP;
     const medians = sets.map((rows) => rows.map((r) => r.median_us));
     const { box, canvas } = chartBox('latency-devices-chart', 'small');
     const stats = shown.map((d, i) => ({ device: d.device, count: d.count, unstable: sets[i].filter((r) => r.unstable).length, ...describe(medians[i]) }));
@@ -338,6 +353,7 @@ async function latencyPage(el, route, ctx) {
       labelled('Group by', select({ name: 'group', onchange: (e) => set({ group: e.target.value }) }, [['', 'none'], ...keys], group))));
     if (!measured) { clear(expPart, content, h('p', { class: 'muted', 'data-empty': '' }, 'This experiment has no metrics yet.')); return; }
     const rows = await api(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter: `metrics.${measured} exists` }, ctx);
+    Chart = await chartP;
     const groups = groupBy(rows.filter((r) => r.metrics && typeof r.metrics[measured] === 'number'), (r) => (group ? fmtValue((r.params || {})[group]) || '(none)' : 'all runs'));
     const dist = chartBox('latency-dist-chart', 'small');
     content.push(h('h2', null, `Distribution of ${measured}${group ? ' per ' + group : ''}`), dist.box,
@@ -402,13 +418,19 @@ function distinct(rows, key) {
 
 async function comparePage(el, route, ctx) {
   const q = route.query;
+  const chartP = early(loadChart());
+  const detail = (n) => api(`experiments/${encodeURIComponent(n)}`, null, ctx);
+  const results = (n, filter) => api(`experiments/${encodeURIComponent(n)}/results`, { format: 'json', filter }, ctx);
+  // Both sides named in the URL: their details and results are fetched at once.
+  const named = q.get('a') && q.get('b')
+    ? early(Promise.all([detail(q.get('a')), detail(q.get('b')), results(q.get('a'), q.get('filter') || ''), results(q.get('b'), q.get('filter') || '')])) : null;
   const experiments = await experimentNames(ctx);
   clear(el, h('h1', null, 'Compare experiments'));
   if (!experiments.length) { el.append(h('p', { class: 'muted', 'data-empty': '' }, 'No experiments yet.')); return {}; }
   const names = experiments.map((e) => e.name);
   const a = q.get('a') || names[0];
   const b = q.get('b') || names.find((n) => n !== a) || a;
-  const [ea, eb] = await Promise.all([a, b].map((n) => api(`experiments/${encodeURIComponent(n)}`, null, ctx)));
+  const [ea, eb] = named ? (await named).slice(0, 2) : await Promise.all([detail(a), detail(b)]);
   const metricsA = ea.metric_names || [], metricsB = eb.metric_names || [];
   const common = metricsA.filter((m) => metricsB.includes(m));
   const d = metricDefaults(common);
@@ -425,12 +447,13 @@ async function comparePage(el, route, ctx) {
   form.addEventListener('submit', (ev) => { ev.preventDefault(); set({ filter: filterInput.value }); });
   const body = h('div');
   el.append(form, body);
-  const Chart = await loadChart();
+  const Chart = await chartP;
   let chart = null;
 
-  async function load() {
-    const [da, db] = await Promise.all([a, b].map((n) => api(`experiments/${encodeURIComponent(n)}`, null, ctx)));
-    const [ra, rb] = await Promise.all([a, b].map((n) => api(`experiments/${encodeURIComponent(n)}/results`, { format: 'json', filter: s.filter }, ctx)));
+  async function load(started) {
+    const paretoOf = (n) => api(`experiments/${encodeURIComponent(n)}/pareto`, { x: s.x, y: s.y, filter: s.filter }, ctx);
+    const paretoP = s.x && s.y ? early(Promise.all([paretoOf(a), paretoOf(b)])) : null;
+    const [da, db, ra, rb] = await (started || Promise.all([detail(a), detail(b), results(a, s.filter), results(b, s.filter)]));
     const card = (e, rows, side) => h('div', { class: 'card', id: `compare-${side}` },
       h('h2', { style: 'margin-top:0' }, `${side.toUpperCase()}: `, h('a', { href: hashFor('experiment', null, e.name) }, e.name)),
       h('dl', { class: 'kv' },
@@ -465,7 +488,7 @@ async function comparePage(el, route, ctx) {
       s.x && s.y ? [h('h2', null, `${s.y} vs ${s.x}, both experiments with their frontiers`), box] : h('p', { class: 'muted', id: 'compare-no-common' }, 'The two experiments share no two metrics to plot against each other.'));
     if (chart) { chart.destroy(); chart = null; }
     if (!(s.x && s.y)) return;
-    const [pa, pb] = await Promise.all([a, b].map((n) => api(`experiments/${encodeURIComponent(n)}/pareto`, { x: s.x, y: s.y, filter: s.filter }, ctx)));
+    const [pa, pb] = await paretoP;
     const datasets = [];
     [[a, pa], [b, pb]].forEach(([n, p], i) => {
       const colour = PALETTE[i];
@@ -484,7 +507,7 @@ async function comparePage(el, route, ctx) {
     canvas.dataset.frontierA = JSON.stringify(datasets[1].data.map((p) => [p.x, p.y]));
     canvas.dataset.frontierB = JSON.stringify(datasets[3].data.map((p) => [p.x, p.y]));
   }
-  await load();
+  await load(named);
   return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
 }
 
