@@ -88,8 +88,8 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
   }
   const int64_t stride = p.stride > 0 ? p.stride : ctx;
   if (stride > ctx) {
-    return Status::InvalidArgument("stride: " + std::to_string(stride) +
-                                   " exceeds the context " + std::to_string(ctx));
+    return Status::InvalidArgument("stride: " + std::to_string(stride) + " exceeds the context " +
+                                   std::to_string(ctx));
   }
   ASSIGN_OR_RETURN(const std::vector<int32_t> tokens, LoadTokens(p, config));
   ASSIGN_OR_RETURN(const accuracy::WindowPlan plan,
@@ -109,8 +109,9 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
     }
   }
 
-  const int threads =
-      p.threads > 0 ? p.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = p.threads > 0
+                          ? p.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   accuracy::ModelOptions options;
   options.device = p.device;
   options.dtype = p.dtype;
@@ -149,8 +150,8 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
         }
         *values = decoded;
         const int64_t n = rows * cols;
-        bits_sum += datatypes::BitsPerWeight(quantizer.traits(), q.group_size) *
-                    static_cast<double>(n);
+        bits_sum +=
+            datatypes::BitsPerWeight(quantizer.traits(), q.group_size) * static_cast<double>(n);
         num_weights += n;
         group_for_cost = std::max(group_for_cost, q.group_size);
         return Status::Ok();
@@ -166,12 +167,12 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
   AddMetric(out, "tokens_per_s", quant.tokens_per_s, "tokens/s", true);
   AddMetric(out, "bits_per_weight",
             num_weights > 0 ? bits_sum / static_cast<double>(num_weights) : 0, "bits", false);
-  AddMetric(out, "hw_cost",
-            datatypes::EstimateHardwareCost(quantizer, std::max<int64_t>(1, group_for_cost))
-                .relative,
-            "", false);
-  AddMetric(out, "weight_sqnr_db",
-            noise > 0 ? 10.0 * std::log10(signal / noise) : 300.0, "dB", true);
+  AddMetric(
+      out, "hw_cost",
+      datatypes::EstimateHardwareCost(quantizer, std::max<int64_t>(1, group_for_cost)).relative, "",
+      false);
+  AddMetric(out, "weight_sqnr_db", noise > 0 ? 10.0 * std::log10(signal / noise) : 300.0, "dB",
+            true);
   AddMetric(out, "num_quantized_weights", static_cast<double>(num_weights), "", false);
   AddMetric(out, "scored_tokens", static_cast<double>(plan.scored_positions), "", false);
   AddMetric(out, "context", static_cast<double>(ctx), "tokens", false);

@@ -16,20 +16,33 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kKnownKeys[] = {
-    "model",    "text",         "tokenizer",     "tokens",  "context", "stride",
-    "datatype", "group_size",   "scale_search",  "sf4_nu",  "quantize_head",
-    "device",   "dtype",        "threads",       "max_tokens", "batch"};
+constexpr std::string_view kKnownKeys[] = {"model",        "text",    "tokenizer",     "tokens",
+                                           "context",      "stride",  "datatype",      "group_size",
+                                           "scale_search", "sf4_nu",  "quantize_head", "device",
+                                           "dtype",        "threads", "max_tokens",    "batch"};
 
 // Names people plausibly use for a known key.
 constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
-    {"checkpoint", "model"},    {"model_path", "model"},     {"data", "text"},
-    {"tokenizer_model", "tokenizer"}, {"spm", "tokenizer"},  {"token_file", "tokens"},
-    {"seq_len", "context"},     {"context_length", "context"}, {"ctx", "context"},
-    {"window", "context"},      {"format", "datatype"},      {"data_type", "datatype"},
-    {"groupsize", "group_size"}, {"group", "group_size"},    {"block_size", "group_size"},
-    {"clip_search", "scale_search"}, {"quantize_lm_head", "quantize_head"},
-    {"num_threads", "threads"}, {"batch_size", "batch"},     {"precision", "dtype"}};
+    {"checkpoint", "model"},
+    {"model_path", "model"},
+    {"data", "text"},
+    {"tokenizer_model", "tokenizer"},
+    {"spm", "tokenizer"},
+    {"token_file", "tokens"},
+    {"seq_len", "context"},
+    {"context_length", "context"},
+    {"ctx", "context"},
+    {"window", "context"},
+    {"format", "datatype"},
+    {"data_type", "datatype"},
+    {"groupsize", "group_size"},
+    {"group", "group_size"},
+    {"block_size", "group_size"},
+    {"clip_search", "scale_search"},
+    {"quantize_lm_head", "quantize_head"},
+    {"num_threads", "threads"},
+    {"batch_size", "batch"},
+    {"precision", "dtype"}};
 
 int EditDistance(std::string_view a, std::string_view b) {
   std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
@@ -163,8 +176,7 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
   } else if (scale_search == "mse") {
     p.quantizer.scale_search = datatypes::ScaleSearch::kMse;
   } else {
-    return Status::InvalidArgument("scale_search: must be none or mse, got '" + scale_search +
-                                   "'");
+    return Status::InvalidArgument("scale_search: must be none or mse, got '" + scale_search + "'");
   }
   if (auto it = params.find("sf4_nu"); it != params.end() && !it->is_null()) {
     if (!it->is_number() || !(it->get<double>() > 0 && it->get<double>() <= 1e6)) {
@@ -190,8 +202,8 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
   }
   RETURN_IF_ERROR(GetString(params, "dtype", &p.dtype));
   if (p.dtype != "float32" && p.dtype != "float16" && p.dtype != "bfloat16") {
-    return Status::InvalidArgument("dtype: must be float32, float16 or bfloat16, got '" +
-                                   p.dtype + "'");
+    return Status::InvalidArgument("dtype: must be float32, float16 or bfloat16, got '" + p.dtype +
+                                   "'");
   }
   int64_t threads = 0, batch = 0;
   RETURN_IF_ERROR(GetInt(params, "threads", 0, 1024, &threads));

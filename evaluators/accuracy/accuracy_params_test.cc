@@ -11,8 +11,10 @@ namespace {
 using nlohmann::json;
 
 json Valid() {
-  return {{"model", "models/kjv/model.bin"}, {"tokens", "models/kjv/heldout.tok"},
-          {"datatype", "int4_asym"},          {"group_size", 128}};
+  return {{"model", "models/kjv/model.bin"},
+          {"tokens", "models/kjv/heldout.tok"},
+          {"datatype", "int4_asym"},
+          {"group_size", 128}};
 }
 
 std::string Error(const json& params) {

@@ -25,9 +25,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "evaluators/datatypes/safetensors.h"
 
@@ -38,7 +37,7 @@ namespace fs = std::filesystem;
 using datatypes::SafetensorsFile;
 
 constexpr int32_t kLlama2cVersionedMagic = 0x616b3432;  // "ak42": export.py version >= 1
-constexpr int64_t kMaxDim = int64_t{1} << 20;             // sanity bound on header fields
+constexpr int64_t kMaxDim = int64_t{1} << 20;           // sanity bound on header fields
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -135,13 +134,12 @@ class Llama2cCheckpoint : public Checkpoint {
           "); export it with llama2.c's legacy format (export.py --version 0), which run.c reads");
     }
     const std::string what = "'" + path_ + "' is not a llama2.c checkpoint: ";
-    const char* names[] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads",
-                           "vocab_size", "seq_len"};
+    const char* names[] = {"dim",        "hidden_dim", "n_layers", "n_heads",
+                           "n_kv_heads", "vocab_size", "seq_len"};
     for (int i = 0; i < 7; ++i) {
       const int64_t v = i == 5 ? std::abs(int64_t{h[i]}) : h[i];
       if (v <= 0 || v > kMaxDim) {
-        return Status::DataLoss(what + "header field " + names[i] + " = " +
-                                std::to_string(h[i]));
+        return Status::DataLoss(what + "header field " + names[i] + " = " + std::to_string(h[i]));
       }
     }
     if (h[0] % h[3] != 0 || h[3] % h[4] != 0) {
@@ -226,8 +224,8 @@ Status ParseHfConfig(const nlohmann::json& j, const std::string& where, ModelCon
   };
 
   std::string arch;
-  if (auto it = j.find("architectures"); it != j.end() && it->is_array() && !it->empty() &&
-                                         (*it)[0].is_string()) {
+  if (auto it = j.find("architectures");
+      it != j.end() && it->is_array() && !it->empty() && (*it)[0].is_string()) {
     arch = (*it)[0].get<std::string>();
   } else if (auto mt = j.find("model_type"); mt != j.end() && mt->is_string()) {
     const std::string model_type = mt->get<std::string>();
@@ -261,8 +259,8 @@ Status ParseHfConfig(const nlohmann::json& j, const std::string& where, ModelCon
   if (auto it = j.find("tie_word_embeddings"); it != j.end() && it->is_boolean()) {
     c->shared_classifier = it->get<bool>();
   }
-  if (auto it = j.find("hidden_act"); it != j.end() && it->is_string() &&
-                                      it->get<std::string>() != "silu") {
+  if (auto it = j.find("hidden_act");
+      it != j.end() && it->is_string() && it->get<std::string>() != "silu") {
     return Status::InvalidArgument(where + ": hidden_act '" + it->get<std::string>() +
                                    "' is not supported (SwiGLU with silu only)");
   }
@@ -272,7 +270,8 @@ Status ParseHfConfig(const nlohmann::json& j, const std::string& where, ModelCon
     }
   }
   if (auto it = j.find("rope_scaling"); it != j.end() && !it->is_null()) {
-    if (!it->is_object()) return Status::InvalidArgument(where + ": rope_scaling must be an object");
+    if (!it->is_object())
+      return Status::InvalidArgument(where + ": rope_scaling must be an object");
     std::string type = it->value("rope_type", it->value("type", std::string("default")));
     if (type == "default") {
       c->rope_scaling = RopeScaling::kNone;
@@ -281,8 +280,7 @@ Status ParseHfConfig(const nlohmann::json& j, const std::string& where, ModelCon
       c->rope_factor = it->value("factor", 1.0);
       c->rope_low_freq_factor = it->value("low_freq_factor", 1.0);
       c->rope_high_freq_factor = it->value("high_freq_factor", 4.0);
-      c->rope_original_max_positions =
-          it->value("original_max_position_embeddings", int64_t{8192});
+      c->rope_original_max_positions = it->value("original_max_position_embeddings", int64_t{8192});
       if (!(c->rope_factor > 0)) {
         return Status::InvalidArgument(where + ": rope_scaling.factor must be > 0");
       }
@@ -441,10 +439,14 @@ std::string ModelConfig::Summary() const {
 }
 
 Status ValidateConfig(const ModelConfig& c) {
-  const std::pair<const char*, int64_t> fields[] = {
-      {"dim", c.dim},         {"hidden_dim", c.hidden_dim}, {"n_layers", c.n_layers},
-      {"n_heads", c.n_heads}, {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
-      {"vocab_size", c.vocab_size}, {"max_seq_len", c.max_seq_len}};
+  const std::pair<const char*, int64_t> fields[] = {{"dim", c.dim},
+                                                    {"hidden_dim", c.hidden_dim},
+                                                    {"n_layers", c.n_layers},
+                                                    {"n_heads", c.n_heads},
+                                                    {"n_kv_heads", c.n_kv_heads},
+                                                    {"head_dim", c.head_dim},
+                                                    {"vocab_size", c.vocab_size},
+                                                    {"max_seq_len", c.max_seq_len}};
   for (const auto& [name, value] : fields) {
     if (value <= 0 || value > kMaxDim * 16) {
       return Status::InvalidArgument(std::string("model config: ") + name + " = " +
@@ -546,18 +548,20 @@ Status WriteLlama2cCheckpoint(const std::string& path, const ModelConfig& config
                               const TensorProvider& provider) {
   RETURN_IF_ERROR(ValidateConfig(config));
   if (!config.rope_interleaved || config.rope_theta != 10000.0 || config.norm_eps != 1e-5 ||
-      config.head_dim * config.n_heads != config.dim ||
-      config.rope_scaling != RopeScaling::kNone) {
+      config.head_dim * config.n_heads != config.dim || config.rope_scaling != RopeScaling::kNone) {
     return Status::InvalidArgument(
         "llama2.c files imply interleaved RoPE with theta 10000, RMSNorm eps 1e-5 and "
-        "head_dim = dim / n_heads; this model differs (" + config.Summary() + ")");
+        "head_dim = dim / n_heads; this model differs (" +
+        config.Summary() + ")");
   }
   const std::string tmp = path + ".tmp";
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) return Status::Internal("cannot create '" + tmp + "'");
   const int32_t header[7] = {
-      static_cast<int32_t>(config.dim),        static_cast<int32_t>(config.hidden_dim),
-      static_cast<int32_t>(config.n_layers),   static_cast<int32_t>(config.n_heads),
+      static_cast<int32_t>(config.dim),
+      static_cast<int32_t>(config.hidden_dim),
+      static_cast<int32_t>(config.n_layers),
+      static_cast<int32_t>(config.n_heads),
       static_cast<int32_t>(config.n_kv_heads),
       static_cast<int32_t>(config.shared_classifier ? config.vocab_size : -config.vocab_size),
       static_cast<int32_t>(config.max_seq_len)};
@@ -573,10 +577,9 @@ Status WriteLlama2cCheckpoint(const std::string& path, const ModelConfig& config
     if (static_cast<int64_t>(values.size()) != spec.NumElements()) {
       out.close();
       std::remove(tmp.c_str());
-      return Status::InvalidArgument("tensor '" + spec.name + "' has " +
-                                     std::to_string(values.size()) + " values, shape " +
-                                     ShapeString(spec.shape) + " needs " +
-                                     std::to_string(spec.NumElements()));
+      return Status::InvalidArgument(
+          "tensor '" + spec.name + "' has " + std::to_string(values.size()) + " values, shape " +
+          ShapeString(spec.shape) + " needs " + std::to_string(spec.NumElements()));
     }
     out.write(reinterpret_cast<const char*>(values.data()),
               static_cast<std::streamsize>(values.size() * sizeof(float)));
@@ -588,8 +591,8 @@ Status WriteLlama2cCheckpoint(const std::string& path, const ModelConfig& config
     return Status::Internal("writing '" + tmp + "' failed");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::Internal("cannot rename '" + tmp + "' to '" + path + "': " +
-                            std::strerror(errno));
+    return Status::Internal("cannot rename '" + tmp + "' to '" + path +
+                            "': " + std::strerror(errno));
   }
   return Status::Ok();
 }

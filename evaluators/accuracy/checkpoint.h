@@ -29,12 +29,12 @@ enum class RopeScaling : uint8_t {
 struct ModelConfig {
   // "llama2c" for llama2.c files, else config.json's architectures[0] (e.g. LlamaForCausalLM).
   std::string architecture;
-  int64_t dim = 0;          // hidden size
-  int64_t hidden_dim = 0;   // SwiGLU inner size
+  int64_t dim = 0;         // hidden size
+  int64_t hidden_dim = 0;  // SwiGLU inner size
   int64_t n_layers = 0;
   int64_t n_heads = 0;
-  int64_t n_kv_heads = 0;   // < n_heads: grouped-query attention
-  int64_t head_dim = 0;     // usually dim / n_heads
+  int64_t n_kv_heads = 0;  // < n_heads: grouped-query attention
+  int64_t head_dim = 0;    // usually dim / n_heads
   int64_t vocab_size = 0;
   int64_t max_seq_len = 0;  // the longest context the model was trained for
   double norm_eps = 1e-5;   // RMSNorm epsilon
@@ -44,12 +44,12 @@ struct ModelConfig {
   // q/k weights are permuted to match).
   bool rope_interleaved = true;
   RopeScaling rope_scaling = RopeScaling::kNone;
-  double rope_factor = 1.0;               // kLinear, kLlama3
-  double rope_low_freq_factor = 1.0;      // kLlama3
-  double rope_high_freq_factor = 4.0;     // kLlama3
+  double rope_factor = 1.0;                    // kLinear, kLlama3
+  double rope_low_freq_factor = 1.0;           // kLlama3
+  double rope_high_freq_factor = 4.0;          // kLlama3
   int64_t rope_original_max_positions = 8192;  // kLlama3
-  bool shared_classifier = true;          // output head is the token embedding
-  std::string stored_dtype = "F32";       // dominant dtype on disk (F32, F16, BF16)
+  bool shared_classifier = true;               // output head is the token embedding
+  std::string stored_dtype = "F32";            // dominant dtype on disk (F32, F16, BF16)
 
   // Number of parameters (shared classifier counted once).
   int64_t NumParameters() const;

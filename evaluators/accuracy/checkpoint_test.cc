@@ -7,7 +7,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "evaluators/accuracy/test_util.h"
@@ -160,14 +159,14 @@ std::string WriteHfFolder(const ModelConfig& c, const TensorProvider& weights,
   const std::string dir = MakeTempDir();
   WriteFile(dir + "/config.json", HfConfigJson(c));
   std::vector<std::vector<TestTensor>> files(static_cast<size_t>(shards));
-  nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}},
+                          {"weight_map", nlohmann::json::object()}};
   int i = 0;
   for (const TensorSpec& s : RequiredTensors(c)) {
     const int shard = i++ % shards;
     files[static_cast<size_t>(shard)].push_back({s.name, dtype, s.shape, weights(s).value()});
-    index["weight_map"][s.name] =
-        "model-0000" + std::to_string(shard + 1) + "-of-0000" + std::to_string(shards) +
-        ".safetensors";
+    index["weight_map"][s.name] = "model-0000" + std::to_string(shard + 1) + "-of-0000" +
+                                  std::to_string(shards) + ".safetensors";
   }
   if (shards == 1) {
     WriteSafetensors(dir + "/model.safetensors", files[0]);
@@ -255,8 +254,7 @@ TEST(HuggingFace, ShapeAndDtypeMismatchAreNamed) {
     EXPECT_NE(ckpt.status().message().find("model.layers.0.self_attn.v_proj.weight"),
               std::string::npos)
         << ckpt.status().message();
-    EXPECT_NE(ckpt.status().message().find(mode == "shape" ? "[16, 8]" : "I32"),
-              std::string::npos)
+    EXPECT_NE(ckpt.status().message().find(mode == "shape" ? "[16, 8]" : "I32"), std::string::npos)
         << ckpt.status().message();
   }
 }

@@ -68,7 +68,8 @@ StatusOr<std::string> DecompressLzw(const unsigned char* in, size_t size) {
   std::string out;
   int old_code = next_code();
   if (old_code < 0) return out;
-  if (old_code > 255) return Status::DataLoss("LZW stream starts with code " + std::to_string(old_code));
+  if (old_code > 255)
+    return Status::DataLoss("LZW stream starts with code " + std::to_string(old_code));
   int fin_char = old_code;
   out.push_back(static_cast<char>(fin_char));
   std::string stack;
@@ -82,7 +83,8 @@ StatusOr<std::string> DecompressLzw(const unsigned char* in, size_t size) {
     const int in_code = code;
     stack.clear();
     if (code >= free_ent) {
-      if (code > free_ent) return Status::DataLoss("LZW code " + std::to_string(code) + " ahead of the table");
+      if (code > free_ent)
+        return Status::DataLoss("LZW code " + std::to_string(code) + " ahead of the table");
       stack.push_back(static_cast<char>(fin_char));
       code = old_code;
     }
@@ -164,8 +166,8 @@ StatusOr<std::vector<Verse>> ParseVerses(const std::string& text) {
     const size_t space = line.find(' ', i);
     if (v.book.empty() || colon == std::string::npos || space == std::string::npos ||
         colon > space) {
-      return Status::DataLoss("line " + std::to_string(line_no) + " has no verse reference: " +
-                              line.substr(0, 40));
+      return Status::DataLoss("line " + std::to_string(line_no) +
+                              " has no verse reference: " + line.substr(0, 40));
     }
     v.chapter = std::stoi(line.substr(i, colon - i));
     v.verse = std::stoi(line.substr(colon + 1, space - colon - 1));

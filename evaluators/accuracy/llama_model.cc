@@ -53,8 +53,8 @@ void LlamaModule::EnsureRope(int64_t positions) {
   const int64_t half = config_.head_dim / 2;
   std::vector<double> inv_freq(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; ++i) {
-    double f = 1.0 / std::pow(config_.rope_theta, static_cast<double>(2 * i) /
-                                                      static_cast<double>(config_.head_dim));
+    double f = 1.0 / std::pow(config_.rope_theta,
+                              static_cast<double>(2 * i) / static_cast<double>(config_.head_dim));
     if (config_.rope_scaling == RopeScaling::kLinear) {
       f /= config_.rope_factor;
     } else if (config_.rope_scaling == RopeScaling::kLlama3) {
@@ -109,9 +109,7 @@ torch::Tensor LlamaModule::Rope(const torch::Tensor& x) const {
     const torch::Tensor pairs = xf.unflatten(-1, {half, 2});
     a = pairs.select(-1, 0);
     b = pairs.select(-1, 1);
-    return torch::stack({a * cos - b * sin, a * sin + b * cos}, -1)
-        .flatten(-2)
-        .to(x.scalar_type());
+    return torch::stack({a * cos - b * sin, a * sin + b * cos}, -1).flatten(-2).to(x.scalar_type());
   }
   a = xf.narrow(-1, 0, half);
   b = xf.narrow(-1, half, half);
@@ -129,11 +127,11 @@ torch::Tensor LlamaModule::Forward(const torch::Tensor& tokens) {
   // full of -inf multiplies by zero below the diagonal and gives NaN.
   const torch::Tensor mask =
       torch::zeros({t, t}, torch::TensorOptions().dtype(torch::kFloat32).device(tokens.device()))
-          .masked_fill(torch::ones({t, t}, torch::TensorOptions()
-                                               .dtype(torch::kBool)
-                                               .device(tokens.device()))
-                           .triu(1),
-                       -std::numeric_limits<float>::infinity());
+          .masked_fill(
+              torch::ones({t, t},
+                          torch::TensorOptions().dtype(torch::kBool).device(tokens.device()))
+                  .triu(1),
+              -std::numeric_limits<float>::infinity());
   const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
   const int64_t group = c.n_heads / c.n_kv_heads;
   for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -158,8 +156,8 @@ torch::Tensor LlamaModule::Forward(const torch::Tensor& tokens) {
     torch::Tensor y = torch::matmul(probs, v).transpose(1, 2).reshape({bsz, t, -1});
     x = x + torch::linear(y, w("self_attn.o_proj"));
     h = RmsNorm(x, w("post_attention_layernorm"));
-    torch::Tensor mlp = torch::silu(torch::linear(h, w("mlp.gate_proj"))) *
-                        torch::linear(h, w("mlp.up_proj"));
+    torch::Tensor mlp =
+        torch::silu(torch::linear(h, w("mlp.gate_proj"))) * torch::linear(h, w("mlp.up_proj"));
     x = x + torch::linear(mlp, w("mlp.down_proj"));
   }
   x = RmsNorm(x, weights_.at("model.norm.weight"));
@@ -217,8 +215,7 @@ StatusOr<torch::ScalarType> ParseDtype(const std::string& dtype) {
   if (dtype == "float32") return torch::kFloat32;
   if (dtype == "float16") return torch::kFloat16;
   if (dtype == "bfloat16") return torch::kBFloat16;
-  return Status::InvalidArgument("dtype must be float32, float16 or bfloat16, got '" + dtype +
-                                 "'");
+  return Status::InvalidArgument("dtype must be float32, float16 or bfloat16, got '" + dtype + "'");
 }
 
 }  // namespace
@@ -388,8 +385,8 @@ Status LlamaModel::TransformWeights(const std::function<bool(const TensorSpec&)>
     }
     try {
       torch::NoGradGuard no_grad;
-      impl_->module->weight(spec.name)
-          .copy_(torch::from_blob(values.data(), spec.shape, torch::kFloat32));
+      impl_->module->weight(spec.name).copy_(
+          torch::from_blob(values.data(), spec.shape, torch::kFloat32));
     } catch (...) {
       return FromException("writing weight '" + spec.name + "'");
     }

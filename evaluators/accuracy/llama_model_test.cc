@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "evaluators/accuracy/perplexity.h"
@@ -168,9 +167,8 @@ TEST(LlamaModel, PerplexityOfAKnownModelComputedByHand) {
 
   auto result = ComputePerplexity(
       text, *plan, 2,
-      [&](const std::vector<const int32_t*>& w, int64_t ctx, std::vector<std::vector<double>>* out) {
-        return (*model)->ScoreWindows(w, ctx, out);
-      },
+      [&](const std::vector<const int32_t*>& w, int64_t ctx,
+          std::vector<std::vector<double>>* out) { return (*model)->ScoreWindows(w, ctx, out); },
       nullptr);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(result->scored_positions, 9);

@@ -57,7 +57,8 @@ Status TrainLanguageModel(const ModelConfig& config, const std::vector<int32_t>&
   try {
     if (o.threads > 0) torch::set_num_threads(o.threads);
     const torch::Device device(o.device);
-    internal::LlamaModule model(config, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+    internal::LlamaModule model(config,
+                                torch::TensorOptions().dtype(torch::kFloat32).device(device));
     model.InitForTraining(o.seed);
     model.EnsureRope(t);
 
@@ -84,7 +85,8 @@ Status TrainLanguageModel(const ModelConfig& config, const std::vector<int32_t>&
     auto last = start;
     double loss_sum = 0;
     int64_t loss_count = 0;
-    log(Format("model: %s, %lld parameters; %zu training tokens; %lld steps x %lld windows x "
+    log(
+        Format("model: %s, %lld parameters; %zu training tokens; %lld steps x %lld windows x "
                "%lld tokens",
                config.Summary().c_str(), static_cast<long long>(config.NumParameters()),
                train_tokens.size(), static_cast<long long>(o.steps),
@@ -127,15 +129,12 @@ Status TrainLanguageModel(const ModelConfig& config, const std::vector<int32_t>&
       }
     }
     torch::NoGradGuard no_grad;
-    return WriteLlama2cCheckpoint(out_path, config,
-                                  [&](const TensorSpec& spec) -> StatusOr<std::vector<float>> {
-                                    const torch::Tensor w = model.weight(spec.name)
-                                                                .detach()
-                                                                .to(torch::kCPU)
-                                                                .contiguous();
-                                    const float* p = w.data_ptr<float>();
-                                    return std::vector<float>(p, p + w.numel());
-                                  });
+    return WriteLlama2cCheckpoint(
+        out_path, config, [&](const TensorSpec& spec) -> StatusOr<std::vector<float>> {
+          const torch::Tensor w = model.weight(spec.name).detach().to(torch::kCPU).contiguous();
+          const float* p = w.data_ptr<float>();
+          return std::vector<float>(p, p + w.numel());
+        });
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (const size_t nl = msg.find("\nException raised from"); nl != std::string::npos) {

@@ -14,18 +14,18 @@
 namespace qlab::accuracy {
 
 struct TrainOptions {
-  int64_t steps = 1000;         // optimizer steps
-  int64_t batch_size = 16;      // windows per step, each config.max_seq_len + 1 tokens
-  double learning_rate = 1e-3;  // peak, after linear warm-up
+  int64_t steps = 1000;             // optimizer steps
+  int64_t batch_size = 16;          // windows per step, each config.max_seq_len + 1 tokens
+  double learning_rate = 1e-3;      // peak, after linear warm-up
   double min_learning_rate = 1e-4;  // end of the cosine decay
   int64_t warmup_steps = 100;
-  double weight_decay = 0.1;    // AdamW, matrices only (not norms)
+  double weight_decay = 0.1;  // AdamW, matrices only (not norms)
   double beta1 = 0.9, beta2 = 0.95;
-  double grad_clip = 1.0;       // global L2 norm
-  uint64_t seed = 1;            // initial weights and the batch sampler
-  int threads = 1;              // LibTorch intra-op threads
+  double grad_clip = 1.0;  // global L2 norm
+  uint64_t seed = 1;       // initial weights and the batch sampler
+  int threads = 1;         // LibTorch intra-op threads
   std::string device = "cpu";
-  int64_t log_every = 50;       // steps between log lines
+  int64_t log_every = 50;  // steps between log lines
 };
 
 // Trains a fresh model of `config` on `train_tokens` (windows sampled uniformly at random with

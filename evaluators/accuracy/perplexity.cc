@@ -99,8 +99,8 @@ double UnigramPerplexity(const std::vector<int32_t>& train, const std::vector<in
   for (const Window& w : plan.windows) {
     for (int64_t j = w.first_scored; j < plan.context; ++j) {
       const int32_t t = eval[static_cast<size_t>(w.start + j)];
-      const double p = (t >= 0 && t < vocab_size) ? counts[static_cast<size_t>(t)] / total
-                                                  : 1.0 / total;
+      const double p =
+          (t >= 0 && t < vocab_size) ? counts[static_cast<size_t>(t)] / total : 1.0 / total;
       sum -= std::log(p);
     }
   }

@@ -21,8 +21,8 @@
 namespace qlab::accuracy {
 
 struct Window {
-  int64_t start = 0;        // index of the window's first token in the stream
-  int64_t first_scored = 1; // first window position (1..C-1) that counts
+  int64_t start = 0;         // index of the window's first token in the stream
+  int64_t first_scored = 1;  // first window position (1..C-1) that counts
 };
 
 struct WindowPlan {
@@ -42,10 +42,10 @@ using ScoreFn = std::function<Status(const std::vector<const int32_t*>& windows,
 
 struct PerplexityResult {
   double perplexity = 0;
-  double mean_nll = 0;          // nats per scored token
+  double mean_nll = 0;  // nats per scored token
   int64_t scored_positions = 0;
-  double seconds = 0;           // wall time spent in score calls
-  double tokens_per_s = 0;      // window tokens processed (batch x context) per second
+  double seconds = 0;       // wall time spent in score calls
+  double tokens_per_s = 0;  // window tokens processed (batch x context) per second
 };
 
 // Runs the plan over `tokens` with `batch` windows per ScoreFn call. Reports progress in

@@ -23,7 +23,7 @@ extern "C" {
 
 // Returns a processor handle, or nullptr with the reason in err.
 __attribute__((visibility("default"))) void* qlab_spm_load(const char* path, char* err,
-                                                            size_t err_len) {
+                                                           size_t err_len) {
   auto* processor = new (std::nothrow) sentencepiece::SentencePieceProcessor();
   if (processor == nullptr) return nullptr;
   const auto status = processor->Load(path);
@@ -43,19 +43,23 @@ __attribute__((visibility("default"))) void qlab_spm_free(void* handle) {
 __attribute__((visibility("default"))) int qlab_spm_info(void* handle, int what) {
   auto* p = static_cast<sentencepiece::SentencePieceProcessor*>(handle);
   switch (what) {
-    case 0: return p->GetPieceSize();
-    case 1: return p->bos_id();
-    case 2: return p->eos_id();
-    case 3: return p->unk_id();
-    default: return -1;
+    case 0:
+      return p->GetPieceSize();
+    case 1:
+      return p->bos_id();
+    case 2:
+      return p->eos_id();
+    case 3:
+      return p->unk_id();
+    default:
+      return -1;
   }
 }
 
 // Encodes text[0..len) into a malloc'd array *ids of *count ids. Returns 0, or -1 with err.
 __attribute__((visibility("default"))) int qlab_spm_encode(void* handle, const char* text,
-                                                           size_t len, int32_t** ids,
-                                                           size_t* count, char* err,
-                                                           size_t err_len) {
+                                                           size_t len, int32_t** ids, size_t* count,
+                                                           char* err, size_t err_len) {
   auto* p = static_cast<sentencepiece::SentencePieceProcessor*>(handle);
   std::vector<int> out;
   const auto status = p->Encode(absl::string_view(text, len), &out);

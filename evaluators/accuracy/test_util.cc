@@ -7,9 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace qlab::accuracy::testing {
 namespace {
@@ -104,7 +103,8 @@ void WriteSafetensors(const std::string& path, const std::vector<TestTensor>& te
         data.append(reinterpret_cast<const char*>(&h), 2);
       }
     }
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {begin, data.size()}}};
+    header[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {begin, data.size()}}};
   }
   header["__metadata__"] = {{"format", "pt"}};
   std::string text = header.dump();

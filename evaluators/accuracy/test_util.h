@@ -34,8 +34,8 @@ struct TestTensor {
 void WriteSafetensors(const std::string& path, const std::vector<TestTensor>& tensors);
 
 // config.json of a LlamaForCausalLM with `config`'s sizes.
-std::string HfConfigJson(const ModelConfig& config, const std::string& architecture =
-                                                        "LlamaForCausalLM");
+std::string HfConfigJson(const ModelConfig& config,
+                         const std::string& architecture = "LlamaForCausalLM");
 
 void WriteFile(const std::string& path, const std::string& bytes);
 

@@ -120,8 +120,8 @@ StatusOr<std::vector<int32_t>> Tokenizer::Encode(const std::string& text) const 
   int32_t* ids = nullptr;
   size_t count = 0;
   char err[512] = "";
-  if (impl_->api->encode(impl_->handle, text.data(), text.size(), &ids, &count, err,
-                         sizeof(err)) != 0) {
+  if (impl_->api->encode(impl_->handle, text.data(), text.size(), &ids, &count, err, sizeof(err)) !=
+      0) {
     return Status::Internal(std::string("SentencePiece Encode failed: ") + err);
   }
   std::vector<int32_t> out(ids, ids + count);
@@ -133,8 +133,8 @@ StatusOr<std::string> Tokenizer::Decode(const std::vector<int32_t>& ids) const {
   char* text = nullptr;
   size_t len = 0;
   char err[512] = "";
-  if (impl_->api->decode(impl_->handle, ids.data(), ids.size(), &text, &len, err,
-                         sizeof(err)) != 0) {
+  if (impl_->api->decode(impl_->handle, ids.data(), ids.size(), &text, &len, err, sizeof(err)) !=
+      0) {
     return Status::Internal(std::string("SentencePiece Decode failed: ") + err);
   }
   std::string out(text, len);
@@ -166,8 +166,7 @@ StatusOr<std::string> ReadFileToString(const std::string& path) {
 StatusOr<std::vector<int32_t>> ReadTokenFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
   if (bytes.empty() || bytes.size() % 4 != 0) {
-    return Status::InvalidArgument("token file '" + path + "' has " +
-                                   std::to_string(bytes.size()) +
+    return Status::InvalidArgument("token file '" + path + "' has " + std::to_string(bytes.size()) +
                                    " bytes; expected a non-empty multiple of 4 (int32 ids)");
   }
   std::vector<int32_t> tokens(bytes.size() / 4);

@@ -10,9 +10,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "evaluators/accuracy/checkpoint.h"
 #include "evaluators/accuracy/kjv_corpus.h"
@@ -67,19 +66,21 @@ int Corpus(const Flags& flags) {
   if (!text.ok()) return Fail(text.status());
   auto verses = ParseVerses(*text);
   if (!verses.ok()) return Fail(verses.status());
-  const CorpusSplit split = SplitByChapter(*verses, static_cast<int>(flags.Int("heldout-every", 20)));
-  for (const auto& [name, body] : {std::pair{"train.txt", &split.train_text},
-                                   std::pair{"heldout.txt", &split.heldout_text}}) {
+  const CorpusSplit split =
+      SplitByChapter(*verses, static_cast<int>(flags.Int("heldout-every", 20)));
+  for (const auto& [name, body] :
+       {std::pair{"train.txt", &split.train_text}, std::pair{"heldout.txt", &split.heldout_text}}) {
     std::ofstream out(out_dir + "/" + name, std::ios::binary | std::ios::trunc);
     out << *body;
     if (!out) return Fail(Status::Internal("cannot write " + out_dir + "/" + name));
   }
-  std::printf("%zu verses; train: %lld chapters, %lld verses, %zu bytes; held-out: %lld "
-              "chapters, %lld verses, %zu bytes\n",
-              verses->size(), static_cast<long long>(split.train_chapters),
-              static_cast<long long>(split.train_verses), split.train_text.size(),
-              static_cast<long long>(split.heldout_chapters),
-              static_cast<long long>(split.heldout_verses), split.heldout_text.size());
+  std::printf(
+      "%zu verses; train: %lld chapters, %lld verses, %zu bytes; held-out: %lld "
+      "chapters, %lld verses, %zu bytes\n",
+      verses->size(), static_cast<long long>(split.train_chapters),
+      static_cast<long long>(split.train_verses), split.train_text.size(),
+      static_cast<long long>(split.heldout_chapters), static_cast<long long>(split.heldout_verses),
+      split.heldout_text.size());
   return 0;
 }
 
@@ -134,8 +135,8 @@ int Eval(const Flags& flags) {
     if (!s.ok()) return Fail(s);
   }
   const int64_t context = flags.Int("context", config.max_seq_len);
-  auto plan = PlanWindows(static_cast<int64_t>(tokens->size()), context,
-                          flags.Int("stride", context));
+  auto plan =
+      PlanWindows(static_cast<int64_t>(tokens->size()), context, flags.Int("stride", context));
   if (!plan.ok()) return Fail(plan.status());
   ModelOptions options;
   options.threads = static_cast<int>(flags.Int("threads", 1));
