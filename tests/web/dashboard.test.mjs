@@ -57,6 +57,11 @@ after(async () => {
   if (browser) await browser.close();
   if (worker) await worker.stop();
   if (server) await server.stop();
+  // The logs go with the screenshots; the rest (database, sweep files) is removed.
+  if (dir) {
+    for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.log'))) fs.copyFileSync(path.join(dir, f), path.join(ARTIFACTS, f));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const api = async (p) => {
