@@ -6,7 +6,9 @@
 #include <csignal>
 #include <fstream>
 
+#include "common/signals.h"
 #include "server/coordinator.h"
+#include "storage/backup.h"
 
 int main(int argc, char** argv) {
   qlab::server::CoordinatorOptions options;
@@ -39,17 +41,23 @@ int main(int argc, char** argv) {
   std::string port_file;
   app.add_option("--port-file", port_file,
                  "write {\"grpc\": HOST:PORT, \"http\": HOST:PORT} here once listening");
+  std::string backup_to;
+  auto* backup = app.add_subcommand(
+      "backup", "copy the database (--db) to a new file, safely while a server runs on it");
+  backup->add_option("--to", backup_to, "the backup file to create")->required();
   CLI11_PARSE(app, argc, argv);
+  if (backup->parsed()) {
+    qlab::Status st = qlab::storage::BackupDatabase(options.db_path, backup_to);
+    if (!st.ok()) {
+      spdlog::error("qlab-server backup: {}", st.message());
+      return 1;
+    }
+    spdlog::info("qlab-server backup: {} -> {}", options.db_path, backup_to);
+    return 0;
+  }
 
   options.scheduler.heartbeat_interval_ms = std::max<int64_t>(50, options.scheduler.lease_ttl_ms / 3);
   options.scheduler.worker_live_ms = options.scheduler.lease_ttl_ms;
-
-  // Signals are taken synchronously by this thread; every other thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   qlab::server::Coordinator coordinator(options);
   qlab::Status st = coordinator.Start();
@@ -63,8 +71,7 @@ int main(int argc, char** argv) {
                        << coordinator.http_address() << "\"}\n";
     std::rename(tmp.c_str(), port_file.c_str());  // readers never see a half-written file
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
+  int sig = qlab::WaitForTerminationSignal();
   spdlog::info("qlab-server: signal {} received, shutting down", sig);
   coordinator.Shutdown();
   return 0;

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -207,6 +209,20 @@ TEST(IntegrationTest, WorkerSigtermGivesBackItsLease) {
   EXPECT_EQ(j.attempt_history(0).outcome(), "released");
 }
 
+TEST(IntegrationTest, ServerSigtermShutsDownCleanlyAndKeepsEverything) {
+  Cluster c;
+  c.StartServer();
+  c.StartWorker();
+  auto resp = Submit(c, {{"name", "before-stop"}, {"kind", "noop"}, {"axes", {{"seq", {1, 2, 3}}}}});
+  ASSERT_TRUE(WaitFor([&] { return AllDone(c, "before-stop"); }, 20s));
+  Submit(c, {{"name", "queued"}, {"kind", "noop"}, {"params", {{"duration_ms", 60000}}}});
+  c.server().Signal(SIGTERM);
+  EXPECT_EQ(c.server().Wait(20s), 0);
+  c.StartServer();
+  EXPECT_EQ(GetExperiment(c, "before-stop").succeeded_jobs(), 3);
+  EXPECT_EQ(GetExperiment(c, "queued").total_jobs(), 1);
+}
+
 TEST(IntegrationTest, CancelRunningJobStopsItOnTheWorker) {
   Cluster c({"--lease-ttl-ms", "3000"});  // heartbeats every second tell the worker soon
   c.StartServer();
@@ -291,6 +307,51 @@ TEST(IntegrationTest, CliLinksNeitherLibTorchNorCuda) {
   EXPECT_EQ(out.find("libcuda"), std::string::npos) << out;
   ASSERT_EQ(RunCommand({QLAB_CLI_BIN, "--help"}, &out), 0);
   EXPECT_NE(out.find("submit"), std::string::npos);
+}
+
+TEST(IntegrationTest, LatencySweepIsStoredAndExportedAsADataset) {
+  Cluster c;
+  c.StartServer();
+  c.StartWorker();
+  v1::ListWorkersResponse workers;
+  ASSERT_TRUE(WaitFor([&] {
+    workers.Clear();
+    return c.workers().ListWorkers(Deadline().get(), {}, &workers).ok() && workers.workers_size() == 1;
+  }, 20s));
+  const auto& kinds = workers.workers(0).kinds();
+  if (std::find(kinds.begin(), kinds.end(), "latency") == kinds.end()) {
+    GTEST_SKIP() << "this build's worker has no LibTorch latency executor";
+  }
+  // Six architectures in two jobs, with a protocol short enough for a test.
+  auto resp = Submit(c, {{"name", "lat"}, {"kind", "latency"},
+                         {"params", {{"space", "nb201"}, {"arch_range", {0, 6}}, {"archs_per_job", 3},
+                                     {"warmup_runs", 2}, {"warmup_min_s", 0.0}, {"min_runs", 5},
+                                     {"min_time_s", 0.0}, {"max_runs", 20}}}});
+  ASSERT_EQ(resp.job_count(), 2);
+  ASSERT_TRUE(WaitFor([&] { return AllDone(c, "lat"); }, 120s));
+  auto e = GetExperiment(c, "lat");
+  ASSERT_EQ(e.succeeded_jobs(), 2) << GetJob(c, resp.first_job_id()).last_error();
+
+  std::string csv;
+  ASSERT_EQ(c.Cli({"dataset", "export", "--space", "nb201", "--device", "cpu", "--format", "csv"}, &csv), 0)
+      << csv;
+  std::vector<std::string> lines;
+  std::stringstream in(csv);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line != "6 rows") lines.push_back(line);
+  }
+  ASSERT_EQ(lines.size(), 7u) << csv;
+  EXPECT_EQ(lines[0].rfind("arch_index,arch,arch_key,device,batch,median_us,p10_us,p90_us", 0), 0u);
+  // Row 1 is benchmark index 0 with its NAS-Bench-201 string.
+  EXPECT_EQ(lines[1].rfind("0,|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|"
+                           "skip_connect~1|skip_connect~2|,nb201:0,cpu:", 0), 0u) << lines[1];
+  std::string json;
+  ASSERT_EQ(c.Cli({"dataset", "export", "--device", "cpu", "--format", "json", "--samples"}, &json), 0);
+  // stdout (the JSON) and stderr (the row count) share the captured output.
+  auto rows = nlohmann::json::parse(json.substr(json.find('['), json.rfind(']') - json.find('[') + 1));
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_GT(rows[0]["median_us"].get<double>(), 0);
+  EXPECT_EQ(rows[0]["samples_us"].size(), rows[0]["n"].get<size_t>());
 }
 
 TEST(IntegrationTest, NasArchRoundTripThroughCli) {

@@ -3,9 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include <csignal>
-#include <thread>
 
+#include "common/signals.h"
 #include "worker/worker.h"
 #include "worker/worker_metrics.h"
 
@@ -64,12 +63,6 @@ int main(int argc, char** argv) {
   for (const auto& d : options.devices) have_cuda |= d.device_class == 2;
   if (!have_cuda) spdlog::info("qlab-worker: no CUDA device offered ({})", why_no_cuda.empty() ? "not selected" : why_no_cuda);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   qlab::worker::WorkerMetrics metrics;
   if (!metrics_listen.empty()) {
     qlab::Status st = metrics.Serve(metrics_listen);
@@ -80,15 +73,10 @@ int main(int argc, char** argv) {
     spdlog::info("qlab-worker: metrics on http://{}/metrics", metrics.address());
   }
   qlab::worker::Worker worker(options, metrics.Decorate(qlab::worker::BuiltInExecutors(have_cuda)));
-  std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+  qlab::HandleTerminationSignals([&worker](int sig) {
     spdlog::info("qlab-worker: signal {} received; finishing running jobs", sig);
     worker.Stop();
   });
   worker.Run();
-  // Run() also returns when registration was refused; wake the signal thread then.
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
   return 0;
 }

@@ -59,6 +59,7 @@ class Cluster {
   // Starts (or restarts, on the same port and file) the server; returns after it answers.
   void StartServer();
   void KillServer();
+  Process& server() { return *server_; }
   // Starts a worker; returns its index.
   size_t StartWorker(std::vector<std::string> flags = {});
   Process& worker(size_t i) { return *workers_[i]; }
