@@ -509,6 +509,63 @@ int CmdExperiments(Client& c) {
   return 0;
 }
 
+int CmdDatasetExport(Client& c, const std::string& space, const std::string& device, int batch,
+                     const std::string& experiment, const std::string& format, bool samples) {
+  if (format != "csv" && format != "json") {
+    return Fail(Status::InvalidArgument("--format must be csv or json"), "dataset export");
+  }
+  v1::ExportDatasetRequest req;
+  req.set_space(space);
+  req.set_device(device);
+  req.set_batch(batch);
+  req.set_experiment(experiment);
+  req.set_include_samples(samples);
+  grpc::ClientContext ctx;
+  auto reader = c.results->ExportDataset(&ctx, req);
+  v1::DatasetRow row;
+  const bool csv = format == "csv";
+  std::vector<std::string> header = {"arch_index", "arch", "arch_key", "device", "batch",
+                                     "median_us", "p10_us", "p90_us", "mean_us", "min_us", "cv",
+                                     "n", "unstable", "job_id"};
+  if (samples) header.push_back("samples_us");
+  if (csv) std::fputs(CsvLine(header).c_str(), stdout);
+  bool first = true;
+  if (!csv) std::fputs("[", stdout);
+  long rows = 0;
+  while (reader->Read(&row)) {
+    ++rows;
+    if (csv) {
+      std::vector<std::string> f = {std::to_string(row.arch_index()), row.arch(), row.arch_key(),
+                                    row.device(), std::to_string(row.batch()),
+                                    FormatNumber(row.median_us()), FormatNumber(row.p10_us()),
+                                    FormatNumber(row.p90_us()), FormatNumber(row.mean_us()),
+                                    FormatNumber(row.min_us()), FormatNumber(row.cv()),
+                                    std::to_string(row.n()), row.unstable() ? "true" : "false",
+                                    std::to_string(row.job_id())};
+      if (samples) {
+        std::string list;
+        for (double v : row.samples_us()) list += (list.empty() ? "" : " ") + FormatNumber(v);
+        f.push_back(list);
+      }
+      std::fputs(CsvLine(f).c_str(), stdout);
+    } else {
+      ojson o = {{"arch_index", row.arch_index()}, {"arch", row.arch()}, {"arch_key", row.arch_key()},
+                 {"device", row.device()}, {"batch", row.batch()}, {"median_us", row.median_us()},
+                 {"p10_us", row.p10_us()}, {"p90_us", row.p90_us()}, {"mean_us", row.mean_us()},
+                 {"min_us", row.min_us()}, {"cv", row.cv()}, {"n", row.n()},
+                 {"unstable", row.unstable()}, {"job_id", row.job_id()}};
+      if (samples) o["samples_us"] = std::vector<double>(row.samples_us().begin(), row.samples_us().end());
+      std::printf("%s\n  %s", first ? "" : ",", o.dump().c_str());
+      first = false;
+    }
+  }
+  if (!csv) std::fputs(rows ? "\n]\n" : "]\n", stdout);
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return Fail(st, "dataset export");
+  std::fprintf(stderr, "%ld rows\n", rows);
+  return 0;
+}
+
 int CmdNasArch(const std::string& space, int64_t index, const std::string& arch, bool index_set) {
   if (space != "nb201") {
     return Fail(Status::InvalidArgument("--space '" + space + "' has no index; only nb201"), "nas arch");
@@ -593,6 +650,22 @@ int main(int argc, char** argv) {
   app.add_subcommand("workers", "workers, their devices and running jobs");
   app.add_subcommand("experiments", "experiments with job counts");
 
+  auto* dataset = app.add_subcommand("dataset", "latency datasets");
+  auto* dataset_export = dataset->add_subcommand(
+      "export", "one row per measured architecture: index, string, device, batch, median, p10, "
+                "p90, CV, n");
+  std::string export_space = "nb201", export_device, format = "csv";
+  int export_batch = 0;
+  bool export_samples = false;
+  dataset_export->add_option("--space", export_space, "nb201|fbnet")->capture_default_str();
+  dataset_export->add_option("--device", export_device,
+                             "device as stored, a glob (\"cuda:*H100*\") or a class (cpu, cuda)");
+  dataset_export->add_option("--batch", export_batch, "only this batch size (0: all)");
+  dataset_export->add_option("--experiment", experiment, "only this experiment");
+  dataset_export->add_option("--format", format, "csv|json")->capture_default_str();
+  dataset_export->add_flag("--samples", export_samples, "include the raw samples");
+  dataset->require_subcommand(1);
+
   auto* nas = app.add_subcommand("nas", "NAS search-space tools (no server needed)");
   auto* nas_arch = nas->add_subcommand("arch", "NB201 index <-> architecture string");
   nas_arch->add_option("--space", space)->capture_default_str();
@@ -623,6 +696,10 @@ int main(int argc, char** argv) {
   if (results->parsed()) return CmdResults(client, experiment, filter, as_json, as_csv, sort_by);
   if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all);
   if (app.got_subcommand("workers")) return CmdWorkers(client);
+  if (dataset_export->parsed()) {
+    return CmdDatasetExport(client, export_space, export_device, export_batch, experiment, format,
+                            export_samples);
+  }
   if (app.got_subcommand("experiments")) return CmdExperiments(client);
   return 2;
 }

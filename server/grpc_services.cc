@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "evaluators/latency/nb201.h"
 #include "server/pareto_query.h"
 #include "server/sweep.h"
 
@@ -468,6 +469,61 @@ grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext*, const v1::ParetoReq
   resp->set_x_maximized(result->x_maximized);
   resp->set_y_maximized(result->y_maximized);
   return grpc::Status::OK;
+}
+
+grpc::Status ResultServiceImpl::ExportDataset(grpc::ServerContext* ctx,
+                                              const v1::ExportDatasetRequest* req,
+                                              grpc::ServerWriter<v1::DatasetRow>* writer) {
+  if (!req->space().empty() && req->space() != "nb201" && req->space() != "fbnet") {
+    return ToGrpcStatus(Status::InvalidArgument("space must be nb201 or fbnet, got '" +
+                                                req->space() + "'"));
+  }
+  if (req->batch() < 0) return ToGrpcStatus(Status::InvalidArgument("batch must be >= 0"));
+  const std::string prefix = req->space().empty() ? "" : req->space() + ":";
+  int64_t after = 0;
+  for (;;) {
+    int64_t last = 0;
+    auto page = store_->ListLatency(req->device(), prefix, req->experiment(), after, 5000, &last,
+                                    req->include_samples());
+    if (!page.ok()) return ToGrpcStatus(page.status());
+    if (page->empty()) return grpc::Status::OK;
+    after = last;
+    for (const auto& l : *page) {
+      if (req->batch() > 0 && l.batch != req->batch()) continue;
+      v1::DatasetRow row;
+      row.set_job_id(l.job_id);
+      row.set_arch_key(l.arch_key);
+      row.set_arch_index(-1);
+      const auto colon = l.arch_key.find(':');
+      const std::string space = l.arch_key.substr(0, colon);
+      const std::string rest = colon == std::string::npos ? "" : l.arch_key.substr(colon + 1);
+      row.set_arch(rest);
+      if (space == "nb201") {
+        try {
+          int index = std::stoi(rest);
+          auto arch = nas::Nb201ArchString(index);
+          if (arch.ok()) {
+            row.set_arch_index(index);
+            row.set_arch(*arch);
+          }
+        } catch (...) {
+        }
+      }
+      row.set_device(l.device);
+      row.set_batch(l.batch);
+      row.set_median_us(l.median_us);
+      row.set_mean_us(l.mean_us);
+      row.set_p10_us(l.p10_us);
+      row.set_p90_us(l.p90_us);
+      row.set_min_us(l.min_us);
+      row.set_cv(l.cv);
+      row.set_n(static_cast<int32_t>(l.samples));
+      row.set_unstable(l.unstable);
+      for (double v : l.samples_us) row.add_samples_us(v);
+      if (!writer->Write(row)) return grpc::Status::OK;  // client went away
+    }
+    if (ctx->IsCancelled()) return grpc::Status(grpc::CANCELLED, "export cancelled");
+  }
 }
 
 }  // namespace qlab::server

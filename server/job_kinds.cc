@@ -2,7 +2,10 @@
 
 #include <map>
 
+#include "evaluators/accuracy/accuracy_job.h"
 #include "evaluators/datatypes/quantize_job.h"
+#include "evaluators/kernels/kernel_bench_params.h"
+#include "evaluators/latency/latency_params.h"
 #include "server/matching.h"
 
 namespace qlab::server {
@@ -64,7 +67,8 @@ const std::map<std::string, JobKind>& Kinds() {
         },
         {}}},
       {"kernel_bench",
-       {"kernel_bench", RequireObject, {},
+       {"kernel_bench",
+        [](const nlohmann::json& p) { return kernels::KernelBenchParamsFromJson(p).status(); }, {},
         [](const nlohmann::json&) {
           storage::Requirements r;
           r.device_class = 2;  // CUDA only
@@ -72,10 +76,12 @@ const std::map<std::string, JobKind>& Kinds() {
           return r;
         }}},
       {"latency",
-       {"latency", RequireObject, {},
+       {"latency", latency::ValidateLatencyParams,
+        // A selection (sweep: nb201-all, arch_range, ...) fans out into jobs of archs_per_job.
+        [](const nlohmann::json& p) { return latency::ExpandLatencyJobs(p); },
         [](const nlohmann::json& p) { return DeviceFromParams(p, /*exclusive=*/true); }}},
       {"accuracy",
-       {"accuracy", RequireObject, {},
+       {"accuracy", ValidateAccuracyParams, {},
         [](const nlohmann::json& p) { return DeviceFromParams(p, /*exclusive=*/false); }}},
       {"predictor", {"predictor", RequireObject, {}, {}}},
   };

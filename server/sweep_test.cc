@@ -57,11 +57,20 @@ TEST(SweepTest, BadInputNamesTheField) {
   ExpectInvalid(R"({"name": "a", "kind": "noop", "requirements": {"device_class": "tpu"}})",
                 "requirements.device_class");
   ExpectInvalid(R"({"name": "a", "kind": "noop", "colour": "red"})", "colour");
+  ExpectInvalid(R"({"name": "a", "kind": "kernel_bench", "params": {"kernel": "int3", "n": 64, "k": 128}})",
+                "unknown kernel");
+  ExpectInvalid(R"({"name": "a", "kind": "kernel_bench",
+                    "params": {"kernel": "razer_w4", "n": 64, "k": 100}})", "k");
+  ExpectInvalid(R"({"name": "a", "kind": "latency", "params": {"space": "nb201", "arch_index": 20000}})",
+                "arch_index");
+  ExpectInvalid(R"({"name": "a", "kind": "latency", "params": {"space": "nb201", "arch_index": 1,
+                    "batch": 0}})", "batch");
 }
 
 TEST(SweepTest, KernelBenchDefaultsToExclusiveCuda) {
-  auto s = ExpandSweep(R"({"name": "k", "kind": "kernel_bench", "params": {}})", 10);
-  ASSERT_TRUE(s.ok());
+  auto s = ExpandSweep(R"({"name": "k", "kind": "kernel_bench",
+                          "params": {"kernel": "razer_w4", "n": 4096, "k": 4096, "batch": 1}})", 10);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->jobs[0].requirements.device_class, 2);
   EXPECT_TRUE(s->jobs[0].requirements.exclusive);
 }

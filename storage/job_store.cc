@@ -845,21 +845,24 @@ StatusOr<std::vector<LatencySummary>> JobStore::ListLatency(const std::string& d
                                                            const std::string& arch_prefix,
                                                            const std::string& experiment,
                                                            int64_t after_id, int limit,
-                                                           int64_t* last_id) {
+                                                           int64_t* last_id, bool with_samples) {
   WITH_READER(c);
   ASSIGN_OR_RETURN(
       Statement * s,
       c.Prepare("SELECT l.id, l.job_id, l.arch_key, l.device, l.batch, l.median_us, l.mean_us, "
-                "l.p10_us, l.p90_us, l.cv, l.unstable, length(l.samples_us) / 8 "
+                "l.p10_us, l.p90_us, l.cv, l.unstable, length(l.samples_us) / 8, "
+                "CASE WHEN :samples THEN l.samples_us END, l.min_us "
                 "FROM latency_sample l JOIN job j ON j.id = l.job_id "
                 "JOIN experiment e ON e.id = j.experiment_id "
-                "WHERE l.id > :after AND (:device = '' OR l.device = :device) "
+                "WHERE l.id > :after AND (:device = '' OR l.device = :device OR "
+                "l.device GLOB :device OR substr(l.device, 1, length(:device) + 1) = :device || ':') "
                 "AND (:prefix = '' OR substr(l.arch_key, 1, length(:prefix)) = :prefix) "
                 "AND (:exp = '' OR e.name = :exp) ORDER BY l.id LIMIT :limit"));
   s->Bind(s->ParamIndex(":after"), after_id)
       .Bind(s->ParamIndex(":device"), device)
       .Bind(s->ParamIndex(":prefix"), arch_prefix)
       .Bind(s->ParamIndex(":exp"), experiment)
+      .Bind(s->ParamIndex(":samples"), with_samples ? 1 : 0)
       .Bind(s->ParamIndex(":limit"), static_cast<int64_t>(limit));
   std::vector<LatencySummary> out;
   *last_id = after_id;
@@ -879,6 +882,12 @@ StatusOr<std::vector<LatencySummary>> JobStore::ListLatency(const std::string& d
     l.cv = s->Double(9);
     l.unstable = s->Int(10) != 0;
     l.samples = s->Int(11);
+    if (with_samples) {
+      std::string blob = s->Blob(12);
+      l.samples_us.resize(blob.size() / sizeof(double));
+      std::memcpy(l.samples_us.data(), blob.data(), l.samples_us.size() * sizeof(double));
+    }
+    l.min_us = s->Double(13);
     out.push_back(std::move(l));
   }
   s->Reset();

@@ -99,12 +99,14 @@ class JobStore {
   // Every metric name any job has stored (kept in memory; no query).
   std::set<std::string> MetricNames();
 
-  // Latency sample sets (summaries), by ascending id after `after_id`; empty filters match all.
+  // Latency sample sets (summaries, and the raw samples when `with_samples`), by ascending id
+  // after `after_id`; *last_id receives the last id returned. Empty filters match all; `device`
+  // matches exactly, as a glob, or as the class prefix ("cpu" matches "cpu:AMD EPYC ...").
   StatusOr<std::vector<LatencySummary>> ListLatency(const std::string& device,
                                                     const std::string& arch_prefix,
                                                     const std::string& experiment,
                                                     int64_t after_id, int limit,
-                                                    int64_t* last_id);
+                                                    int64_t* last_id, bool with_samples = false);
   // (device, number of sample sets).
   StatusOr<std::vector<std::pair<std::string, int64_t>>> LatencyDevices();
 

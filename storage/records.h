@@ -132,9 +132,10 @@ struct LatencySummary {
   int64_t job_id = 0;
   std::string arch_key, device;
   int batch = 1;
-  double median_us = 0, mean_us = 0, p10_us = 0, p90_us = 0, cv = 0;
+  double median_us = 0, mean_us = 0, p10_us = 0, p90_us = 0, min_us = 0, cv = 0;
   bool unstable = false;
-  int64_t samples = 0;
+  int64_t samples = 0;            // number of raw samples
+  std::vector<double> samples_us; // the raw samples, only when asked for
 };
 
 }  // namespace qlab::storage

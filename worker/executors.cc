@@ -6,7 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include "evaluators/datatypes/quantize_job.h"
+#include "evaluators/kernels/kernel_bench_job.h"
+#include "evaluators/kernels/kernel_bench_params.h"
 #include "worker/executor.h"
+
+#ifdef QLAB_HAVE_TORCH
+#include "evaluators/accuracy/accuracy_job.h"
+#include "evaluators/latency/latency_job.h"
+#endif
 
 namespace qlab::worker {
 namespace {
@@ -53,13 +60,49 @@ class QuantizeExecutor final : public JobExecutor {
   }
 };
 
+// Times one GEMV kernel on the leased CUDA device (params: kernel, n, k, batch, repetitions).
+class KernelBenchExecutor final : public JobExecutor {
+ public:
+  StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
+    ASSIGN_OR_RETURN(auto params, ParseParams(job));
+    ASSIGN_OR_RETURN(kernels::KernelBenchParams p, kernels::KernelBenchParamsFromJson(params));
+    // The scheduler matched the job to one of our devices, named "cuda:<index>".
+    if (job.device.rfind("cuda:", 0) == 0) p.device = std::stoi(job.device.substr(5));
+    return kernels::RunKernelBenchJob(p, context);
+  }
+};
+
+#ifdef QLAB_HAVE_TORCH
+class LatencyExecutor final : public JobExecutor {
+ public:
+  StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
+    ASSIGN_OR_RETURN(auto params, ParseParams(job));
+    params["device"] = job.device;  // measure where the scheduler placed it
+    return latency::RunLatencyJob(params, context);
+  }
+};
+
+class AccuracyExecutor final : public JobExecutor {
+ public:
+  StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
+    ASSIGN_OR_RETURN(auto params, ParseParams(job));
+    if (!params.contains("device")) params["device"] = job.device;
+    return RunAccuracyJob(params, context);
+  }
+};
+#endif
+
 }  // namespace
 
 ExecutorMap BuiltInExecutors(bool have_cuda_device) {
-  (void)have_cuda_device;
   ExecutorMap map;
   map["noop"] = std::make_unique<NoopExecutor>();
   map["quantize"] = std::make_unique<QuantizeExecutor>();
+  if (have_cuda_device) map["kernel_bench"] = std::make_unique<KernelBenchExecutor>();
+#ifdef QLAB_HAVE_TORCH
+  map["latency"] = std::make_unique<LatencyExecutor>();
+  map["accuracy"] = std::make_unique<AccuracyExecutor>();
+#endif
   return map;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "evaluators/kernels/gemv_format.h"
+#include "evaluators/kernels/kernel_bench_params.h"
 
 #if defined(QLAB_KERNELS_HAVE_CUDA)
 #include <cuda_runtime.h>
@@ -19,21 +20,8 @@ namespace qlab::kernels {
 namespace {
 
 Status ValidateParams(const KernelBenchParams& p, GemvKernel* kernel) {
-  const std::optional<GemvKernel> parsed = ParseGemvKernel(p.kernel);
-  if (!parsed) {
-    return Status::InvalidArgument("kernel_bench: unknown kernel \"" + p.kernel +
-                                   "\" (razer_w4, int4_asym, nvfp4, fp16_cublas)");
-  }
-  *kernel = *parsed;
-  RETURN_IF_ERROR(ValidateGemvShape(*kernel, {p.n, p.k, p.batch}).WithContext("kernel_bench"));
-  if (p.repetitions < 1 || p.repetitions > 100000) {
-    return Status::InvalidArgument("kernel_bench: repetitions must be in [1, 100000], got " +
-                                   std::to_string(p.repetitions));
-  }
-  if (p.device < 0) {
-    return Status::InvalidArgument("kernel_bench: device must be >= 0, got " +
-                                   std::to_string(p.device));
-  }
+  RETURN_IF_ERROR(ValidateKernelBenchParams(p));
+  *kernel = *ParseGemvKernel(p.kernel);
   return Status::Ok();
 }
 
