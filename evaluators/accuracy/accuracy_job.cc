@@ -164,6 +164,9 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
   JobOutput out;
   AddMetric(out, "perplexity", quant.perplexity, "", false);
   AddMetric(out, "perplexity_ref", ref.perplexity, "", false);
+  const accuracy::NllIncrease increase = accuracy::PairedNllIncrease(plan, ref, quant);
+  out.metrics.push_back(
+      {"nll_increase", increase.mean, "nats/token", increase.stderr_value, false});
   AddMetric(out, "tokens_per_s", quant.tokens_per_s, "tokens/s", true);
   AddMetric(out, "bits_per_weight",
             num_weights > 0 ? bits_sum / static_cast<double>(num_weights) : 0, "bits", false);

@@ -30,9 +30,12 @@
 //   batch          integer in [0, 4096]: windows per forward pass; 0 = automatic (logits of a
 //                  batch stay under 2^23 floats).
 // Metrics: perplexity (quantized), perplexity_ref (same job, unquantized, in `dtype`),
-// tokens_per_s (window tokens per second of the quantized pass), bits_per_weight (storage bits
-// of the quantized weights, averaged over them), hw_cost (datatypes/hw_cost.h), weight_sqnr_db
-// (over all quantized weights), num_quantized_weights, scored_tokens, context.
+// nll_increase (log(perplexity / perplexity_ref) in nats per token, with the standard error of
+// the window-by-window paired difference in Metric::stderr_value: datatypes whose increases
+// differ by less than ~2 standard errors are not told apart by this text), tokens_per_s (window
+// tokens per second of the quantized pass), bits_per_weight (storage bits of the quantized weights,
+// averaged over them), hw_cost (datatypes/hw_cost.h), weight_sqnr_db (over all quantized weights),
+// num_quantized_weights, scored_tokens, context.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -78,6 +78,7 @@ TEST(AccuracyJob, QuantizedAndReferencePerplexity) {
   // scores only 288..299.
   EXPECT_EQ(m["scored_tokens"], 299 - 8);
   EXPECT_GT(m["weight_sqnr_db"], 10);
+  EXPECT_NEAR(m["nll_increase"], std::log(m["perplexity"] / m["perplexity_ref"]), 1e-9);
   EXPECT_DOUBLE_EQ(ctx.progress(), 1.0);
 
   // An 8-bit datatype barely moves the perplexity; the reference is the same in every job.

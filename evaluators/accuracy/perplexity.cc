@@ -46,6 +46,8 @@ StatusOr<PerplexityResult> ComputePerplexity(const std::vector<int32_t>& tokens,
   double seconds = 0;
   int64_t processed = 0;
   std::vector<std::vector<double>> nll;
+  std::vector<double> window_nll;
+  window_nll.reserve(plan.windows.size());
   for (size_t w0 = 0; w0 < plan.windows.size(); w0 += static_cast<size_t>(batch)) {
     if (job != nullptr && job->cancelled()) return Status::Cancelled("accuracy job cancelled");
     const size_t w1 = std::min(plan.windows.size(), w0 + static_cast<size_t>(batch));
@@ -67,7 +69,12 @@ StatusOr<PerplexityResult> ComputePerplexity(const std::vector<int32_t>& tokens,
         return Status::Internal("scorer returned " + std::to_string(nll[i].size()) +
                                 " values for a window of " + std::to_string(c));
       }
-      for (int64_t j = win.first_scored; j < c; ++j) sum_nll += nll[i][static_cast<size_t>(j - 1)];
+      double window_sum = 0;
+      for (int64_t j = win.first_scored; j < c; ++j) {
+        window_sum += nll[i][static_cast<size_t>(j - 1)];
+      }
+      window_nll.push_back(window_sum);
+      sum_nll += window_sum;
     }
     if (job != nullptr) {
       job->ReportProgress(progress_begin + (progress_end - progress_begin) *
@@ -81,10 +88,31 @@ StatusOr<PerplexityResult> ComputePerplexity(const std::vector<int32_t>& tokens,
   r.perplexity = std::exp(r.mean_nll);
   r.seconds = seconds;
   r.tokens_per_s = seconds > 0 ? static_cast<double>(processed) / seconds : 0;
+  r.window_nll = std::move(window_nll);
   if (!std::isfinite(r.perplexity)) {
     return Status::Internal("perplexity is not finite (mean NLL " + std::to_string(r.mean_nll) +
                             "): the model produced NaN/Inf logits");
   }
+  return r;
+}
+
+NllIncrease PairedNllIncrease(const WindowPlan& plan, const PerplexityResult& a,
+                              const PerplexityResult& b) {
+  NllIncrease r;
+  const size_t w = plan.windows.size();
+  if (w == 0 || a.window_nll.size() != w || b.window_nll.size() != w) return r;
+  const double n = static_cast<double>(plan.scored_positions);
+  double total = 0;
+  for (size_t i = 0; i < w; ++i) total += b.window_nll[i] - a.window_nll[i];
+  r.mean = total / n;
+  if (w < 2) return r;
+  double ss = 0;
+  for (size_t i = 0; i < w; ++i) {
+    const double count = static_cast<double>(plan.context - plan.windows[i].first_scored);
+    const double resid = (b.window_nll[i] - a.window_nll[i]) - r.mean * count;
+    ss += resid * resid;
+  }
+  r.stderr_value = std::sqrt(ss * static_cast<double>(w) / static_cast<double>(w - 1)) / n;
   return r;
 }
 

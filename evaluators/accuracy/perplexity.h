@@ -46,6 +46,9 @@ struct PerplexityResult {
   int64_t scored_positions = 0;
   double seconds = 0;       // wall time spent in score calls
   double tokens_per_s = 0;  // window tokens processed (batch x context) per second
+  // Per window of the plan: the summed NLL of its scored positions. Two results of the same
+  // plan pair up window by window (PairedNllIncrease).
+  std::vector<double> window_nll;
 };
 
 // Runs the plan over `tokens` with `batch` windows per ScoreFn call. Reports progress in
@@ -56,6 +59,17 @@ StatusOr<PerplexityResult> ComputePerplexity(const std::vector<int32_t>& tokens,
                                              const WindowPlan& plan, int batch,
                                              const ScoreFn& score, JobContext* context_or_null,
                                              double progress_begin = 0, double progress_end = 1);
+
+// Mean NLL increase per scored token of `b` over `a` (nats; log(ppl_b / ppl_a)) and its
+// standard error from the window-to-window variation of the paired differences (ratio
+// estimator over windows): the noise that matters when two datatypes are compared on the same
+// text. Zeros when the results do not match the plan. REQUIRES: a and b from the same plan.
+struct NllIncrease {
+  double mean = 0;
+  double stderr_value = 0;
+};
+NllIncrease PairedNllIncrease(const WindowPlan& plan, const PerplexityResult& a,
+                              const PerplexityResult& b);
 
 // Perplexity of a unigram model estimated on `train` (add-one smoothing over `vocab_size`
 // ids) on exactly the positions `plan` scores in `eval`: the baseline a language model must

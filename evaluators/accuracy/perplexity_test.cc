@@ -80,6 +80,19 @@ TEST(ComputePerplexity, StopsWhenCancelled) {
             StatusCode::kCancelled);
 }
 
+TEST(PairedNllIncrease, MeanAndStandardErrorOverWindows) {
+  auto plan = PlanWindows(12, 4, 4);  // 3 windows of 3 scored positions
+  ASSERT_TRUE(plan.ok());
+  PerplexityResult a, b;
+  a.window_nll = {3.0, 3.0, 3.0};
+  b.window_nll = {3.3, 3.6, 3.9};  // per-window increases 0.3, 0.6, 0.9 over 3 tokens each
+  const NllIncrease d = PairedNllIncrease(*plan, a, b);
+  EXPECT_NEAR(d.mean, 1.8 / 9, 1e-12);
+  // residuals d_k - mean * 3 = -0.3, 0, 0.3: sqrt(0.18 * 3 / 2) / 9
+  EXPECT_NEAR(d.stderr_value, std::sqrt(0.18 * 1.5) / 9, 1e-12);
+  EXPECT_EQ(PairedNllIncrease(*plan, a, a).stderr_value, 0.0);
+}
+
 TEST(UnigramPerplexity, AddOneSmoothing) {
   // Train counts: token 0 x3, token 1 x1; vocab 2 -> p0 = 4/6, p1 = 2/6.
   const std::vector<int32_t> train = {0, 0, 0, 1};

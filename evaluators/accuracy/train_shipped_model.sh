@@ -39,7 +39,8 @@ cp "$work/heldout.txt" "$out_dir/heldout.txt"
 spm_train --input="$work/train.txt" --model_prefix="$out_dir/tokenizer" --vocab_size=1024 \
   --model_type=bpe --character_coverage=1.0 --num_threads=1 --unk_id=0 --bos_id=1 \
   --eos_id=2 --pad_id=-1 --minloglevel=1 >> "$log" 2>&1
-echo "tokenizer: $(md5sum < "$out_dir/tokenizer.model" | cut -d' ' -f1) tokenizer.model" >> "$log"
+# tokenizer.model also records the (temporary) input path; the pieces and scores are in .vocab.
+echo "tokenizer: $(md5sum < "$out_dir/tokenizer.vocab" | cut -d' ' -f1) tokenizer.vocab" >> "$log"
 
 # 3. Model: dim 128, 4 layers, 4 heads, SwiGLU 384, context 256, shared classifier.
 #    Every projection's input width is a multiple of 128, so g128 groups tile every row.
