@@ -2,7 +2,10 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -132,6 +135,19 @@ constexpr const char* kBuiltInPage = R"html(<!doctype html>
 
 void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::JobStore* store,
                         const HttpApiOptions& options) {
+  // Brotli at the library's fixed quality 11 costs 20x gzip's time for our large JSON and the
+  // chart bundle (17 s vs 1 s for a 100k-point Pareto); offer browsers gzip only.
+  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    auto it = req.headers.find("Accept-Encoding");
+    if (it != req.headers.end() && it->second.find("br") != std::string::npos) {
+      const bool gzip = it->second.find("gzip") != std::string::npos;
+      auto& headers = const_cast<httplib::Headers&>(req.headers);  // the server owns the request
+      headers.erase("Accept-Encoding");
+      if (gzip) headers.emplace("Accept-Encoding", "gzip");
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
   http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
@@ -143,7 +159,24 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     });
   }
 
-  http.Get("/api/v1/summary", [scheduler, store](const httplib::Request&, httplib::Response& res) {
+  // Every open dashboard polls the summary; it is recomputed only when something changed and at
+  // most once a second while jobs keep changing.
+  struct SummaryCache {
+    std::mutex mu;
+    int64_t changes = -1;
+    std::chrono::steady_clock::time_point at;
+    std::string body;
+  };
+  auto summary_cache = std::make_shared<SummaryCache>();
+  http.Get("/api/v1/summary", [scheduler, store, summary_cache](const httplib::Request&,
+                                                                 httplib::Response& res) {
+    std::lock_guard lock(summary_cache->mu);
+    const int64_t changes = scheduler->changes();
+    const auto now = std::chrono::steady_clock::now();
+    if (changes == summary_cache->changes ||
+        (summary_cache->changes >= 0 && now - summary_cache->at < std::chrono::seconds(1))) {
+      return res.set_content(summary_cache->body, "application/json");
+    }
     auto counts = store->CountByStateAndKind();
     if (!counts.ok()) return ReplyError(res, counts.status());
     auto experiments = store->ListExperiments();
@@ -155,15 +188,30 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     }
     int live = 0;
     for (const auto& w : scheduler->Workers()) live += w.live;
-    ReplyJson(res, {{"changes", scheduler->changes()},
-                    {"experiments", experiments->size()},
-                    {"jobs", jobs},
-                    {"workers_live", live}});
+    summary_cache->body = ojson{{"changes", changes},
+                                {"experiments", experiments->size()},
+                                {"jobs", jobs},
+                                {"workers_live", live}}.dump();
+    summary_cache->changes = changes;
+    summary_cache->at = now;
+    res.set_content(summary_cache->body, "application/json");
   });
 
-  http.Get("/api/v1/experiments", [store](const httplib::Request&, httplib::Response& res) {
+  http.Get("/api/v1/experiments", [store](const httplib::Request& req, httplib::Response& res) {
     auto list = store->ListExperiments();
     if (!list.ok()) return ReplyError(res, list.status());
+    if (WantsCsv(req)) {
+      std::string csv = CsvLine({"id", "name", "kind", "owner", "created_unix_ms", "total",
+                                 "pending", "running", "succeeded", "failed", "cancelled"});
+      for (const auto& e : *list) {
+        csv += CsvLine({std::to_string(e.id), e.name, e.kind, e.owner,
+                        std::to_string(e.created_unix_ms), std::to_string(e.total),
+                        std::to_string(e.pending), std::to_string(e.running),
+                        std::to_string(e.succeeded), std::to_string(e.failed),
+                        std::to_string(e.cancelled)});
+      }
+      return ReplyCsv(res, csv, "experiments.csv");
+    }
     ojson out = ojson::array();
     for (const auto& e : *list) out.push_back(ExperimentJson(e));
     ReplyJson(res, out);
@@ -175,25 +223,21 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     if (!e.ok()) return ReplyError(res, e.status());
     ojson out = ExperimentJson(*e);
     out["sweep"] = ParseObject(e->spec_json);
-    // Param keys and metric names of the experiment's jobs, for the dashboard's pickers.
-    std::vector<std::string> params, metrics;
-    std::set<std::string> seen_p, seen_m;
-    int64_t after = 0;
-    for (;;) {
-      auto rows = store->QueryResults(e->id, after, 20000);
-      if (!rows.ok()) return ReplyError(res, rows.status());
-      if (rows->empty()) break;
-      after = rows->back().job_id;
-      for (const auto& r : *rows) {
-        ojson p = ParseObject(r.params_json);
-        for (const auto& [k, v] : p.items()) {
-          if (seen_p.insert(k).second) params.push_back(k);
-        }
-        for (const auto& m : r.metrics) {
-          if (seen_m.insert(m.name).second) metrics.push_back(m.name);
-        }
+    // Param keys and metric names of the experiment's jobs, for the dashboard's pickers: keys
+    // from the first jobs (every job of a sweep has the same keys, give or take a fan-out such
+    // as a tensor name), metric names from the store's memory, so that the cost does not grow
+    // with the experiment.
+    std::vector<std::string> params;
+    std::set<std::string> seen_p;
+    auto rows = store->QueryResults(e->id, 0, 1000);
+    if (!rows.ok()) return ReplyError(res, rows.status());
+    for (const auto& r : *rows) {
+      ojson p = ParseObject(r.params_json);
+      for (const auto& [k, v] : p.items()) {
+        if (seen_p.insert(k).second) params.push_back(k);
       }
     }
+    std::vector<std::string> metrics = store->ExperimentMetricNames(e->id);
     out["param_keys"] = params;
     out["metric_names"] = metrics;
     ReplyJson(res, out);
@@ -239,15 +283,37 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     if (!y_dir.ok()) return ReplyError(res, y_dir.status());
     ParetoQuery q{req.matches[1], req.get_param_value("x"), req.get_param_value("y"), *x_dir,
                   *y_dir, req.get_param_value("filter")};
+    auto max_points = IntParam(req, "max_points", 0, 0, std::numeric_limits<int32_t>::max());
+    if (!max_points.ok()) return ReplyError(res, max_points.status());
     auto result = RunParetoQuery(*store, q);
     if (!result.ok()) return ReplyError(res, result.status());
+    // With max_points, every frontier point is kept and the dominated ones are thinned to an
+    // even sample, so a chart of 100k runs stays light without losing its front.
+    const int64_t total_points = static_cast<int64_t>(result->points.size());
+    if (*max_points > 0 && total_points > *max_points) {
+      int64_t frontier = 0;
+      for (const auto& p : result->points) frontier += p.on_frontier;
+      const int64_t budget = std::max<int64_t>(0, *max_points - frontier);
+      const int64_t dominated = total_points - frontier;
+      std::vector<ParetoPointResult> kept;
+      int64_t seen = 0;
+      for (auto& p : result->points) {
+        if (p.on_frontier) {
+          kept.push_back(std::move(p));
+        } else if (budget > 0 && (seen++ * budget) % dominated < budget) {
+          kept.push_back(std::move(p));
+        }
+      }
+      result->points = std::move(kept);
+    }
     ojson points = ojson::array();
     for (const auto& p : result->points) {
       points.push_back({{"job_id", p.job_id}, {"x", p.x}, {"y", p.y},
                         {"on_frontier", p.on_frontier}, {"params", ParseObject(p.params_json)}});
     }
     ReplyJson(res, {{"x", q.x_metric}, {"y", q.y_metric}, {"x_maximized", result->x_maximized},
-                    {"y_maximized", result->y_maximized}, {"points", points}});
+                    {"y_maximized", result->y_maximized}, {"total_points", total_points},
+                    {"points", points}});
   });
 
   http.Get("/api/v1/jobs", [store, scheduler](const httplib::Request& req, httplib::Response& res) {
@@ -259,9 +325,39 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     if (!before.ok()) return ReplyError(res, before.status());
     storage::JobFilter filter{req.get_param_value("experiment"), *state, req.get_param_value("kind"),
                               req.get_param_value("filter")};
+    const std::string format = req.get_param_value("format");
+    if (format == "csv" || format == "json") {
+      // An export: every matching job, newest first, no cap.
+      std::vector<storage::JobRecord> all;
+      int64_t cursor = *before;
+      for (;;) {
+        auto page = store->ListJobs(filter, cursor, 1000);
+        if (!page.ok()) return ReplyError(res, page.status());
+        if (page->empty()) break;
+        cursor = page->back().id;
+        for (auto& j : *page) all.push_back(std::move(j));
+      }
+      if (format == "json") {
+        ojson out = ojson::array();
+        for (const auto& j : all) out.push_back(JobJson(j, scheduler));
+        return ReplyJson(res, out);
+      }
+      std::string csv = CsvLine({"job_id", "experiment", "kind", "state", "attempts", "worker_id",
+                                 "created_unix_ms", "started_unix_ms", "finished_unix_ms",
+                                 "last_error", "params"});
+      for (const auto& j : all) {
+        csv += CsvLine({std::to_string(j.id), j.experiment, j.spec.kind,
+                        storage::JobStateName(j.state), std::to_string(j.attempts), j.worker_id,
+                        std::to_string(j.created_unix_ms), std::to_string(j.started_unix_ms),
+                        std::to_string(j.finished_unix_ms), j.last_error, j.spec.params_json});
+      }
+      return ReplyCsv(res, csv, "jobs.csv");
+    }
     auto jobs = store->ListJobs(filter, *before, static_cast<int>(*limit) + 1);
     if (!jobs.ok()) return ReplyError(res, jobs.status());
-    auto total = store->CountJobs(filter);
+    // Counting stops at 10,000: past that a page shows "10,000+" and the count stays cheap.
+    bool capped = false;
+    auto total = store->CountJobsUpTo(filter, 10000, &capped);
     if (!total.ok()) return ReplyError(res, total.status());
     const bool more = static_cast<int64_t>(jobs->size()) > *limit;
     if (more) jobs->pop_back();
@@ -280,7 +376,8 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     }
     ReplyJson(res, {{"jobs", list},
                     {"next_before", more ? ojson(jobs->back().id) : ojson(nullptr)},
-                    {"total", *total}});
+                    {"total", *total},
+                    {"total_is_lower_bound", capped}});
   });
 
   http.Get(R"(/api/v1/jobs/(\d+))", [store, scheduler](const httplib::Request& req,
@@ -321,7 +418,20 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     ReplyJson(res, out);
   });
 
-  http.Get("/api/v1/workers", [scheduler](const httplib::Request&, httplib::Response& res) {
+  http.Get("/api/v1/workers", [scheduler](const httplib::Request& req, httplib::Response& res) {
+    if (WantsCsv(req)) {
+      std::string csv = CsvLine({"worker_id", "host", "live", "last_heartbeat_unix_ms", "slots",
+                                 "running_job_ids", "kinds", "devices"});
+      for (const auto& w : scheduler->Workers()) {
+        std::string running;
+        for (int64_t id : w.running_job_ids) running += (running.empty() ? "" : " ") + std::to_string(id);
+        csv += CsvLine({w.record.id, w.record.host, w.live ? "true" : "false",
+                        std::to_string(w.record.last_heartbeat_unix_ms),
+                        std::to_string(w.record.slots), running, w.record.kinds_json,
+                        w.record.devices_json});
+      }
+      return ReplyCsv(res, csv, "workers.csv");
+    }
     ojson out = ojson::array();
     for (const auto& w : scheduler->Workers()) {
       out.push_back({{"worker_id", w.record.id}, {"host", w.record.host},

@@ -1,5 +1,6 @@
 #include "storage/job_store.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -246,12 +247,17 @@ StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path, int 
     store->idle_readers_.push_back(std::move(reader));
   }
   {
-    // Metric names are few and read by every filter; keep them in memory from here on.
-    ASSIGN_OR_RETURN(Statement * names, conn->Prepare("SELECT DISTINCT name FROM result"));
+    // Metric names are few and read by every filter and chart; keep them in memory from here
+    // on (one scan at start-up instead of one per request).
+    ASSIGN_OR_RETURN(Statement * names,
+                     conn->Prepare("SELECT j.experiment_id, r.name, MIN(r.job_id) AS first FROM result r "
+                                   "JOIN job j ON j.id = r.job_id GROUP BY j.experiment_id, r.name "
+                                   "ORDER BY j.experiment_id, first"));
     for (;;) {
       ASSIGN_OR_RETURN(bool row, names->Step());
       if (!row) break;
-      store->metric_names_.insert(names->Text(0));
+      store->metric_names_.insert(names->Text(1));
+      store->experiment_metrics_[names->Int(0)].push_back(names->Text(1));
     }
     names->Reset();
   }
@@ -350,18 +356,30 @@ Status JobStore::MarkRunning(const std::vector<std::pair<int64_t, int64_t>>& job
 Status JobStore::Complete(const std::vector<CompletionRecord>& completions, int64_t now_ms,
                           std::vector<CompletionAck>* acks) {
   acks->assign(completions.size(), CompletionAck{});
-  Status st = CompleteInWriter(completions, now_ms, acks);
+  std::vector<int64_t> experiment_of(completions.size(), 0);
+  Status st = CompleteInWriter(completions, now_ms, acks, &experiment_of);
   if (!st.ok()) return st;
   std::lock_guard lock(metric_names_mu_);
   for (size_t i = 0; i < completions.size(); ++i) {
     if (!(*acks)[i].accepted) continue;
-    for (const Metric& m : completions[i].output.metrics) metric_names_.insert(m.name);
+    auto& names = experiment_metrics_[experiment_of[i]];
+    for (const Metric& m : completions[i].output.metrics) {
+      metric_names_.insert(m.name);
+      if (std::find(names.begin(), names.end(), m.name) == names.end()) names.push_back(m.name);
+    }
   }
   return st;
 }
 
+std::vector<std::string> JobStore::ExperimentMetricNames(int64_t experiment_id) {
+  std::lock_guard lock(metric_names_mu_);
+  auto it = experiment_metrics_.find(experiment_id);
+  return it == experiment_metrics_.end() ? std::vector<std::string>{} : it->second;
+}
+
 Status JobStore::CompleteInWriter(const std::vector<CompletionRecord>& completions, int64_t now_ms,
-                                  std::vector<CompletionAck>* acks) {
+                                  std::vector<CompletionAck>* acks,
+                                  std::vector<int64_t>* experiment_of) {
   return writer_->Run([&](Connection& c) -> Status {
     for (size_t i = 0; i < completions.size(); ++i) {
       const CompletionRecord& r = completions[i];
@@ -404,6 +422,11 @@ Status JobStore::CompleteInWriter(const std::vector<CompletionRecord>& completio
         RETURN_IF_ERROR(FinishAttempt(c, r.token, outcome, r.error, r.started_unix_ms, finished));
         if (r.outcome == CompletionOutcome::kSucceeded) {
           RETURN_IF_ERROR(StoreOutput(c, r.job_id, r.output));
+          ASSIGN_OR_RETURN(Statement * exp, c.Prepare("SELECT experiment_id FROM job WHERE id=?"));
+          exp->Bind(1, r.job_id);
+          ASSIGN_OR_RETURN(bool found, exp->Step());
+          if (found) (*experiment_of)[i] = exp->Int(0);
+          exp->Reset();
         }
         ack.accepted = true;
         ack.new_state = target;
@@ -677,6 +700,22 @@ StatusOr<std::vector<JobRecord>> JobStore::ListJobs(const JobFilter& filter, int
   }
   s->Reset();
   return out;
+}
+
+StatusOr<int64_t> JobStore::CountJobsUpTo(const JobFilter& filter, int64_t cap, bool* capped) {
+  WITH_READER(c);
+  CompiledFilter compiled;
+  ASSIGN_OR_RETURN(std::string where, FilterSql(filter, MetricNames(), &compiled));
+  std::string sql = "SELECT COUNT(*) FROM (SELECT 1 FROM job j JOIN experiment e ON "
+                    "e.id=j.experiment_id" + where + " LIMIT :cap)";
+  ASSIGN_OR_RETURN(Statement * s, c.Prepare(sql));
+  BindFilter(s, filter, compiled);
+  s->Bind(s->ParamIndex(":cap"), cap + 1);
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  int64_t n = row ? s->Int(0) : 0;
+  s->Reset();
+  *capped = n > cap;
+  return std::min(n, cap);
 }
 
 StatusOr<int64_t> JobStore::CountJobs(const JobFilter& filter) {

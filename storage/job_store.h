@@ -98,6 +98,12 @@ class JobStore {
   StatusOr<std::map<std::pair<JobState, std::string>, int64_t>> CountByStateAndKind();
   // Every metric name any job has stored (kept in memory; no query).
   std::set<std::string> MetricNames();
+  // The metric names the jobs of one experiment have stored, in the order first stored
+  // (kept in memory; no query).
+  std::vector<std::string> ExperimentMetricNames(int64_t experiment_id);
+  // COUNT of ListJobs' filter, stopping at `cap` (a bounded cost for dashboards); *capped is
+  // set when the true count is larger.
+  StatusOr<int64_t> CountJobsUpTo(const JobFilter& filter, int64_t cap, bool* capped);
 
   // Latency sample sets (summaries, and the raw samples when `with_samples`), by ascending id
   // after `after_id`; *last_id receives the last id returned. Empty filters match all; `device`
@@ -118,7 +124,7 @@ class JobStore {
   class ReaderLease;
   ReaderLease Reader();
   Status CompleteInWriter(const std::vector<CompletionRecord>& completions, int64_t now_ms,
-                          std::vector<CompletionAck>* acks);
+                          std::vector<CompletionAck>* acks, std::vector<int64_t>* experiment_of);
 
   std::unique_ptr<WriteQueue> writer_;
   std::mutex readers_mu_;
@@ -126,6 +132,7 @@ class JobStore {
   std::string path_;
   std::mutex metric_names_mu_;
   std::set<std::string> metric_names_;  // guarded by metric_names_mu_
+  std::map<int64_t, std::vector<std::string>> experiment_metrics_;  // guarded by metric_names_mu_
 };
 
 }  // namespace qlab::storage

@@ -57,3 +57,34 @@ TEST(MigrationsTest, FailedMigrationLeavesFileAtWholeVersion) {
 
 }  // namespace
 }  // namespace qlab::storage
+
+namespace qlab::storage {
+namespace {
+
+// A database as version 1 wrote it, with data, migrates to the newest version intact.
+TEST(MigrationsTest, VersionOneDatabaseWithDataMigrates) {
+  testing::TempDir dir;
+  auto conn = Connection::Open(dir.File("v1.db"), true);
+  ASSERT_TRUE(conn.ok());
+  const Migration& v1 = AllMigrations()[0];
+  ASSERT_TRUE((*conn)->Exec(v1.sql).ok());
+  ASSERT_TRUE((*conn)->Exec("PRAGMA user_version = 1").ok());
+  ASSERT_TRUE((*conn)->Exec("INSERT INTO experiment(name, kind, created_unix_ms, spec_json) "
+                            "VALUES ('old', 'noop', 1, '{}');"
+                            "INSERT INTO job(experiment_id, kind, params_json, state, max_attempts, "
+                            "created_unix_ms) VALUES (1, 'noop', '{}', 4, 3, 1);"
+                            "INSERT INTO result(job_id, name, value) VALUES (1, 'mse', 0.5);").ok());
+  ASSERT_TRUE(Migrate(**conn).ok());
+  EXPECT_EQ(*SchemaVersion(**conn), static_cast<int>(AllMigrations().size()));
+  auto* s = *(*conn)->Prepare("SELECT value FROM result WHERE job_id = 1 AND name = 'mse'");
+  ASSERT_TRUE(*s->Step());
+  EXPECT_EQ(s->Double(0), 0.5);
+  s->Reset();
+  auto* index = *(*conn)->Prepare(
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'job_by_experiment_id'");
+  ASSERT_TRUE(*index->Step());
+  EXPECT_EQ(index->Int(0), 1);
+}
+
+}  // namespace
+}  // namespace qlab::storage
