@@ -152,6 +152,27 @@ StatusOr<LatencySampleSet> MeasureArchitecture(const LatencyJobSpec& spec, const
   return set;
 }
 
+LatencySampleSet MergeRetry(LatencySampleSet first, LatencySampleSet retry) {
+  const bool retry_wins = first.unstable != retry.unstable ? !retry.unstable : retry.cv < first.cv;
+  LatencySampleSet& keep = retry_wins ? retry : first;
+  LatencySampleSet& drop = retry_wins ? first : retry;
+  json ctx = json::parse(keep.context_json);
+  json other = json::parse(drop.context_json);
+  json superseded = other.contains("superseded") ? other["superseded"] : json::array();
+  superseded.push_back({{"median_us", drop.median_us},
+                        {"cv", drop.cv},
+                        {"unstable", drop.unstable},
+                        {"start_time", other["measurement"].value("start_time", "")},
+                        {"other_busy_cpus", other["measurement"].value("other_busy_cpus", -1.0)},
+                        {"samples_us", drop.samples_us}});
+  if (ctx.contains("superseded")) {
+    for (const json& s : ctx["superseded"]) superseded.push_back(s);
+  }
+  ctx["superseded"] = std::move(superseded);
+  keep.context_json = ctx.dump();
+  return std::move(keep);
+}
+
 StatusOr<JobOutput> RunLatencyJob(const json& params, JobContext& context) {
   ASSIGN_OR_RETURN(LatencyJobSpec spec, ParseLatencyParams(params));
   return RunLatencyJob(spec, context);
@@ -169,22 +190,39 @@ StatusOr<JobOutput> RunLatencyJob(const LatencyJobSpec& spec, JobContext& contex
   const double t0 = NowS();
   JobOutput out;
   out.latency.reserve(spec.archs.size());
-  int unstable = 0;
-  std::vector<double> medians;
+  const double n = static_cast<double>(spec.archs.size());
   for (size_t i = 0; i < spec.archs.size(); ++i) {
     if (context.cancelled()) return Status::Cancelled("latency job cancelled");
     ASSIGN_OR_RETURN(LatencySampleSet set,
                      MeasureArchitecture(spec, spec.archs[i], device_context, &context));
+    out.latency.push_back(std::move(set));
+    context.ReportProgress(0.99 * static_cast<double>(i + 1) / n);
+  }
+  int retried = 0;
+  for (int round = 0; round < spec.protocol.retry_unstable; ++round) {
+    for (size_t i = 0; i < out.latency.size(); ++i) {
+      if (!out.latency[i].unstable) continue;
+      if (context.cancelled()) return Status::Cancelled("latency job cancelled");
+      ASSIGN_OR_RETURN(LatencySampleSet again,
+                       MeasureArchitecture(spec, spec.archs[i], device_context, &context));
+      out.latency[i] = MergeRetry(std::move(out.latency[i]), std::move(again));
+      ++retried;
+    }
+  }
+  context.ReportProgress(1.0);
+  const double wall_s = NowS() - t0;
+
+  int unstable = 0;
+  std::vector<double> medians;
+  for (const LatencySampleSet& set : out.latency) {
     unstable += set.unstable ? 1 : 0;
     medians.push_back(set.median_us);
-    out.latency.push_back(std::move(set));
-    context.ReportProgress(static_cast<double>(i + 1) / static_cast<double>(spec.archs.size()));
   }
-  const double wall_s = NowS() - t0;
 
   const SampleSummary of_medians = Summarize(medians);
   out.metrics.push_back(MakeMetric("n_archs", static_cast<double>(medians.size()), "", true));
   out.metrics.push_back(MakeMetric("n_unstable", unstable, "", false));
+  out.metrics.push_back(MakeMetric("n_retried", retried, "", false));
   out.metrics.push_back(MakeMetric("median_of_medians_us", of_medians.median, "us", false));
   out.metrics.push_back(MakeMetric("min_median_us", of_medians.min, "us", false));
   out.metrics.push_back(MakeMetric("max_median_us", of_medians.max, "us", false));

@@ -22,14 +22,15 @@
 namespace qlab::latency {
 
 // Runs a latency job. For every architecture, in order: build the network (weights from
-// `seed`), measure it with the job's protocol, free it. Output:
+// `seed`), measure it with the job's protocol, free it. Then, up to protocol.retry_unstable
+// times, measure the architectures whose sets are still unstable again (MergeRetry). Output:
 //   latency: one LatencySampleSet per architecture (arch_key "nb201:<index>" or
 //            "fbnet:<codes>", device "cpu:<CPU model>" or "cuda:N:<GPU model>", raw samples,
 //            summary, unstable flag, context_json with the protocol settings, the network
 //            (string, dataset, input shape, params, FLOPs), the measurement (warm-up, rejected
 //            blocks) and the device (host, threads in effect, LibTorch version, GPU));
-//   metrics: n_archs, n_unstable, median_of_medians_us, min_median_us, max_median_us,
-//            wall_s, archs_per_min.
+//   metrics: n_archs, n_unstable (after retries), n_retried, median_of_medians_us,
+//            min_median_us, max_median_us, wall_s, archs_per_min.
 // Progress is reported after each architecture; cancellation is noticed between timed calls.
 // Errors: INVALID_ARGUMENT for bad params (ParseLatencyParams); FAILED_PRECONDITION when the
 // device is not usable here (e.g. cuda:0 without a CUDA build or GPU); CANCELLED;
@@ -56,5 +57,10 @@ std::vector<int> PinnedCpusFor(const LatencyJobSpec& spec);
 StatusOr<LatencySampleSet> MeasureArchitecture(const LatencyJobSpec& spec, const ArchRef& arch,
                                                const nlohmann::json& device_context,
                                                JobContext* context);
+
+// Of two measurements of the same architecture, returns the better one (a stable set over an
+// unstable one, else the lower CV) with the other recorded in its context_json under
+// "superseded" (summary and raw samples), so no measurement is silently dropped.
+LatencySampleSet MergeRetry(LatencySampleSet first, LatencySampleSet retry);
 
 }  // namespace qlab::latency

@@ -64,6 +64,7 @@ TEST(LatencyJobTest, MeasuresEveryArchitecture) {
   std::map<std::string, double> metrics;
   for (const Metric& m : out->metrics) metrics[m.name] = m.value;
   EXPECT_EQ(metrics["n_archs"], 2);
+  EXPECT_GE(metrics["n_retried"], 0);
   EXPECT_GE(metrics["n_unstable"], 0);
   EXPECT_GT(metrics["median_of_medians_us"], 0);
   EXPECT_GT(metrics["archs_per_min"], 0);
@@ -105,6 +106,34 @@ TEST(LatencyJobTest, BadInputAndUnavailableDevice) {
   auto cuda =
       RunLatencyJob(Quick({{"space", "nb201"}, {"arch_index", 1}, {"device", "cuda:7"}}), ctx);
   if (!cuda.ok()) EXPECT_EQ(cuda.status().code(), StatusCode::kFailedPrecondition);
+}
+
+LatencySampleSet FakeSet(double median_us, double cv, bool unstable) {
+  LatencySampleSet s;
+  s.median_us = median_us;
+  s.cv = cv;
+  s.unstable = unstable;
+  s.samples_us = {median_us, median_us};
+  s.context_json = json({{"measurement", {{"start_time", "t"}}}}).dump();
+  return s;
+}
+
+TEST(LatencyJobTest, MergeRetryKeepsTheBetterSetAndTheEvidence) {
+  // A stable retry replaces an unstable first attempt.
+  LatencySampleSet a = MergeRetry(FakeSet(900, 0.2, true), FakeSet(500, 0.01, false));
+  EXPECT_EQ(a.median_us, 500);
+  EXPECT_FALSE(a.unstable);
+  json ctx = json::parse(a.context_json);
+  ASSERT_EQ(ctx["superseded"].size(), 1u);
+  EXPECT_EQ(ctx["superseded"][0]["median_us"], 900);
+  EXPECT_EQ(ctx["superseded"][0]["samples_us"].size(), 2u);
+  // Both unstable: the lower CV wins, still marked unstable.
+  LatencySampleSet b = MergeRetry(FakeSet(900, 0.2, true), FakeSet(950, 0.3, true));
+  EXPECT_EQ(b.median_us, 900);
+  EXPECT_TRUE(b.unstable);
+  // Evidence accumulates over several retries.
+  LatencySampleSet c = MergeRetry(std::move(b), FakeSet(510, 0.02, false));
+  EXPECT_EQ(json::parse(c.context_json)["superseded"].size(), 2u);
 }
 
 TEST(LatencyJobTest, CancelledJobStops) {

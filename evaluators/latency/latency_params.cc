@@ -19,11 +19,12 @@ constexpr size_t kMaxArchsPerRequest = 100000;
 // Keys a latency params object may carry (anything else is a typo or a wrong kind).
 const std::set<std::string>& KnownKeys() {
   static const std::set<std::string> keys = {
-      "space",    "arch_index",  "arch_indices",    "arch_range", "arch",
-      "archs",    "sweep",       "unique",          "dataset",    "batch",
-      "device",   "threads",     "interop_threads", "seed",       "protocol",
-      "pin",      "warmup_runs", "warmup_min_s",    "min_runs",   "min_time_s",
-      "max_runs", "max_time_s",  "cv_gate",         "remeasure",  "archs_per_job"};
+      "space",         "arch_index",  "arch_indices",    "arch_range", "arch",
+      "archs",         "sweep",       "unique",          "dataset",    "batch",
+      "device",        "threads",     "interop_threads", "seed",       "protocol",
+      "pin",           "warmup_runs", "warmup_min_s",    "min_runs",   "min_time_s",
+      "max_runs",      "max_time_s",  "cv_gate",         "remeasure",  "archs_per_job",
+      "retry_unstable"};
   return keys;
 }
 const char* const kSelectors[] = {"arch_index", "arch_indices", "arch_range",
@@ -174,6 +175,7 @@ Status ParseProtocol(const json& params, ProtocolSettings& p) {
   RETURN_IF_ERROR(int_field("min_runs", p.min_runs, 1));
   RETURN_IF_ERROR(num_field("min_time_s", p.min_time_s, 0));
   RETURN_IF_ERROR(int_field("max_runs", p.max_runs, 1));
+  RETURN_IF_ERROR(int_field("retry_unstable", p.retry_unstable, 0));
   RETURN_IF_ERROR(num_field("max_time_s", p.max_time_s, 0.001));
   if (params.contains("cv_gate")) {
     ASSIGN_OR_RETURN(p.cv_gate, ToNumber(params["cv_gate"], "cv_gate", 1e-6, 100.0));
@@ -235,7 +237,7 @@ StatusOr<LatencyJobSpec> ParseLatencyParams(const json& params) {
                         "arch_indices, arch_range, arch, archs, sweep, unique, dataset, "
                         "batch, device, threads, interop_threads, pin, seed, protocol, "
                         "warmup_runs, warmup_min_s, min_runs, min_time_s, max_runs, "
-                        "max_time_s, cv_gate, remeasure, archs_per_job)");
+                        "max_time_s, cv_gate, remeasure, retry_unstable, archs_per_job)");
     }
   }
   LatencyJobSpec spec;

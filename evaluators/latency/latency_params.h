@@ -29,8 +29,8 @@
 //   seed           int >= 0; weights and input are fixed by it. Default: 0
 //   protocol       "default" | "reference" (ProtocolSettings defaults or the reference
 //                  document's). Default: "default"
-//   warmup_runs, warmup_min_s, min_runs, min_time_s, max_runs, max_time_s, cv_gate, remeasure
-//                  override single fields of the chosen protocol (protocol.h)
+//   warmup_runs, warmup_min_s, min_runs, min_time_s, max_runs, max_time_s, cv_gate, remeasure,
+//   retry_unstable override single fields of the chosen protocol (protocol.h)
 //   archs_per_job  int in [1, 15625]; only read by ExpandLatencyJobs. Default: 100
 //
 // Every error is INVALID_ARGUMENT and starts with the offending field, e.g.

@@ -139,6 +139,8 @@ TEST(LatencyParamsTest, BadInputNamesTheField) {
       {{{"space", "nb201"}, {"arch_index", 1}, {"min_time_s", -1}}, "min_time_s"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"cv_gate", 0}}, "cv_gate"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"remeasure", 1}}, "remeasure"},
+      {{{"space", "nb201"}, {"arch_index", 1}, {"retry_unstable", -1}}, "retry_unstable"},
+      {{{"space", "nb201"}, {"arch_index", 1}, {"retry_unstable", 11}}, "retry_unstable"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"archs_per_job", 0}}, "archs_per_job"},
       {{{"space", "nb201"}, {"arch_index", 1}, {"min_time", 1}}, "min_time"},
   };

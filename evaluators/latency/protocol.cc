@@ -76,6 +76,10 @@ Status ProtocolSettings::Validate() const {
                                    std::to_string(max_time_s));
   }
   RETURN_IF_ERROR(CheckPositive("cv_gate", cv_gate, false));
+  if (retry_unstable < 0 || retry_unstable > 10) {
+    return Status::InvalidArgument("retry_unstable: must be in [0, 10], got " +
+                                   std::to_string(retry_unstable));
+  }
   return Status::Ok();
 }
 
@@ -90,6 +94,7 @@ nlohmann::json ProtocolSettings::ToJson() const {
           {"max_time_s", max_time_s},
           {"cv_gate", cv_gate},
           {"remeasure", remeasure},
+          {"retry_unstable", retry_unstable},
           {"statistic", "median"},
           {"quantiles", "linear interpolation (numpy default)"},
           {"stddev", "sample (n-1)"},

@@ -4,8 +4,9 @@
 // Per sample set: warm up for >= warmup_runs calls and >= warmup_min_s; then time single calls
 // until >= min_runs samples and >= min_time_s, capped by max_runs / max_time_s; summarise; if
 // CV > cv_gate, measure one more block and mark the set unstable when that block is still above
-// the gate. Every timed sample is kept (outliers included); a block replaced by a re-measurement
-// is kept too, in Measurement::rejected_blocks_us. Torch-free: the builder supplies the callable.
+// the gate. A job then retries its unstable sets once more at its end (retry_unstable). Every timed
+// sample is kept (outliers included); a block replaced by a re-measurement is kept too, in
+// Measurement::rejected_blocks_us. Torch-free: the builder supplies the callable.
 #pragma once
 
 #include <functional>
@@ -37,6 +38,10 @@ struct ProtocolSettings {
   // Stability gate on CV = stddev / mean of a block.
   double cv_gate = 0.05;  // Default: 0.05 (5 %)
   bool remeasure = true;  // Default: true: one more block when CV > cv_gate
+  // A job measures each architecture that is still unstable once more at its end, after the
+  // others, so that a passing disturbance (another tenant's burst) has moved on; the better
+  // set is kept (stable, else lower CV) and the other stays in its context as evidence.
+  int retry_unstable = 1;  // Default: 1 (0 disables)
 
   // The reference document's defaults (W=10, T_w=0.2 s, N=50, T=0.5 s). About 3x slower per
   // architecture than the defaults above; for small studies where time does not matter.
