@@ -285,27 +285,10 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
                   *y_dir, req.get_param_value("filter")};
     auto max_points = IntParam(req, "max_points", 0, 0, std::numeric_limits<int32_t>::max());
     if (!max_points.ok()) return ReplyError(res, max_points.status());
+    q.max_points = *max_points;
     auto result = RunParetoQuery(*store, q);
     if (!result.ok()) return ReplyError(res, result.status());
-    // With max_points, every frontier point is kept and the dominated ones are thinned to an
-    // even sample, so a chart of 100k runs stays light without losing its front.
-    const int64_t total_points = static_cast<int64_t>(result->points.size());
-    if (*max_points > 0 && total_points > *max_points) {
-      int64_t frontier = 0;
-      for (const auto& p : result->points) frontier += p.on_frontier;
-      const int64_t budget = std::max<int64_t>(0, *max_points - frontier);
-      const int64_t dominated = total_points - frontier;
-      std::vector<ParetoPointResult> kept;
-      int64_t seen = 0;
-      for (auto& p : result->points) {
-        if (p.on_frontier) {
-          kept.push_back(std::move(p));
-        } else if (budget > 0 && (seen++ * budget) % dominated < budget) {
-          kept.push_back(std::move(p));
-        }
-      }
-      result->points = std::move(kept);
-    }
+    const int64_t total_points = result->total_points;
     ojson points = ojson::array();
     for (const auto& p : result->points) {
       points.push_back({{"job_id", p.job_id}, {"x", p.x}, {"y", p.y},

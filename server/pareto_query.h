@@ -17,6 +17,9 @@ struct ParetoQuery {
   ParetoDirection x_direction = ParetoDirection::kAuto;  // kAuto: the metric's higher_is_better
   ParetoDirection y_direction = ParetoDirection::kAuto;
   std::string filter;  // filter expression; "" = every succeeded job
+  // > 0: keep every frontier point and an even sample of the dominated ones, at most this
+  // many points in all (the frontier alone may exceed it). 0 = every point.
+  int64_t max_points = 0;
 };
 
 struct ParetoPointResult {
@@ -28,6 +31,7 @@ struct ParetoPointResult {
 
 struct ParetoResult {
   bool x_maximized = false, y_maximized = false;
+  int64_t total_points = 0;               // before thinning by max_points
   std::vector<ParetoPointResult> points;  // x ascending, then job id
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 #include <variant>
 
@@ -861,6 +862,65 @@ StatusOr<std::map<int64_t, std::vector<Metric>>> JobStore::MetricsOf(
       if (!row) break;
       metrics.push_back(ReadMetric(*s, 0));
     }
+    s->Reset();
+  }
+  return out;
+}
+
+StatusOr<std::vector<JobStore::MetricPair>> JobStore::MetricPairs(
+    int64_t experiment_id, const std::string& x, const std::string& y,
+    const std::string& expression, bool* x_higher_is_better, bool* y_higher_is_better,
+    bool* x_seen, bool* y_seen) {
+  ASSIGN_OR_RETURN(CompiledFilter compiled, CompileFilter(expression, MetricNames()));
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s,
+                   c.Prepare("SELECT j.id, rx.value, ry.value, rx.higher_is_better, "
+                             "ry.higher_is_better FROM job j JOIN experiment e ON "
+                             "e.id = j.experiment_id JOIN result rx ON rx.job_id = j.id AND "
+                             "rx.name = :x JOIN result ry ON ry.job_id = j.id AND ry.name = :y "
+                             "WHERE j.experiment_id = :eid AND j.state = :ok" +
+                             (compiled.sql.empty() ? std::string() : " AND " + compiled.sql) +
+                             " ORDER BY j.id"));
+  s->Bind(s->ParamIndex(":x"), x)
+      .Bind(s->ParamIndex(":y"), y)
+      .Bind(s->ParamIndex(":eid"), experiment_id)
+      .Bind(s->ParamIndex(":ok"), kSucceeded);
+  BindCompiled(s, compiled);
+  std::vector<MetricPair> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back({s->Int(0), s->Double(1), s->Double(2)});
+    *x_higher_is_better = s->Int(3) != 0;
+    *y_higher_is_better = s->Int(4) != 0;
+  }
+  s->Reset();
+  *x_seen = *y_seen = !out.empty();
+  if (out.empty()) {
+    // Say which metric is missing: look each up once.
+    ASSIGN_OR_RETURN(Statement * any,
+                     c.Prepare("SELECT higher_is_better FROM result r JOIN job j ON j.id = r.job_id "
+                               "WHERE j.experiment_id = ? AND r.name = ? LIMIT 1"));
+    for (auto [name, seen, higher] : {std::tuple{&x, x_seen, x_higher_is_better},
+                                      std::tuple{&y, y_seen, y_higher_is_better}}) {
+      any->Bind(1, experiment_id).Bind(2, *name);
+      ASSIGN_OR_RETURN(bool row, any->Step());
+      *seen = row;
+      if (row) *higher = any->Int(0) != 0;
+      any->Reset();
+    }
+  }
+  return out;
+}
+
+StatusOr<std::map<int64_t, std::string>> JobStore::ParamsOf(const std::vector<int64_t>& job_ids) {
+  std::map<int64_t, std::string> out;
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s, c.Prepare("SELECT params_json FROM job WHERE id = ?"));
+  for (int64_t id : job_ids) {
+    s->Bind(1, id);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (row) out[id] = s->Text(0);
     s->Reset();
   }
   return out;

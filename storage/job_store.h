@@ -92,6 +92,19 @@ class JobStore {
   // only those matching `expression` when given (INVALID_ARGUMENT if it is malformed).
   StatusOr<std::vector<ResultRow>> QueryResults(int64_t experiment_id, int64_t after_id, int limit,
                                                 const std::string& expression = "");
+  // For the succeeded jobs of an experiment that match `expression` and have both metrics:
+  // (job id, x value, y value), ascending by job id, plus the metrics' own directions. Reads
+  // only the two metrics, not every metric of every job.
+  struct MetricPair {
+    int64_t job_id;
+    double x, y;
+  };
+  StatusOr<std::vector<MetricPair>> MetricPairs(int64_t experiment_id, const std::string& x,
+                                                const std::string& y, const std::string& expression,
+                                                bool* x_higher_is_better, bool* y_higher_is_better,
+                                                bool* x_seen, bool* y_seen);
+  // Params JSON of the given jobs, keyed by job id.
+  StatusOr<std::map<int64_t, std::string>> ParamsOf(const std::vector<int64_t>& job_ids);
   // Metrics of the given jobs, keyed by job id.
   StatusOr<std::map<int64_t, std::vector<Metric>>> MetricsOf(const std::vector<int64_t>& job_ids);
   // Job counts by (state, kind) over the whole database.
