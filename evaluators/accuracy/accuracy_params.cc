@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/param_keys.h"
 #include "evaluators/accuracy/accuracy_job.h"
 
 namespace qlab::accuracy {
@@ -44,41 +45,8 @@ constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
     {"batch_size", "batch"},
     {"precision", "dtype"}};
 
-int EditDistance(std::string_view a, std::string_view b) {
-  std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int>(j);
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = static_cast<int>(i);
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const int sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 Status CheckKeys(const json& params) {
-  for (auto it = params.begin(); it != params.end(); ++it) {
-    const std::string& key = it.key();
-    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), key) != std::end(kKnownKeys)) {
-      continue;
-    }
-    std::string_view suggestion;
-    for (const auto& [alias, target] : kAliases) {
-      if (key == alias) suggestion = target;
-    }
-    for (std::string_view known : kKnownKeys) {
-      if (!suggestion.empty()) break;
-      if (EditDistance(key, known) <= (known.size() >= 6 ? 2 : 1)) suggestion = known;
-    }
-    if (!suggestion.empty()) {
-      return Status::InvalidArgument("unknown field '" + key + "'; did you mean '" +
-                                     std::string(suggestion) + "'?");
-    }
-    return Status::InvalidArgument("unknown field '" + key + "' for an accuracy job");
-  }
-  return Status::Ok();
+  return CheckParamKeys(params, kKnownKeys, kAliases, /*reject_other_unknown=*/true, "an accuracy");
 }
 
 // Optional integer in [lo, hi]; integral floats are accepted (YAML may give 128.0).

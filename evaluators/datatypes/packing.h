@@ -66,7 +66,7 @@ struct PackedNvfp4 {
 };
 
 // ---- mxfp4, g = 32 (OCP MX v1.0) --------------------------------------------------------------
-// (Not yet in docs/packed-layouts.md.) qweight: E2M1 nibbles (0x8 is -0).
+// docs/packed-layouts.md. qweight: E2M1 nibbles (0x8 is -0).
 // scales_e8m0: uint8 [n, k/32], value 2^(byte - 127).
 // Value: e2m1(code) * 2^(scale - 127). 4.25 bits per weight.
 struct PackedMxfp4 {
