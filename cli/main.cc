@@ -165,7 +165,7 @@ const v1::Metric* FindMetric(const v1::ResultRow& r, const std::string& name) {
 }
 
 int CmdResults(Client& c, const std::string& experiment, const std::string& filter, bool as_json,
-               bool as_csv, const std::string& sort_by) {
+               bool as_csv, const std::string& sort_by, const std::vector<std::string>& only_metrics) {
   auto rows = FetchResults(c, experiment, filter);
   if (!rows.ok()) return Fail(rows.status(), "results");
   if (!sort_by.empty()) {
@@ -204,6 +204,7 @@ int CmdResults(Client& c, const std::string& experiment, const std::string& filt
     return 0;
   }
   ResultTable t = BuildTable(std::move(rows).value(), /*all_params=*/false);
+  if (!only_metrics.empty()) t.metric_names = only_metrics;
   std::vector<std::string> header = {"job_id", "state"};
   header.insert(header.end(), t.param_keys.begin(), t.param_keys.end());
   header.insert(header.end(), t.metric_names.begin(), t.metric_names.end());
@@ -634,6 +635,9 @@ int main(int argc, char** argv) {
   fmt->add_flag("--csv", as_csv, "CSV with params.* and metrics.* columns");
   fmt->require_option(0, 1);
   results->add_option("--sort", sort_by, "sort rows by this metric, ascending");
+  std::vector<std::string> only_metrics;
+  results->add_option("--metrics", only_metrics, "table columns: these metrics only, in this order")
+      ->delimiter(',');
   results->add_option("--filter", filter,
                       "only jobs matching, e.g. \"datatype in (e2m1, nf4) and mse < 0.01\"");
 
@@ -693,7 +697,7 @@ int main(int argc, char** argv) {
     }
     return CmdCancel(client, job_id, experiment);
   }
-  if (results->parsed()) return CmdResults(client, experiment, filter, as_json, as_csv, sort_by);
+  if (results->parsed()) return CmdResults(client, experiment, filter, as_json, as_csv, sort_by, only_metrics);
   if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all);
   if (app.got_subcommand("workers")) return CmdWorkers(client);
   if (dataset_export->parsed()) {
