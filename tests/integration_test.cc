@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -352,6 +353,21 @@ TEST(IntegrationTest, LatencySweepIsStoredAndExportedAsADataset) {
   ASSERT_EQ(rows.size(), 6u);
   EXPECT_GT(rows[0]["median_us"].get<double>(), 0);
   EXPECT_EQ(rows[0]["samples_us"].size(), rows[0]["n"].get<size_t>());
+}
+
+TEST(IntegrationTest, EveryShippedSweepFileValidates) {
+  Cluster c;
+  c.StartServer();
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(QLAB_SOURCE_DIR "/experiments")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    std::string out;
+    EXPECT_EQ(c.Cli({"submit", entry.path().string(), "--dry-run"}, &out), 0)
+        << entry.path() << ": " << out;
+    EXPECT_NE(out.find("dry run"), std::string::npos) << out;
+  }
+  EXPECT_GE(files, 5);
 }
 
 TEST(IntegrationTest, NasArchRoundTripThroughCli) {
