@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evaluators/latency/nb201.h"
+#include "proto/convert.h"
 #include "server/pareto_query.h"
 #include "server/sweep.h"
 
@@ -49,14 +50,6 @@ StatusOr<int64_t> ParsePageToken(const std::string& token) {
   } catch (...) {
   }
   return Status::InvalidArgument("page_token '" + token + "' is not a token this server issued");
-}
-
-void ToProto(const Metric& m, v1::Metric* out) {
-  out->set_name(m.name);
-  out->set_value(m.value);
-  out->set_unit(m.unit);
-  out->set_stderr(m.stderr_value);
-  out->set_higher_is_better(m.higher_is_better);
 }
 
 v1::Experiment ToProto(const storage::ExperimentRecord& e) {
@@ -132,7 +125,7 @@ Status JobServiceImpl::FillJob(const storage::JobRecord& r, bool detail, v1::Job
     p->set_error(a.error);
   }
   ASSIGN_OR_RETURN(auto metrics, store_->GetMetrics(r.id));
-  for (const auto& m : metrics) ToProto(m, out->add_metrics());
+  for (const auto& m : metrics) MetricToProto(m, out->add_metrics());
   return Status::Ok();
 }
 
@@ -341,9 +334,7 @@ grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext*, const v1::Complet
     r.error = c.error();
     r.started_unix_ms = c.started_unix_ms();
     r.finished_unix_ms = c.finished_unix_ms();
-    for (const auto& m : c.metrics()) {
-      r.output.metrics.push_back({m.name(), m.value(), m.unit(), m.stderr(), m.higher_is_better()});
-    }
+    for (const auto& m : c.metrics()) r.output.metrics.push_back(MetricFromProto(m));
     for (const auto& l : c.latency()) {
       LatencySampleSet s;
       s.arch_key = l.arch_key();
@@ -439,7 +430,7 @@ grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext*,
     p->set_state(static_cast<v1::JobState>(r.state));
     p->set_params_json(r.params_json);
     p->set_last_error(r.last_error);
-    for (const auto& m : r.metrics) ToProto(m, p->add_metrics());
+    for (const auto& m : r.metrics) MetricToProto(m, p->add_metrics());
   }
   if (static_cast<int>(rows->size()) > page_size) {
     resp->set_next_page_token(std::to_string((*rows)[page_size - 1].job_id));

@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "proto/convert.h"
+
 namespace qlab::worker {
 namespace {
 
@@ -14,6 +16,11 @@ using Clock = std::chrono::system_clock;
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
       .count();
+}
+
+// Delay before retry `attempt` (0-based) of an RPC: 100 ms doubling to at most 2 s.
+int64_t RetryDelayMs(int attempt) {
+  return std::min<int64_t>(2000, 100LL << std::min(attempt, 5));
 }
 
 void SetDeadline(grpc::ClientContext* ctx, int64_t ms) {
@@ -27,14 +34,7 @@ std::string HostName() {
 }
 
 void ToProto(const JobOutput& out, v1::Completion* c) {
-  for (const auto& m : out.metrics) {
-    auto* p = c->add_metrics();
-    p->set_name(m.name);
-    p->set_value(m.value);
-    p->set_unit(m.unit);
-    p->set_stderr(m.stderr_value);
-    p->set_higher_is_better(m.higher_is_better);
-  }
+  for (const auto& m : out.metrics) MetricToProto(m, c->add_metrics());
   for (const auto& l : out.latency) {
     auto* p = c->add_latency();
     p->set_arch_key(l.arch_key);
@@ -88,8 +88,7 @@ void Worker::Stop() {
 }
 
 void Worker::Backoff(int* attempt) {
-  int64_t ms = std::min<int64_t>(2000, 100LL << std::min(*attempt, 5));
-  ++*attempt;
+  const int64_t ms = RetryDelayMs((*attempt)++);
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_.load(); });
 }
@@ -383,9 +382,8 @@ void Worker::SenderLoop() {
       outbox_.insert(outbox_.begin(), std::make_move_iterator(batch.begin()),
                      std::make_move_iterator(batch.end()));
     }
-    int64_t ms = std::min<int64_t>(2000, 100LL << std::min(attempt, 5));
-    ++attempt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    // A plain sleep, not Backoff(): after Stop() the outbox keeps retrying until kFlushLimit.
+    std::this_thread::sleep_for(std::chrono::milliseconds(RetryDelayMs(attempt++)));
   }
 }
 
