@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,91 @@ Status CheckParamKeys(const nlohmann::json& params, std::span<const std::string_
                                      " job");
     }
   }
+  return Status::Ok();
+}
+
+namespace {
+
+Status OutOfRange(const char* key, const std::string& what, const nlohmann::json& got) {
+  return Status::InvalidArgument(std::string(key) + ": must be " + what + ", got " + got.dump());
+}
+
+}  // namespace
+
+Status ReadIntParam(const nlohmann::json& params, const char* key, int64_t lo, int64_t hi,
+                    int64_t* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  const std::string range =
+      "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  int64_t v = 0;
+  if (it->is_number_unsigned()) {
+    if (it->get<uint64_t>() > static_cast<uint64_t>(hi)) return OutOfRange(key, range, *it);
+    v = static_cast<int64_t>(it->get<uint64_t>());
+  } else if (it->is_number_integer()) {
+    v = it->get<int64_t>();
+  } else if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>() &&
+             std::fabs(it->get<double>()) < 9.0e15) {
+    v = static_cast<int64_t>(it->get<double>());
+  } else {
+    return OutOfRange(key, "an integer", *it);
+  }
+  if (v < lo || v > hi) return OutOfRange(key, range, *it);
+  *out = v;
+  return Status::Ok();
+}
+
+Status ReadNumberParam(const nlohmann::json& params, const char* key, double lo, double hi,
+                       double* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  if (!it->is_number()) return OutOfRange(key, "a number", *it);
+  const double v = it->get<double>();
+  if (!std::isfinite(v) || v < lo || v > hi) {
+    char range[96];
+    std::snprintf(range, sizeof range, "a number in [%g, %g]", lo, hi);
+    return OutOfRange(key, range, *it);
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+Status ReadStringParam(const nlohmann::json& params, const char* key, std::string* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  if (!it->is_string() || it->get<std::string>().empty()) {
+    return OutOfRange(key, "a non-empty string", *it);
+  }
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
+Status ReadBoolParam(const nlohmann::json& params, const char* key, bool* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  if (!it->is_boolean()) return OutOfRange(key, "true or false", *it);
+  *out = it->get<bool>();
+  return Status::Ok();
+}
+
+Status ReadStringListParam(const nlohmann::json& params, const char* key,
+                           std::vector<std::string>* out) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return Status::Ok();
+  std::vector<std::string> values;
+  if (it->is_string() && !it->get<std::string>().empty()) {
+    values.push_back(it->get<std::string>());
+  } else if (it->is_array()) {
+    for (const auto& v : *it) {
+      if (!v.is_string() || v.get<std::string>().empty()) {
+        return OutOfRange(key, "a non-empty string or a list of them", *it);
+      }
+      values.push_back(v.get<std::string>());
+    }
+  } else {
+    return OutOfRange(key, "a non-empty string or a list of them", *it);
+  }
+  *out = std::move(values);
   return Status::Ok();
 }
 

@@ -36,4 +36,69 @@ std::string CsvLine(const std::vector<std::string>& fields) {
   return out + "\n";
 }
 
+bool ParseCsv(const std::string& text, std::vector<std::vector<std::string>>& records,
+              std::string& error) {
+  records.clear();
+  std::vector<std::string> record;
+  std::string field;
+  size_t line = 1, i = 0;
+  bool field_started = false;
+  auto end_record = [&] {
+    if (field_started || !record.empty()) {
+      record.push_back(std::move(field));
+      records.push_back(std::move(record));
+    }
+    record.clear();
+    field.clear();
+    field_started = false;
+  };
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '"' && field.empty() && !field_started) {
+      const size_t opened_at = line;
+      ++i;
+      for (;;) {
+        if (i >= text.size()) {
+          error = "line " + std::to_string(opened_at) + ": quoted field is never closed";
+          return false;
+        }
+        if (text[i] == '"') {
+          if (i + 1 < text.size() && text[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        if (text[i] == '\n') ++line;
+        field += text[i++];
+      }
+      field_started = true;
+      if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
+        error = "line " + std::to_string(line) + ": text after a closing quote";
+        return false;
+      }
+      continue;
+    }
+    if (c == ',') {
+      record.push_back(std::move(field));
+      field.clear();
+      field_started = false;  // end_record() still adds the empty field after a trailing comma
+      ++i;
+    } else if (c == '\n' || c == '\r') {
+      end_record();
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      ++i;
+      ++line;
+    } else {
+      field += c;
+      field_started = true;
+      ++i;
+    }
+  }
+  end_record();
+  return true;
+}
+
 }  // namespace qlab

@@ -13,4 +13,10 @@ std::string FormatNumber(double v);
 // One RFC 4180 line: fields with commas, quotes or line breaks quoted, quotes doubled; "\n".
 std::string CsvLine(const std::vector<std::string>& fields);
 
+// Reads RFC 4180 text (what CsvLine writes, "\n" or "\r\n" line ends) into records of fields.
+// Returns false, with `error` naming the 1-based line, for a quote left open or stray text
+// after a closing quote. Blank lines are skipped.
+bool ParseCsv(const std::string& text, std::vector<std::vector<std::string>>& records,
+              std::string& error);
+
 }  // namespace qlab

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/device.h"
+#include "common/glob.h"
 #include "storage/records.h"
 
 namespace qlab::server {
@@ -24,10 +25,6 @@ struct WorkerView {
   bool live = false;
   int free_slots = 0;
 };
-
-// Shell-style glob: `*` any run, `?` any one character; case-insensitive (GPU model strings
-// vary in case between drivers and users).
-bool GlobMatch(std::string_view pattern, std::string_view text);
 
 bool DeviceSatisfies(const storage::Requirements& req, const DeviceInfo& device);
 

@@ -49,44 +49,6 @@ Status CheckKeys(const json& params) {
   return CheckParamKeys(params, kKnownKeys, kAliases, /*reject_other_unknown=*/true, "an accuracy");
 }
 
-// Optional integer in [lo, hi]; integral floats are accepted (YAML may give 128.0).
-Status GetInt(const json& params, const char* key, int64_t lo, int64_t hi, int64_t* out) {
-  auto it = params.find(key);
-  if (it == params.end() || it->is_null()) return Status::Ok();
-  int64_t v = 0;
-  if (it->is_number_integer()) {
-    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(hi)) {
-      return Status::InvalidArgument(std::string(key) + ": must be an integer in [" +
-                                     std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                                     it->dump());
-    }
-    v = it->get<int64_t>();
-  } else if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>() &&
-             std::fabs(it->get<double>()) < 9.0e15) {
-    v = static_cast<int64_t>(it->get<double>());
-  } else {
-    return Status::InvalidArgument(std::string(key) + ": must be an integer, got " + it->dump());
-  }
-  if (v < lo || v > hi) {
-    return Status::InvalidArgument(std::string(key) + ": must be an integer in [" +
-                                   std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                                   it->dump());
-  }
-  *out = v;
-  return Status::Ok();
-}
-
-Status GetString(const json& params, const char* key, std::string* out) {
-  auto it = params.find(key);
-  if (it == params.end() || it->is_null()) return Status::Ok();
-  if (!it->is_string() || it->get<std::string>().empty()) {
-    return Status::InvalidArgument(std::string(key) + ": must be a non-empty string, got " +
-                                   it->dump());
-  }
-  *out = it->get<std::string>();
-  return Status::Ok();
-}
-
 }  // namespace
 
 StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
@@ -94,14 +56,14 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
   RETURN_IF_ERROR(CheckKeys(params));
   AccuracyParams p;
 
-  RETURN_IF_ERROR(GetString(params, "model", &p.model));
+  RETURN_IF_ERROR(ReadStringParam(params, "model", &p.model));
   if (p.model.empty()) {
     return Status::InvalidArgument(
         "model: required (a llama2.c checkpoint file or a Hugging Face model folder)");
   }
-  RETURN_IF_ERROR(GetString(params, "text", &p.text));
-  RETURN_IF_ERROR(GetString(params, "tokenizer", &p.tokenizer));
-  RETURN_IF_ERROR(GetString(params, "tokens", &p.tokens));
+  RETURN_IF_ERROR(ReadStringParam(params, "text", &p.text));
+  RETURN_IF_ERROR(ReadStringParam(params, "tokenizer", &p.tokenizer));
+  RETURN_IF_ERROR(ReadStringParam(params, "tokens", &p.tokens));
   if (!p.tokens.empty() && (!p.text.empty() || !p.tokenizer.empty())) {
     return Status::InvalidArgument(
         "tokens: give either tokens (a token file) or text with tokenizer, not both");
@@ -117,15 +79,15 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
     }
   }
 
-  RETURN_IF_ERROR(GetInt(params, "context", 2, int64_t{1} << 20, &p.context));
-  RETURN_IF_ERROR(GetInt(params, "stride", 1, int64_t{1} << 20, &p.stride));
+  RETURN_IF_ERROR(ReadIntParam(params, "context", 2, int64_t{1} << 20, &p.context));
+  RETURN_IF_ERROR(ReadIntParam(params, "stride", 1, int64_t{1} << 20, &p.stride));
   if (p.context > 0 && p.stride > p.context) {
     return Status::InvalidArgument("stride: must be <= context (" + std::to_string(p.context) +
                                    "), got " + std::to_string(p.stride));
   }
 
   std::string datatype;
-  RETURN_IF_ERROR(GetString(params, "datatype", &datatype));
+  RETURN_IF_ERROR(ReadStringParam(params, "datatype", &datatype));
   if (datatype.empty()) return Status::InvalidArgument("datatype: required (a registry name)");
   const datatypes::DatatypeTraits* traits = datatypes::FindDatatype(datatype);
   if (traits == nullptr) {
@@ -134,11 +96,11 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
   p.datatype = traits->type;
 
   int64_t group_size = -1;
-  RETURN_IF_ERROR(GetInt(params, "group_size", 0, int64_t{1} << 30, &group_size));
+  RETURN_IF_ERROR(ReadIntParam(params, "group_size", 0, int64_t{1} << 30, &group_size));
   p.quantizer.group_size = group_size;
 
   std::string scale_search = "none";
-  RETURN_IF_ERROR(GetString(params, "scale_search", &scale_search));
+  RETURN_IF_ERROR(ReadStringParam(params, "scale_search", &scale_search));
   if (scale_search == "none") {
     p.quantizer.scale_search = datatypes::ScaleSearch::kNone;
   } else if (scale_search == "mse") {
@@ -159,7 +121,7 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
     p.quantize_head = it->get<bool>();
   }
 
-  RETURN_IF_ERROR(GetString(params, "device", &p.device));
+  RETURN_IF_ERROR(ReadStringParam(params, "device", &p.device));
   if (p.device == "cuda") p.device = "cuda:0";
   const bool cuda_index =
       p.device.rfind("cuda:", 0) == 0 && p.device.size() > 5 && p.device.size() <= 8 &&
@@ -168,15 +130,15 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
   if (p.device != "cpu" && !cuda_index) {
     return Status::InvalidArgument("device: must be cpu, cuda or cuda:N, got '" + p.device + "'");
   }
-  RETURN_IF_ERROR(GetString(params, "dtype", &p.dtype));
+  RETURN_IF_ERROR(ReadStringParam(params, "dtype", &p.dtype));
   if (p.dtype != "float32" && p.dtype != "float16" && p.dtype != "bfloat16") {
     return Status::InvalidArgument("dtype: must be float32, float16 or bfloat16, got '" + p.dtype +
                                    "'");
   }
   int64_t threads = 0, batch = 0;
-  RETURN_IF_ERROR(GetInt(params, "threads", 0, 1024, &threads));
-  RETURN_IF_ERROR(GetInt(params, "max_tokens", 0, int64_t{1} << 40, &p.max_tokens));
-  RETURN_IF_ERROR(GetInt(params, "batch", 0, 4096, &batch));
+  RETURN_IF_ERROR(ReadIntParam(params, "threads", 0, 1024, &threads));
+  RETURN_IF_ERROR(ReadIntParam(params, "max_tokens", 0, int64_t{1} << 40, &p.max_tokens));
+  RETURN_IF_ERROR(ReadIntParam(params, "batch", 0, 4096, &batch));
   p.threads = static_cast<int>(threads);
   p.batch = static_cast<int>(batch);
   if (p.max_tokens > 0 && p.context > 0 && p.max_tokens < p.context) {

@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include "common/glob.h"
+#include "common/param_keys.h"
+#include "common/text_format.h"
+
+namespace qlab {
+namespace {
+
+TEST(GlobTest, StarsQuestionMarksCaseAndBrackets) {
+  EXPECT_TRUE(GlobMatch("cpu:*epyc*", "cpu:AMD EPYC 7B13"));
+  EXPECT_TRUE(GlobMatch("cuda:NVIDIA H?00*", "cuda:NVIDIA H200"));
+  EXPECT_FALSE(GlobMatch("cpu:*", "cuda:NVIDIA H100"));
+  EXPECT_TRUE(GlobMatch("dev[0]", "dev[0]"));  // '[' is an ordinary character
+  EXPECT_FALSE(GlobMatch("a*b", "a"));
+}
+
+TEST(CsvTest, ReadsBackWhatCsvLineWrites) {
+  const std::vector<std::vector<std::string>> rows = {
+      {"arch", "device", "note"},
+      {"|nor_conv_3x3~0|+|none~0|skip_connect~1|", "cpu:AMD EPYC, 2 cores", "say \"hi\""},
+      {"", "multi\nline", "x"},
+  };
+  std::string text;
+  for (const auto& r : rows) text += CsvLine(r);
+  std::vector<std::vector<std::string>> back;
+  std::string error;
+  ASSERT_TRUE(ParseCsv(text, back, error)) << error;
+  EXPECT_EQ(back, rows);
+}
+
+TEST(CsvTest, CrLfBlankLinesAndTrailingEmptyField) {
+  std::vector<std::vector<std::string>> back;
+  std::string error;
+  ASSERT_TRUE(ParseCsv("a,b\r\n\r\n1,\r\n", back, error)) << error;
+  EXPECT_EQ(back, (std::vector<std::vector<std::string>>{{"a", "b"}, {"1", ""}}));
+}
+
+TEST(CsvTest, MalformedQuotesNameTheLine) {
+  std::vector<std::vector<std::string>> back;
+  std::string error;
+  EXPECT_FALSE(ParseCsv("a,b\n\"open,2\n", back, error));
+  EXPECT_NE(error.find("line 2"), std::string::npos) << error;
+  EXPECT_FALSE(ParseCsv("a\n\"x\"y\n", back, error));
+  EXPECT_NE(error.find("after a closing quote"), std::string::npos) << error;
+}
+
+TEST(ParamReadersTest, TypesRangesAndAbsence) {
+  const auto params = nlohmann::json::parse(
+      R"({"n": 128.0, "big": 99, "x": "s", "lr": 0.5, "flag": true, "list": ["a", "b"],
+          "one": "c", "bad_list": ["a", 1], "null": null})");
+  int64_t n = 7;
+  EXPECT_TRUE(ReadIntParam(params, "n", 0, 1000, &n).ok());
+  EXPECT_EQ(n, 128);
+  Status st = ReadIntParam(params, "big", 0, 10, &n);
+  EXPECT_EQ(st.message(), "big: must be an integer in [0, 10], got 99");
+  EXPECT_FALSE(ReadIntParam(params, "x", 0, 10, &n).ok());
+  n = 5;
+  EXPECT_TRUE(ReadIntParam(params, "missing", 0, 10, &n).ok());
+  EXPECT_TRUE(ReadIntParam(params, "null", 0, 10, &n).ok());
+  EXPECT_EQ(n, 5);
+  double lr = 0;
+  EXPECT_TRUE(ReadNumberParam(params, "lr", 0, 1, &lr).ok());
+  EXPECT_EQ(lr, 0.5);
+  EXPECT_FALSE(ReadNumberParam(params, "lr", 0, 0.1, &lr).ok());
+  bool flag = false;
+  EXPECT_TRUE(ReadBoolParam(params, "flag", &flag).ok());
+  EXPECT_TRUE(flag);
+  std::vector<std::string> list;
+  EXPECT_TRUE(ReadStringListParam(params, "list", &list).ok());
+  EXPECT_EQ(list, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(ReadStringListParam(params, "one", &list).ok());
+  EXPECT_EQ(list, (std::vector<std::string>{"c"}));
+  EXPECT_FALSE(ReadStringListParam(params, "bad_list", &list).ok());
+}
+
+}  // namespace
+}  // namespace qlab
