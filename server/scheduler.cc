@@ -156,16 +156,23 @@ std::string Scheduler::NewWorkerIdLocked(const std::string& host) {
   std::string base = host.empty() ? "worker" : host;
   for (int n = 1;; ++n) {
     std::string id = base + "-" + std::to_string(n);
-    if (!workers_.count(id)) return id;
+    if (!workers_.count(id) && !reserved_worker_ids_.count(id)) return id;
   }
 }
 
 StatusOr<std::string> Scheduler::RegisterWorker(WorkerRegistration reg) {
   if (reg.slots <= 0) reg.slots = 1;
   const int64_t now = clock_->NowMs();
+  bool reserved = false;
   {
     std::lock_guard lock(mu_);
-    if (reg.worker_id.empty()) reg.worker_id = NewWorkerIdLocked(reg.host);
+    if (reg.worker_id.empty()) {
+      // Held until the worker is in workers_: two workers of one host registering at once
+      // (one per GPU, a Slurm array) must not be handed the same id.
+      reg.worker_id = NewWorkerIdLocked(reg.host);
+      reserved_worker_ids_.insert(reg.worker_id);
+      reserved = true;
+    }
   }
   reg.devices_json = DevicesToJson(reg.devices);
   storage::WorkerRecord rec;
@@ -178,8 +185,10 @@ StatusOr<std::string> Scheduler::RegisterWorker(WorkerRegistration reg) {
   rec.version = reg.version;
   rec.registered_unix_ms = now;
   rec.last_heartbeat_unix_ms = now;
-  RETURN_IF_ERROR(store_->UpsertWorker(rec));
+  Status stored = store_->UpsertWorker(rec);
   std::lock_guard lock(mu_);
+  if (reserved) reserved_worker_ids_.erase(rec.id);
+  RETURN_IF_ERROR(stored);
   WorkerState& w = workers_[reg.worker_id];
   w.reg = std::move(reg);
   w.registered_unix_ms = now;

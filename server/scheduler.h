@@ -178,6 +178,7 @@ class Scheduler {
   std::map<QueueKey, Queue> pending_;                      // guarded by mu_
   int64_t pending_count_ = 0;                              // guarded by mu_
   std::map<std::string, WorkerState> workers_;             // guarded by mu_
+  std::set<std::string> reserved_worker_ids_;              // guarded by mu_: assigned, not yet stored
   Counters counters_;                                      // guarded by mu_
   std::function<void(const std::string&, double, bool)> completion_observer_;  // guarded by mu_
   std::atomic<int64_t> changes_{0};

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "tests/support/temp_dir.h"
@@ -86,6 +87,18 @@ TEST_F(SchedulerTest, LeasesOnlyToMatchingWorkersAndExplainsWaiting) {
   auto leases = Acquire("gpu-worker");
   ASSERT_EQ(leases.size(), 1u);
   EXPECT_EQ(leases[0].device, "cuda:0");
+}
+
+TEST_F(SchedulerTest, WorkersOfOneHostRegisteringAtOnceGetDistinctIds) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] { ids[i] = Register("", {kCpu}); });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), 8u);
+  EXPECT_EQ(distinct.count("h-1"), 1u);
 }
 
 TEST_F(SchedulerTest, HigherPriorityFirstThenOldest) {
