@@ -563,6 +563,7 @@ int CmdDatasetExport(Client& c, const std::string& space, const std::string& dev
   if (!csv) std::fputs(rows ? "\n]\n" : "]\n", stdout);
   grpc::Status st = reader->Finish();
   if (!st.ok()) return Fail(st, "dataset export");
+  std::fflush(stdout);  // the count follows the rows even when both streams share one pipe
   std::fprintf(stderr, "%ld rows\n", rows);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "evaluators/datatypes/quantize_job.h"
 #include "evaluators/kernels/kernel_bench_params.h"
 #include "evaluators/latency/latency_params.h"
+#include "evaluators/predictor/predictor_params.h"
 #include "server/matching.h"
 
 namespace qlab::server {
@@ -39,11 +40,6 @@ storage::Requirements DeviceFromParams(const nlohmann::json& p, bool exclusive) 
   r.device_class = ParseDeviceClass(device.substr(0, device.find(':')));
   if (r.device_class < 0) r.device_class = 0;
   return r;
-}
-
-Status RequireObject(const nlohmann::json& p) {
-  if (!p.is_object()) return Status::InvalidArgument("params must be an object");
-  return Status::Ok();
 }
 
 const std::map<std::string, JobKind>& Kinds() {
@@ -83,7 +79,9 @@ const std::map<std::string, JobKind>& Kinds() {
       {"accuracy",
        {"accuracy", ValidateAccuracyParams, {},
         [](const nlohmann::json& p) { return DeviceFromParams(p, /*exclusive=*/false); }}},
-      {"predictor", {"predictor", RequireObject, {}, {}}},
+      {"predictor",
+       {"predictor", predictor::ValidatePredictorParams, {},
+        [](const nlohmann::json& p) { return DeviceFromParams(p, /*exclusive=*/false); }}},
   };
   return *kinds;
 }

@@ -355,6 +355,117 @@ TEST(IntegrationTest, LatencySweepIsStoredAndExportedAsADataset) {
   EXPECT_EQ(rows[0]["samples_us"].size(), rows[0]["n"].get<size_t>());
 }
 
+// Latency measured on a real worker at two batch sizes, then predictors trained on it by the
+// same worker: from the coordinator's dataset, from an exported file, and with and without
+// transfer from the other batch size.
+TEST(IntegrationTest, PredictorTrainsOnTheMeasuredLatencyDataset) {
+  Cluster c;
+  c.StartServer();
+  c.StartWorker();
+  v1::ListWorkersResponse workers;
+  ASSERT_TRUE(WaitFor([&] {
+    workers.Clear();
+    return c.workers().ListWorkers(Deadline().get(), {}, &workers).ok() && workers.workers_size() == 1;
+  }, 20s));
+  const auto& kinds = workers.workers(0).kinds();
+  if (std::find(kinds.begin(), kinds.end(), "predictor") == kinds.end() ||
+      std::find(kinds.begin(), kinds.end(), "latency") == kinds.end()) {
+    GTEST_SKIP() << "this build's worker has no LibTorch latency and predictor executors";
+  }
+  auto lat = Submit(c, {{"name", "lat2"}, {"kind", "latency"},
+                        {"params", {{"space", "nb201"}, {"arch_range", {0, 16}}, {"archs_per_job", 8},
+                                    {"warmup_runs", 1}, {"warmup_min_s", 0.0}, {"min_runs", 3},
+                                    {"min_time_s", 0.0}, {"max_runs", 10}}},
+                        {"axes", {{"batch", {1, 2}}}}});
+  ASSERT_EQ(lat.job_count(), 4);
+  ASSERT_TRUE(WaitFor([&] { return AllDone(c, "lat2"); }, 180s));
+  ASSERT_EQ(GetExperiment(c, "lat2").succeeded_jobs(), 4) << GetJob(c, lat.first_job_id()).last_error();
+
+  const std::string file = c.dir().File("lat2.csv");
+  std::string csv;
+  ASSERT_EQ(c.Cli({"dataset", "export", "--experiment", "lat2"}, &csv), 0) << csv;
+  {
+    // stderr's "N rows" line shares the captured output; the file gets the CSV only.
+    std::stringstream in(csv);
+    std::ofstream to(file);
+    for (std::string line; std::getline(in, line);) {
+      if (line != "32 rows") to << line << "\n";
+    }
+  }
+
+  const nlohmann::json params = {{"space", "nb201"}, {"target_device", "cpu:*"},
+                                 {"target_samples", 4}, {"epochs", 5}, {"finetune_steps", 20},
+                                 {"hidden", 16}, {"experiment", "lat2"},
+                                 {"source_batches", {2}}};
+  auto pred = Submit(c, {{"name", "pred"}, {"kind", "predictor"}, {"params", params},
+                         {"axes", {{"source_devices", {nlohmann::json::array(), "cpu:*"}}}}});
+  nlohmann::json from_file = params;
+  from_file.erase("experiment");
+  from_file["dataset_file"] = file;
+  from_file["source_devices"] = "cpu:*";
+  auto pred_file = Submit(c, {{"name", "pred-file"}, {"kind", "predictor"}, {"params", from_file}});
+  ASSERT_EQ(pred.job_count(), 2);
+  ASSERT_TRUE(WaitFor([&] { return AllDone(c, "pred") && AllDone(c, "pred-file"); }, 120s));
+  ASSERT_EQ(GetExperiment(c, "pred").succeeded_jobs(), 2)
+      << GetJob(c, pred.first_job_id()).last_error() << GetJob(c, pred.first_job_id() + 1).last_error();
+  ASSERT_EQ(GetExperiment(c, "pred-file").succeeded_jobs(), 1)
+      << GetJob(c, pred_file.first_job_id()).last_error();
+
+  std::string out;
+  ASSERT_EQ(c.Cli({"results", "--experiment", "pred", "--json"}, &out), 0) << out;
+  auto rows = nlohmann::json::parse(out);
+  ASSERT_EQ(rows.size(), 2u);
+  std::map<double, nlohmann::json> by_sources;  // source_domains -> metrics
+  for (const auto& r : rows) {
+    const auto& m = r["metrics"];
+    EXPECT_EQ(m["target_samples"], 4);
+    EXPECT_EQ(m["test_samples"], 12);
+    for (const char* name : {"spearman_rho", "kendall_tau", "flops_spearman_rho"}) {
+      EXPECT_GE(m[name].get<double>(), -1.0) << name;
+      EXPECT_LE(m[name].get<double>(), 1.0) << name;
+    }
+    EXPECT_GT(m["mape"].get<double>(), 0.0);
+    by_sources[m["source_domains"].get<double>()] = m;
+  }
+  ASSERT_EQ(by_sources.size(), 2u);
+  EXPECT_EQ(by_sources[1.0]["source_samples"], 16);  // the batch-2 domain, never the target
+
+  // The same data read from the exported file trains the same predictor.
+  ASSERT_EQ(c.Cli({"results", "--experiment", "pred-file", "--json"}, &out), 0) << out;
+  const auto file_metrics = nlohmann::json::parse(out)[0]["metrics"];
+  for (const char* name : {"spearman_rho", "kendall_tau", "mape", "acc_10pct"}) {
+    EXPECT_EQ(file_metrics[name], by_sources[1.0][name]) << name;
+  }
+
+  // Each job stored its trained model once.
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(c.db_path().c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT name, media_type, content FROM artifact WHERE job_id = ?",
+                               -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+  sqlite3_bind_int64(s, 1, pred.first_job_id());
+  int artifacts = 0;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    ++artifacts;
+    EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "predictor.json");
+    auto model = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)));
+    EXPECT_EQ(model["format"], "qlab-latency-predictor/1");
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+  EXPECT_EQ(artifacts, 1);
+
+  // A misspelled key is refused at submit with the field named, and nothing is stored.
+  nlohmann::json bad = params;
+  bad["target_smaples"] = 3;
+  v1::SubmitExperimentRequest req;
+  req.set_sweep_json(nlohmann::json({{"name", "pred-bad"}, {"kind", "predictor"}, {"params", bad}}).dump());
+  v1::SubmitExperimentResponse resp;
+  grpc::Status st = c.jobs().SubmitExperiment(Deadline().get(), req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("target_samples"), std::string::npos) << st.error_message();
+}
+
 TEST(IntegrationTest, EveryShippedSweepFileValidates) {
   Cluster c;
   c.StartServer();

@@ -8,6 +8,7 @@
 
 #include "common/job_output.h"
 #include "common/status.h"
+#include "worker/dataset_source.h"
 
 namespace qlab::worker {
 
@@ -31,7 +32,8 @@ class JobExecutor {
 using ExecutorMap = std::map<std::string, std::unique_ptr<JobExecutor>>;
 
 // Executors of the kinds built into this binary (noop, quantize, and the LibTorch/CUDA ones
-// when compiled in and usable on this machine's devices).
-ExecutorMap BuiltInExecutors(bool have_cuda_device);
+// when compiled in and usable on this machine's devices). Predictor jobs read their dataset
+// from `dataset_source` unless they name a file.
+ExecutorMap BuiltInExecutors(bool have_cuda_device, DatasetSource dataset_source = {});
 
 }  // namespace qlab::worker

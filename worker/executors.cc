@@ -14,6 +14,9 @@
 #include "evaluators/accuracy/accuracy_job.h"
 #include "evaluators/latency/latency_job.h"
 #endif
+#ifdef QLAB_HAVE_PREDICTOR
+#include "evaluators/predictor/predictor_job.h"
+#endif
 
 namespace qlab::worker {
 namespace {
@@ -92,9 +95,35 @@ class AccuracyExecutor final : public JobExecutor {
 };
 #endif
 
+#ifdef QLAB_HAVE_PREDICTOR
+// Trains a latency predictor on the dataset named by the job: a file, or the coordinator's
+// latency rows (the same ones `qlab dataset export` prints).
+class PredictorExecutor final : public JobExecutor {
+ public:
+  explicit PredictorExecutor(DatasetSource source) : source_(std::move(source)) {}
+
+  StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
+    ASSIGN_OR_RETURN(auto params, ParseParams(job));
+    ASSIGN_OR_RETURN(predictor::PredictorParams p, predictor::ParsePredictorParams(params));
+    std::vector<predictor::LatencyRow> rows;
+    if (!p.dataset_file.empty()) {
+      ASSIGN_OR_RETURN(rows, predictor::ReadDatasetFile(p.dataset_file));
+    } else if (source_) {
+      ASSIGN_OR_RETURN(rows, source_(std::string(predictor::SpaceName(p.space)), p.experiments));
+    } else {
+      return Status::FailedPrecondition("this worker has no coordinator dataset source");
+    }
+    return predictor::RunPredictorJob(p, rows, context);
+  }
+
+ private:
+  DatasetSource source_;
+};
+#endif
+
 }  // namespace
 
-ExecutorMap BuiltInExecutors(bool have_cuda_device) {
+ExecutorMap BuiltInExecutors(bool have_cuda_device, DatasetSource dataset_source) {
   ExecutorMap map;
   map["noop"] = std::make_unique<NoopExecutor>();
   map["quantize"] = std::make_unique<QuantizeExecutor>();
@@ -102,6 +131,11 @@ ExecutorMap BuiltInExecutors(bool have_cuda_device) {
 #ifdef QLAB_HAVE_TORCH
   map["latency"] = std::make_unique<LatencyExecutor>();
   map["accuracy"] = std::make_unique<AccuracyExecutor>();
+#endif
+#ifdef QLAB_HAVE_PREDICTOR
+  map["predictor"] = std::make_unique<PredictorExecutor>(std::move(dataset_source));
+#else
+  (void)dataset_source;
 #endif
   return map;
 }

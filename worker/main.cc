@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
     }
     spdlog::info("qlab-worker: metrics on http://{}/metrics", metrics.address());
   }
-  qlab::worker::Worker worker(options, metrics.Decorate(qlab::worker::BuiltInExecutors(have_cuda)));
+  qlab::worker::Worker worker(options, metrics.Decorate(qlab::worker::BuiltInExecutors(
+                                           have_cuda, qlab::worker::CoordinatorDatasetSource(options.coordinator))));
   qlab::HandleTerminationSignals([&worker](int sig) {
     spdlog::info("qlab-worker: signal {} received; finishing running jobs", sig);
     worker.Stop();
