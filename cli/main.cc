@@ -476,6 +476,38 @@ int CmdCancel(Client& c, int64_t id, const std::string& experiment) {
   return 0;
 }
 
+// Lists a job's artifacts, or writes one (`name`) to `output` ("" or "-": stdout).
+int CmdArtifacts(Client& c, int64_t job_id, const std::string& name, const std::string& output) {
+  v1::GetArtifactsRequest req;
+  req.set_job_id(job_id);
+  req.set_name(name);
+  req.set_include_content(!name.empty());
+  v1::GetArtifactsResponse resp;
+  grpc::Status st = c.results->GetArtifacts(Ctx().get(), req, &resp);
+  if (!st.ok()) return Fail(st, "artifacts");
+  if (name.empty()) {
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& a : resp.artifacts()) {
+      cells.push_back({a.name(), a.media_type(), std::to_string(a.size_bytes())});
+    }
+    std::fputs(FormatTable({"name", "media type", "bytes"}, cells).c_str(), stdout);
+    return 0;
+  }
+  const std::string& content = resp.artifacts(0).content();
+  if (output.empty() || output == "-") {
+    std::fwrite(content.data(), 1, content.size(), stdout);
+    return 0;
+  }
+  std::FILE* f = std::fopen(output.c_str(), "wb");
+  if (f == nullptr || std::fwrite(content.data(), 1, content.size(), f) != content.size() ||
+      std::fclose(f) != 0) {
+    std::fprintf(stderr, "qlab artifacts: cannot write '%s'\n", output.c_str());
+    return 3;
+  }
+  std::fprintf(stderr, "wrote %zu bytes to %s\n", content.size(), output.c_str());
+  return 0;
+}
+
 int CmdWorkers(Client& c) {
   v1::ListWorkersResponse resp;
   grpc::Status st = c.workers->ListWorkers(Ctx().get(), v1::ListWorkersRequest(), &resp);
@@ -652,6 +684,13 @@ int main(int argc, char** argv) {
   pareto->add_option("--filter", filter, "only jobs matching, e.g. \"distribution = student_t\"");
   pareto->add_flag("--json", as_json);
 
+  auto* artifacts = app.add_subcommand(
+      "artifacts", "files a job stored (a predictor's predictor.json): list, or --get one");
+  std::string artifact_name, artifact_output;
+  artifacts->add_option("job_id", job_id)->required();
+  artifacts->add_option("--get", artifact_name, "write this artifact's bytes");
+  artifacts->add_option("-o,--output", artifact_output, "to this file (default: stdout)");
+
   app.add_subcommand("workers", "workers, their devices and running jobs");
   app.add_subcommand("experiments", "experiments with job counts");
 
@@ -701,6 +740,7 @@ int main(int argc, char** argv) {
   if (results->parsed()) return CmdResults(client, experiment, filter, as_json, as_csv, sort_by, only_metrics);
   if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all);
   if (app.got_subcommand("workers")) return CmdWorkers(client);
+  if (artifacts->parsed()) return CmdArtifacts(client, job_id, artifact_name, artifact_output);
   if (dataset_export->parsed()) {
     return CmdDatasetExport(client, export_space, export_device, export_batch, experiment, format,
                             export_samples);

@@ -462,6 +462,27 @@ grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext*, const v1::ParetoReq
   return grpc::Status::OK;
 }
 
+grpc::Status ResultServiceImpl::GetArtifacts(grpc::ServerContext*,
+                                             const v1::GetArtifactsRequest* req,
+                                             v1::GetArtifactsResponse* resp) {
+  auto job = store_->GetJob(req->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  auto artifacts = store_->GetArtifacts(req->job_id(), req->name(), req->include_content());
+  if (!artifacts.ok()) return ToGrpcStatus(artifacts.status());
+  if (!req->name().empty() && artifacts->empty()) {
+    return ToGrpcStatus(Status::NotFound("name: job " + std::to_string(req->job_id()) +
+                                         " has no artifact '" + req->name() + "'"));
+  }
+  for (auto& a : *artifacts) {
+    v1::StoredArtifact* out = resp->add_artifacts();
+    out->set_name(a.artifact.name);
+    out->set_media_type(a.artifact.media_type);
+    out->set_size_bytes(a.size_bytes);
+    if (req->include_content()) out->set_content(std::move(a.artifact.bytes));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status ResultServiceImpl::ExportDataset(grpc::ServerContext* ctx,
                                               const v1::ExportDatasetRequest* req,
                                               grpc::ServerWriter<v1::DatasetRow>* writer) {

@@ -72,6 +72,8 @@ class ResultServiceImpl final : public qlab::v1::ResultService::Service {
                             v1::QueryResultsResponse*) override;
   grpc::Status Pareto(grpc::ServerContext*, const v1::ParetoRequest*,
                       v1::ParetoResponse*) override;
+  grpc::Status GetArtifacts(grpc::ServerContext*, const v1::GetArtifactsRequest*,
+                            v1::GetArtifactsResponse*) override;
   grpc::Status ExportDataset(grpc::ServerContext*, const v1::ExportDatasetRequest*,
                              grpc::ServerWriter<v1::DatasetRow>*) override;
 

@@ -363,6 +363,35 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
                     {"total_is_lower_bound", capped}});
   });
 
+  http.Get(R"(/api/v1/jobs/(\d+)/artifacts)", [store](const httplib::Request& req,
+                                                      httplib::Response& res) {
+    const int64_t id = std::stoll(req.matches[1]);
+    auto job = store->GetJob(id);
+    if (!job.ok()) return ReplyError(res, job.status());
+    auto artifacts = store->GetArtifacts(id, "", /*with_content=*/false);
+    if (!artifacts.ok()) return ReplyError(res, artifacts.status());
+    ojson list = ojson::array();
+    for (const auto& a : *artifacts) {
+      list.push_back({{"name", a.artifact.name}, {"media_type", a.artifact.media_type},
+                      {"size_bytes", a.size_bytes}});
+    }
+    ReplyJson(res, list);
+  });
+  // The stored bytes, served with their media type (a predictor's model downloads as JSON).
+  http.Get(R"(/api/v1/jobs/(\d+)/artifacts/([^/]+))", [store](const httplib::Request& req,
+                                                              httplib::Response& res) {
+    const int64_t id = std::stoll(req.matches[1]);
+    const std::string name = req.matches[2];
+    auto artifacts = store->GetArtifacts(id, name, /*with_content=*/true);
+    if (!artifacts.ok()) return ReplyError(res, artifacts.status());
+    if (artifacts->empty()) {
+      return ReplyError(res, Status::NotFound("job " + std::to_string(id) + " has no artifact '" +
+                                              name + "'"));
+    }
+    const auto& a = artifacts->front().artifact;
+    res.set_header("Content-Disposition", "attachment; filename=\"" + a.name + "\"");
+    res.set_content(a.bytes, a.media_type.empty() ? "application/octet-stream" : a.media_type);
+  });
   http.Get(R"(/api/v1/jobs/(\d+))", [store, scheduler](const httplib::Request& req,
                                                       httplib::Response& res) {
     int64_t id = std::stoll(req.matches[1]);

@@ -681,6 +681,32 @@ StatusOr<std::vector<Metric>> JobStore::GetMetrics(int64_t job_id) {
   return out;
 }
 
+StatusOr<std::vector<JobStore::StoredArtifact>> JobStore::GetArtifacts(int64_t job_id,
+                                                                       const std::string& name,
+                                                                       bool with_content) {
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s,
+                   c.Prepare("SELECT name, media_type, length(content), "
+                             "CASE WHEN :content THEN content END FROM artifact "
+                             "WHERE job_id = :job AND (:name = '' OR name = :name) ORDER BY name, id"));
+  s->Bind(s->ParamIndex(":job"), job_id)
+      .Bind(s->ParamIndex(":name"), name)
+      .Bind(s->ParamIndex(":content"), with_content ? 1 : 0);
+  std::vector<StoredArtifact> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    StoredArtifact a;
+    a.artifact.name = s->Text(0);
+    a.artifact.media_type = s->Text(1);
+    a.size_bytes = s->Int(2);
+    if (with_content) a.artifact.bytes = s->Blob(3);
+    out.push_back(std::move(a));
+  }
+  s->Reset();
+  return out;
+}
+
 StatusOr<std::vector<JobRecord>> JobStore::ListJobs(const JobFilter& filter, int64_t before_id,
                                                     int limit) {
   WITH_READER(c);

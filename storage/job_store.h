@@ -80,6 +80,14 @@ class JobStore {
   StatusOr<JobRecord> GetJob(int64_t job_id);
   StatusOr<std::vector<AttemptRecord>> GetAttempts(int64_t job_id);
   StatusOr<std::vector<Metric>> GetMetrics(int64_t job_id);
+  // The job's artifacts named `name` ("" = all), by name; `bytes` only when with_content, and
+  // `size_bytes` always. An unknown job has none.
+  struct StoredArtifact {
+    Artifact artifact;
+    int64_t size_bytes = 0;
+  };
+  StatusOr<std::vector<StoredArtifact>> GetArtifacts(int64_t job_id, const std::string& name,
+                                                     bool with_content);
   // Newest first; jobs with id < `before_id` (0 = from the newest). Returns up to `limit`.
   StatusOr<std::vector<JobRecord>> ListJobs(const JobFilter& filter, int64_t before_id, int limit);
   StatusOr<int64_t> CountJobs(const JobFilter& filter);

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/cluster.h"
@@ -454,6 +455,27 @@ TEST(IntegrationTest, PredictorTrainsOnTheMeasuredLatencyDataset) {
   sqlite3_finalize(s);
   sqlite3_close(h);
   EXPECT_EQ(artifacts, 1);
+
+  // ... and gives it back through the CLI and the HTTP API.
+  const std::string model_file = c.dir().File("model.json");
+  ASSERT_EQ(c.Cli({"artifacts", std::to_string(pred.first_job_id()), "--get", "predictor.json",
+                   "-o", model_file}, &out), 0) << out;
+  std::ifstream model_in(model_file);
+  const auto model = nlohmann::json::parse(model_in);
+  EXPECT_EQ(model["format"], "qlab-latency-predictor/1");
+  ASSERT_EQ(c.Cli({"artifacts", std::to_string(pred.first_job_id())}, &out), 0) << out;
+  EXPECT_NE(out.find("predictor.json  application/json"), std::string::npos) << out;
+  EXPECT_EQ(c.Cli({"artifacts", std::to_string(pred.first_job_id()), "--get", "nope"}, &out), 2);
+  httplib::Client http("http://" + c.http_address());
+  auto got = http.Get("/api/v1/jobs/" + std::to_string(pred.first_job_id()) +
+                      "/artifacts/predictor.json");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(nlohmann::json::parse(got->body), model);
+  got = http.Get("/api/v1/jobs/" + std::to_string(pred.first_job_id()) + "/artifacts");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(nlohmann::json::parse(got->body)[0]["name"], "predictor.json");
 
   // A misspelled key is refused at submit with the field named, and nothing is stored.
   nlohmann::json bad = params;
