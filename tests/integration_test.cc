@@ -56,6 +56,22 @@ v1::SubmitExperimentResponse Submit(Cluster& c, const nlohmann::json& sweep) {
   return resp;
 }
 
+// Waits for the cluster's one worker to register; whether it runs every one of `kinds` (LibTorch
+// executors are absent from builds without LibTorch).
+bool OnlyWorkerHasKinds(Cluster& c, const std::vector<std::string>& kinds) {
+  v1::ListWorkersResponse workers;
+  const bool registered = WaitFor([&] {
+    workers.Clear();
+    return c.workers().ListWorkers(Deadline().get(), {}, &workers).ok() && workers.workers_size() == 1;
+  }, 20s);
+  EXPECT_TRUE(registered) << "the worker did not register";
+  if (!registered) return false;
+  const auto& have = workers.workers(0).kinds();
+  return std::all_of(kinds.begin(), kinds.end(), [&](const std::string& k) {
+    return std::find(have.begin(), have.end(), k) != have.end();
+  });
+}
+
 // Reads the coordinator's SQLite file directly: per job, result rows and succeeded attempts.
 struct DbCounts {
   std::map<int64_t, int> results, succeeded_attempts;
@@ -315,13 +331,7 @@ TEST(IntegrationTest, LatencySweepIsStoredAndExportedAsADataset) {
   Cluster c;
   c.StartServer();
   c.StartWorker();
-  v1::ListWorkersResponse workers;
-  ASSERT_TRUE(WaitFor([&] {
-    workers.Clear();
-    return c.workers().ListWorkers(Deadline().get(), {}, &workers).ok() && workers.workers_size() == 1;
-  }, 20s));
-  const auto& kinds = workers.workers(0).kinds();
-  if (std::find(kinds.begin(), kinds.end(), "latency") == kinds.end()) {
+  if (!OnlyWorkerHasKinds(c, {"latency"})) {
     GTEST_SKIP() << "this build's worker has no LibTorch latency executor";
   }
   // Six architectures in two jobs, with a protocol short enough for a test.
@@ -363,14 +373,7 @@ TEST(IntegrationTest, PredictorTrainsOnTheMeasuredLatencyDataset) {
   Cluster c;
   c.StartServer();
   c.StartWorker();
-  v1::ListWorkersResponse workers;
-  ASSERT_TRUE(WaitFor([&] {
-    workers.Clear();
-    return c.workers().ListWorkers(Deadline().get(), {}, &workers).ok() && workers.workers_size() == 1;
-  }, 20s));
-  const auto& kinds = workers.workers(0).kinds();
-  if (std::find(kinds.begin(), kinds.end(), "predictor") == kinds.end() ||
-      std::find(kinds.begin(), kinds.end(), "latency") == kinds.end()) {
+  if (!OnlyWorkerHasKinds(c, {"latency", "predictor"})) {
     GTEST_SKIP() << "this build's worker has no LibTorch latency and predictor executors";
   }
   auto lat = Submit(c, {{"name", "lat2"}, {"kind", "latency"},
