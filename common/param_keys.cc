@@ -55,32 +55,45 @@ Status CheckParamKeys(const nlohmann::json& params, std::span<const std::string_
 
 namespace {
 
-Status OutOfRange(const char* key, const std::string& what, const nlohmann::json& got) {
-  return Status::InvalidArgument(std::string(key) + ": must be " + what + ", got " + got.dump());
+Status OutOfRange(const std::string& key, const std::string& what, const nlohmann::json& got) {
+  return Status::InvalidArgument(key + ": must be " + what + ", got " + got.dump());
 }
 
 }  // namespace
+
+Status ReadIntValue(const nlohmann::json& value, const std::string& name, int64_t lo, int64_t hi,
+                    int64_t* out) {
+  const std::string range =
+      "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  int64_t v = 0;
+  if (value.is_number_unsigned()) {
+    if (value.get<uint64_t>() > static_cast<uint64_t>(hi)) return OutOfRange(name, range, value);
+    v = static_cast<int64_t>(value.get<uint64_t>());
+  } else if (value.is_number_integer()) {
+    v = value.get<int64_t>();
+  } else if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>() &&
+             std::fabs(value.get<double>()) < 9.0e15) {
+    v = static_cast<int64_t>(value.get<double>());
+  } else {
+    return OutOfRange(name, "an integer", value);
+  }
+  if (v < lo || v > hi) return OutOfRange(name, range, value);
+  *out = v;
+  return Status::Ok();
+}
 
 Status ReadIntParam(const nlohmann::json& params, const char* key, int64_t lo, int64_t hi,
                     int64_t* out) {
   auto it = params.find(key);
   if (it == params.end() || it->is_null()) return Status::Ok();
-  const std::string range =
-      "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-  int64_t v = 0;
-  if (it->is_number_unsigned()) {
-    if (it->get<uint64_t>() > static_cast<uint64_t>(hi)) return OutOfRange(key, range, *it);
-    v = static_cast<int64_t>(it->get<uint64_t>());
-  } else if (it->is_number_integer()) {
-    v = it->get<int64_t>();
-  } else if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>() &&
-             std::fabs(it->get<double>()) < 9.0e15) {
-    v = static_cast<int64_t>(it->get<double>());
-  } else {
-    return OutOfRange(key, "an integer", *it);
-  }
-  if (v < lo || v > hi) return OutOfRange(key, range, *it);
-  *out = v;
+  return ReadIntValue(*it, key, lo, hi, out);
+}
+
+Status ReadIntParam(const nlohmann::json& params, const char* key, int64_t lo, int64_t hi,
+                    int* out) {
+  int64_t v = *out;
+  RETURN_IF_ERROR(ReadIntParam(params, key, lo, hi, &v));
+  *out = static_cast<int>(v);
   return Status::Ok();
 }
 

@@ -29,6 +29,11 @@ Status CheckParamKeys(const nlohmann::json& params, std::span<const std::string_
 // Integers accept integral floats (YAML may give 128.0).
 Status ReadIntParam(const nlohmann::json& params, const char* key, int64_t lo, int64_t hi,
                     int64_t* out);
+Status ReadIntParam(const nlohmann::json& params, const char* key, int64_t lo, int64_t hi,
+                    int* out);  // REQUIRES: [lo, hi] within int's range
+// The same check of one value, e.g. a list element named "source_batches[2]" in errors.
+Status ReadIntValue(const nlohmann::json& value, const std::string& name, int64_t lo, int64_t hi,
+                    int64_t* out);
 Status ReadNumberParam(const nlohmann::json& params, const char* key, double lo, double hi,
                        double* out);
 // A non-empty string.

@@ -4,13 +4,13 @@
 #include <cmath>
 #include <fstream>
 #include <map>
-#include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/glob.h"
 #include "common/text_format.h"
+#include "evaluators/latency/sample_stats.h"
 
 namespace qlab::predictor {
 namespace {
@@ -90,17 +90,15 @@ StatusOr<std::vector<LatencyRow>> ParseCsvExport(const std::string& text) {
   return rows;
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // One sample per architecture, sorted by arch_key.
 std::vector<Sample> Merge(const std::map<std::string, std::vector<double>>& by_arch) {
   std::vector<Sample> out;
   out.reserve(by_arch.size());
-  for (const auto& [key, medians] : by_arch) out.push_back({key, Median(medians)});
+  for (const auto& [key, medians] : by_arch) {
+    std::vector<double> sorted = medians;
+    std::sort(sorted.begin(), sorted.end());
+    out.push_back({key, latency::QuantileOfSorted(sorted, 0.5)});
+  }
   return out;
 }
 
@@ -164,10 +162,9 @@ StatusOr<PredictorTask> BuildTask(const PredictorParams& params,
         " needs at least one more to test on");
   }
 
-  // Seeded Fisher-Yates with an explicit draw, so a seed splits alike on every standard library.
   std::vector<Sample> target = Merge(target_it->second);
   std::mt19937_64 rng(params.seed);
-  for (size_t i = target.size() - 1; i > 0; --i) std::swap(target[i], target[rng() % (i + 1)]);
+  SeededShuffle(target, rng);
   task.target_train.assign(target.begin(), target.begin() + params.target_samples);
   size_t test_end = target.size();
   if (params.test_samples > 0) {

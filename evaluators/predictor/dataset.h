@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -47,6 +49,13 @@ struct PredictorTask {
   std::vector<Domain> sources;       // sorted by (device, batch)
   std::vector<std::vector<Sample>> source_samples;  // per source, sorted by arch_key
 };
+
+// Fisher-Yates with an explicit draw, so that one seed gives one order on every standard
+// library (std::shuffle's algorithm is unspecified): the target split and the minibatch order.
+template <typename T>
+void SeededShuffle(std::vector<T>& v, std::mt19937_64& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng() % i]);
+}
 
 // Keeps the rows of `params.space`, resolves the target device glob (exactly one device must
 // match: INVALID_ARGUMENT listing the dataset's devices otherwise), selects the source domains,

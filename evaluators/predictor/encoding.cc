@@ -80,6 +80,18 @@ Status EncodeArch(Space space, Encoding encoding, std::string_view arch_key,
   return Status::Ok();
 }
 
+StatusOr<EncodedRows> EncodeSamples(Space space, Encoding encoding,
+                                    const std::vector<Sample>& samples) {
+  EncodedRows rows;
+  rows.features.reserve(samples.size() * EncodingWidth(space, encoding));
+  rows.latency_us.reserve(samples.size());
+  for (const auto& s : samples) {
+    RETURN_IF_ERROR(EncodeArch(space, encoding, s.arch_key, &rows.features));
+    rows.latency_us.push_back(s.latency_us);
+  }
+  return rows;
+}
+
 StatusOr<double> ArchFlops(Space space, std::string_view arch_key) {
   ASSIGN_OR_RETURN(Decoded d, Decode(space, arch_key));
   return static_cast<double>(CostOf(space, d).flops);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "evaluators/predictor/dataset.h"
 #include "evaluators/predictor/predictor_params.h"
 
 namespace qlab::predictor {
@@ -22,6 +23,16 @@ int EncodingWidth(Space space, Encoding encoding);
 // INVALID_ARGUMENT for a key of another space or a malformed one.
 Status EncodeArch(Space space, Encoding encoding, std::string_view arch_key,
                   std::vector<float>* out);
+
+// Rows of one domain: EncodingWidth() features per row, row-major, and their latencies.
+struct EncodedRows {
+  std::vector<float> features;
+  std::vector<double> latency_us;
+};
+
+// Encodes every sample. Errors: those of EncodeArch.
+StatusOr<EncodedRows> EncodeSamples(Space space, Encoding encoding,
+                                    const std::vector<Sample>& samples);
 
 // Multiply-accumulates of the whole network (the `flops` feature before the logarithm).
 StatusOr<double> ArchFlops(Space space, std::string_view arch_key);

@@ -2,23 +2,13 @@
 
 #include <chrono>
 
+#include "evaluators/latency/sample_stats.h"
 #include "evaluators/predictor/encoding.h"
 #include "evaluators/predictor/predictor_model.h"
 #include "evaluators/predictor/rank_metrics.h"
 
 namespace qlab::predictor {
 namespace {
-
-StatusOr<EncodedRows> Encode(const PredictorParams& params, const std::vector<Sample>& samples) {
-  EncodedRows rows;
-  rows.features.reserve(samples.size() * EncodingWidth(params.space, params.encoding));
-  rows.latency_us.reserve(samples.size());
-  for (const auto& s : samples) {
-    RETURN_IF_ERROR(EncodeArch(params.space, params.encoding, s.arch_key, &rows.features));
-    rows.latency_us.push_back(s.latency_us);
-  }
-  return rows;
-}
 
 nlohmann::json DomainJson(const Domain& d, size_t samples) {
   return {{"device", d.device}, {"batch", d.batch}, {"samples", samples}};
@@ -34,12 +24,14 @@ StatusOr<JobOutput> RunPredictorJob(const PredictorParams& params,
   input.width = EncodingWidth(params.space, params.encoding);
   size_t source_samples = 0;
   for (const auto& s : task.source_samples) {
-    ASSIGN_OR_RETURN(EncodedRows e, Encode(params, s));
+    ASSIGN_OR_RETURN(EncodedRows e, EncodeSamples(params.space, params.encoding, s));
     source_samples += s.size();
     input.sources.push_back(std::move(e));
   }
-  ASSIGN_OR_RETURN(input.target_train, Encode(params, task.target_train));
-  ASSIGN_OR_RETURN(input.target_test, Encode(params, task.target_test));
+  ASSIGN_OR_RETURN(input.target_train,
+                   EncodeSamples(params.space, params.encoding, task.target_train));
+  ASSIGN_OR_RETURN(input.target_test,
+                   EncodeSamples(params.space, params.encoding, task.target_test));
   ASSIGN_OR_RETURN(FitOutput fit, FitPredictor(input, params, context));
   const double train_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -54,11 +46,11 @@ StatusOr<JobOutput> RunPredictorJob(const PredictorParams& params,
 
   JobOutput out;
   out.metrics = {
-      {"spearman_rho", SpearmanRho(fit.predicted_us, measured), "", 0, true},
+      {"spearman_rho", latency::SpearmanRho(fit.predicted_us, measured), "", 0, true},
       {"kendall_tau", KendallTauB(fit.predicted_us, measured), "", 0, true},
       {"mape", MeanAbsPercentError(fit.predicted_us, measured), "%", 0, false},
       {"acc_10pct", PercentWithin(fit.predicted_us, measured, 0.10), "%", 0, true},
-      {"flops_spearman_rho", SpearmanRho(flops, measured), "", 0, true},
+      {"flops_spearman_rho", latency::SpearmanRho(flops, measured), "", 0, true},
       {"target_samples", static_cast<double>(task.target_train.size())},
       {"test_samples", static_cast<double>(task.target_test.size())},
       {"source_domains", static_cast<double>(task.sources.size())},

@@ -113,16 +113,13 @@ TEST(PredictorJobTest, ArtifactIsTheScoredModel) {
   PredictorParams params = Params({{"source_devices", "cpu:*"}, {"test_samples", 30}});
   auto task = BuildTask(params, rows);
   ASSERT_TRUE(task.ok());
+  auto encode = [&](const std::vector<Sample>& samples) {
+    auto rows = EncodeSamples(params.space, params.encoding, samples);
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    return rows.ok() ? *rows : EncodedRows{};
+  };
   FitInput input;
   input.width = EncodingWidth(params.space, params.encoding);
-  auto encode = [&](const std::vector<Sample>& samples) {
-    EncodedRows e;
-    for (const auto& s : samples) {
-      EXPECT_TRUE(EncodeArch(params.space, params.encoding, s.arch_key, &e.features).ok());
-      e.latency_us.push_back(s.latency_us);
-    }
-    return e;
-  };
   input.sources.push_back(encode(task->source_samples[0]));
   input.target_train = encode(task->target_train);
   input.target_test = encode(task->target_test);

@@ -64,8 +64,8 @@ struct Rows {
   torch::Tensor domain;  // [n] int64
 };
 
-torch::Tensor Loss(const torch::Tensor& pred, const torch::Tensor& y, const torch::Tensor& domain,
-                   qlab::predictor::Loss kind) {
+torch::Tensor TrainingLoss(const torch::Tensor& pred, const torch::Tensor& y, const torch::Tensor& domain,
+                   Loss kind) {
   torch::Tensor loss = torch::zeros({});
   if (kind != Loss::kRank) loss = loss + torch::mse_loss(pred, y);
   if (kind != Loss::kMse) {
@@ -84,7 +84,7 @@ torch::Tensor Loss(const torch::Tensor& pred, const torch::Tensor& y, const torc
 // `steps` Adam steps over `rows`, each on a minibatch of up to `batch` rows drawn in a seeded
 // shuffled order (epoch after epoch).
 Status Train(const Rows& rows, const std::vector<torch::Tensor>& params, double lr, int64_t steps,
-             int batch, qlab::predictor::Loss loss_kind, const Net& net, std::mt19937_64& rng,
+             int batch, Loss loss_kind, const Net& net, std::mt19937_64& rng,
              JobContext& context, double progress_from, double progress_to) {
   const int64_t n = rows.x.size(0);
   if (steps <= 0 || n == 0) return Status::Ok();
@@ -100,13 +100,13 @@ Status Train(const Rows& rows, const std::vector<torch::Tensor>& params, double 
     }
     const int64_t take = std::min<int64_t>(batch, n);
     if (cursor + take > n) {
-      for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
+      SeededShuffle(order, rng);
       cursor = 0;
     }
     torch::Tensor index = torch::from_blob(order.data() + cursor, {take}, torch::kInt64).clone();
     cursor += take;
     torch::Tensor pred = net.Forward(rows.x.index_select(0, index), rows.domain.index_select(0, index));
-    torch::Tensor loss = Loss(pred, rows.y.index_select(0, index),
+    torch::Tensor loss = TrainingLoss(pred, rows.y.index_select(0, index),
                               rows.domain.index_select(0, index), loss_kind);
     optimizer.zero_grad();
     loss.backward();

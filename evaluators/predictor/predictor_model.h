@@ -23,15 +23,10 @@
 
 #include "common/job_output.h"
 #include "common/status.h"
+#include "evaluators/predictor/encoding.h"
 #include "evaluators/predictor/predictor_params.h"
 
 namespace qlab::predictor {
-
-// Rows of one domain: `width` features per row, row-major.
-struct EncodedRows {
-  std::vector<float> features;
-  std::vector<double> latency_us;  // empty for rows only predicted
-};
 
 struct FitInput {
   int width = 0;

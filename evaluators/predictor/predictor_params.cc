@@ -29,14 +29,31 @@ constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
     {"learning_rate", "lr"},         {"hidden_size", "hidden"},
     {"num_layers", "layers"},        {"steps", "finetune_steps"}};
 
+// One table per enum: the names a sweep writes and the names an artifact records.
 template <typename T>
-Status ReadEnum(const json& params, const char* key,
-                std::initializer_list<std::pair<std::string_view, T>> names, T* out) {
+using NameTable = std::pair<std::string_view, T>;
+constexpr NameTable<Space> kSpaceNames[] = {{"nb201", Space::kNb201}, {"fbnet", Space::kFbnet}};
+constexpr NameTable<Encoding> kEncodingNames[] = {{"onehot", Encoding::kOneHot},
+                                                  {"onehot_flops", Encoding::kOneHotFlops},
+                                                  {"flops", Encoding::kFlops}};
+constexpr NameTable<Loss> kLossNames[] = {
+    {"mse", Loss::kMse}, {"rank", Loss::kRank}, {"mse_rank", Loss::kMseRank}};
+
+template <typename T, size_t N>
+std::string_view NameOf(const NameTable<T> (&table)[N], T value) {
+  for (const auto& [name, v] : table) {
+    if (v == value) return name;
+  }
+  return "?";
+}
+
+template <typename T, size_t N>
+Status ReadEnum(const json& params, const char* key, const NameTable<T> (&table)[N], T* out) {
   std::string value;
   RETURN_IF_ERROR(ReadStringParam(params, key, &value));
   if (value.empty()) return Status::Ok();
   std::string known;
-  for (const auto& [name, v] : names) {
+  for (const auto& [name, v] : table) {
     if (value == name) {
       *out = v;
       return Status::Ok();
@@ -49,25 +66,9 @@ Status ReadEnum(const json& params, const char* key,
 
 }  // namespace
 
-std::string_view SpaceName(Space space) { return space == Space::kNb201 ? "nb201" : "fbnet"; }
-
-std::string_view EncodingName(Encoding encoding) {
-  switch (encoding) {
-    case Encoding::kOneHot: return "onehot";
-    case Encoding::kOneHotFlops: return "onehot_flops";
-    case Encoding::kFlops: return "flops";
-  }
-  return "?";
-}
-
-std::string_view LossName(Loss loss) {
-  switch (loss) {
-    case Loss::kMse: return "mse";
-    case Loss::kRank: return "rank";
-    case Loss::kMseRank: return "mse_rank";
-  }
-  return "?";
-}
+std::string_view SpaceName(Space space) { return NameOf(kSpaceNames, space); }
+std::string_view EncodingName(Encoding encoding) { return NameOf(kEncodingNames, encoding); }
+std::string_view LossName(Loss loss) { return NameOf(kLossNames, loss); }
 
 StatusOr<PredictorParams> ParsePredictorParams(const json& params) {
   if (!params.is_object()) return Status::InvalidArgument("params must be a JSON object");
@@ -75,26 +76,19 @@ StatusOr<PredictorParams> ParsePredictorParams(const json& params) {
                                  "a predictor"));
   PredictorParams p;
   if (!params.contains("space")) return Status::InvalidArgument("space: required (nb201 or fbnet)");
-  RETURN_IF_ERROR(ReadEnum<Space>(params, "space", {{"nb201", Space::kNb201}, {"fbnet", Space::kFbnet}},
-                                  &p.space));
+  RETURN_IF_ERROR(ReadEnum(params, "space", kSpaceNames, &p.space));
   RETURN_IF_ERROR(ReadStringParam(params, "target_device", &p.target_device));
   if (p.target_device.empty()) {
     return Status::InvalidArgument(
         "target_device: required (a device string or glob of the dataset, e.g. \"cpu:*EPYC*\")");
   }
-  int64_t v = p.target_batch;
-  RETURN_IF_ERROR(ReadIntParam(params, "target_batch", 1, 4096, &v));
-  p.target_batch = static_cast<int>(v);
+  RETURN_IF_ERROR(ReadIntParam(params, "target_batch", 1, 4096, &p.target_batch));
   if (!params.contains("target_samples")) {
     return Status::InvalidArgument(
         "target_samples: required (how many measured target architectures the predictor sees)");
   }
-  v = 0;
-  RETURN_IF_ERROR(ReadIntParam(params, "target_samples", 2, 100000, &v));
-  p.target_samples = static_cast<int>(v);
-  v = 0;
-  RETURN_IF_ERROR(ReadIntParam(params, "test_samples", 0, 10000000, &v));
-  p.test_samples = static_cast<int>(v);
+  RETURN_IF_ERROR(ReadIntParam(params, "target_samples", 2, 100000, &p.target_samples));
+  RETURN_IF_ERROR(ReadIntParam(params, "test_samples", 0, 10000000, &p.test_samples));
 
   RETURN_IF_ERROR(ReadStringListParam(params, "source_devices", &p.source_devices));
   p.source_batches = {p.target_batch};
@@ -105,14 +99,10 @@ StatusOr<PredictorParams> ParsePredictorParams(const json& params) {
     }
     p.source_batches.clear();
     for (size_t i = 0; i < it->size(); ++i) {
-      json one = {{"source_batches", (*it)[i]}};
-      int64_t b = 0;
-      Status st = ReadIntParam(one, "source_batches", 1, 4096, &b);
-      if (!st.ok()) {
-        return Status::InvalidArgument("source_batches[" + std::to_string(i) + "]" +
-                                       st.message().substr(std::string("source_batches").size()));
-      }
-      p.source_batches.push_back(static_cast<int>(b));
+      int64_t batch = 0;
+      RETURN_IF_ERROR(ReadIntValue((*it)[i], "source_batches[" + std::to_string(i) + "]", 1,
+                                   4096, &batch));
+      p.source_batches.push_back(static_cast<int>(batch));
     }
   }
   RETURN_IF_ERROR(ReadStringListParam(params, "experiment", &p.experiments));
@@ -122,31 +112,17 @@ StatusOr<PredictorParams> ParsePredictorParams(const json& params) {
         "experiment: cannot filter a dataset_file (an export has no experiment column); export "
         "it with `qlab dataset export --experiment NAME` instead");
   }
-  RETURN_IF_ERROR(ReadEnum<Encoding>(params, "encoding",
-                                     {{"onehot", Encoding::kOneHot},
-                                      {"onehot_flops", Encoding::kOneHotFlops},
-                                      {"flops", Encoding::kFlops}},
-                                     &p.encoding));
-  RETURN_IF_ERROR(ReadEnum<Loss>(
-      params, "loss", {{"mse", Loss::kMse}, {"rank", Loss::kRank}, {"mse_rank", Loss::kMseRank}},
-      &p.loss));
-  v = p.hidden;
-  RETURN_IF_ERROR(ReadIntParam(params, "hidden", 4, 4096, &v));
-  p.hidden = static_cast<int>(v);
-  v = p.layers;
-  RETURN_IF_ERROR(ReadIntParam(params, "layers", 1, 8, &v));
-  p.layers = static_cast<int>(v);
-  v = p.epochs;
-  RETURN_IF_ERROR(ReadIntParam(params, "epochs", 0, 10000, &v));
-  p.epochs = static_cast<int>(v);
-  v = p.finetune_steps;
-  RETURN_IF_ERROR(ReadIntParam(params, "finetune_steps", 0, 100000, &v));
-  p.finetune_steps = static_cast<int>(v);
+  RETURN_IF_ERROR(ReadEnum(params, "encoding", kEncodingNames, &p.encoding));
+  RETURN_IF_ERROR(ReadEnum(params, "loss", kLossNames, &p.loss));
+  RETURN_IF_ERROR(ReadIntParam(params, "hidden", 4, 4096, &p.hidden));
+  RETURN_IF_ERROR(ReadIntParam(params, "layers", 1, 8, &p.layers));
+  RETURN_IF_ERROR(ReadIntParam(params, "epochs", 0, 10000, &p.epochs));
+  RETURN_IF_ERROR(ReadIntParam(params, "finetune_steps", 0, 100000, &p.finetune_steps));
   RETURN_IF_ERROR(ReadNumberParam(params, "lr", 1e-9, 1.0, &p.lr));
   RETURN_IF_ERROR(ReadNumberParam(params, "head_prior", 0.0, 1e6, &p.head_prior));
-  v = static_cast<int64_t>(p.seed);
-  RETURN_IF_ERROR(ReadIntParam(params, "seed", 0, int64_t{1} << 53, &v));
-  p.seed = static_cast<uint64_t>(v);
+  int64_t seed = static_cast<int64_t>(p.seed);
+  RETURN_IF_ERROR(ReadIntParam(params, "seed", 0, int64_t{1} << 53, &seed));
+  p.seed = static_cast<uint64_t>(seed);
   return p;
 }
 

@@ -46,10 +46,11 @@
 #include <vector>
 
 #include "common/status.h"
+#include "evaluators/latency/latency_params.h"
 
 namespace qlab::predictor {
 
-enum class Space : uint8_t { kNb201 = 0, kFbnet = 1 };
+using latency::Space;
 enum class Encoding : uint8_t { kOneHot = 0, kOneHotFlops = 1, kFlops = 2 };
 enum class Loss : uint8_t { kMse = 0, kRank = 1, kMseRank = 2 };
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/text_format.h"
+#include "evaluators/latency/sample_stats.h"
 #include "evaluators/predictor/dataset.h"
 #include "evaluators/predictor/encoding.h"
 #include "evaluators/predictor/predictor_model.h"
@@ -204,11 +205,11 @@ TEST(RankMetricsTest, KnownValues) {
   const std::vector<double> a = {12, 2, 1, 12, 2}, b = {1, 4, 7, 1, 0};
   EXPECT_NEAR(KendallTauB(a, b), -0.47140452079103173, 1e-12);
   const std::vector<double> c = {1, 2, 3, 4, 5}, d = {5, 6, 7, 8, 7};
-  EXPECT_NEAR(SpearmanRho(c, d), 0.8207826816681233, 1e-12);
+  EXPECT_NEAR(latency::SpearmanRho(c, d), 0.8207826816681233, 1e-12);
   const std::vector<double> rev = {5, 4, 3, 2, 1};
-  EXPECT_DOUBLE_EQ(SpearmanRho(c, rev), -1.0);
+  EXPECT_DOUBLE_EQ(latency::SpearmanRho(c, rev), -1.0);
   EXPECT_DOUBLE_EQ(KendallTauB(c, c), 1.0);
-  EXPECT_EQ(SpearmanRho(c, std::vector<double>(5, 1.0)), 0.0);
+  EXPECT_EQ(latency::SpearmanRho(c, std::vector<double>(5, 1.0)), 0.0);
 
   const std::vector<double> measured = {100, 100, 100, 100}, predicted = {105, 89, 100, 120};
   EXPECT_DOUBLE_EQ(MeanAbsPercentError(predicted, measured), (5 + 11 + 0 + 20) / 4.0);

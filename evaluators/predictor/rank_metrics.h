@@ -1,14 +1,11 @@
 // How well predicted latencies match measured ones: the figures latency-predictor papers
-// report (HELP, BRP-NAS, HW-NAS-Bench), so a qlab number compares with theirs.
+// report (HELP, BRP-NAS, HW-NAS-Bench), so a qlab number compares with theirs. Spearman's rho
+// is latency::SpearmanRho (evaluators/latency/sample_stats.h), which the protocol checks use.
 #pragma once
 
 #include <span>
 
 namespace qlab::predictor {
-
-// Spearman's rank correlation: Pearson correlation of the ranks, ties given their average rank.
-// 0 when either side is constant or n < 2.
-double SpearmanRho(std::span<const double> a, std::span<const double> b);
 
 // Kendall's tau-b (tie-corrected). O(n^2): about a second at n = 15,625. 0 when n < 2 or either
 // side is constant.
