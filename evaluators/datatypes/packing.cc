@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "common/int_math.h"
 #include "evaluators/datatypes/quantizer.h"
 #include "evaluators/datatypes/registry.h"
 
@@ -32,7 +33,6 @@ std::vector<uint32_t> PackNibbles(const QuantizedTensor& t) {
   return words;
 }
 
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 

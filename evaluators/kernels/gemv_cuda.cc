@@ -9,16 +9,11 @@
 #include <string>
 #include <utility>
 
+#include "common/int_math.h"
 #include "evaluators/kernels/gemv_synthetic.h"
 
 namespace qlab::kernels {
 namespace {
-
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-std::string ShapeText(const GemvShape& s) {
-  return "m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k);
-}
 
 bool Aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
@@ -263,7 +258,7 @@ Status LaunchFusedGemv(const GemvLaunchConfig& config, const gemv::PackedPointer
                        cudaStream_t stream) {
   const GemvShape& s = config.shape;
   const std::string where =
-      std::string(GemvKernelName(config.kernel)) + " GEMV (" + ShapeText(s) + ")";
+      std::string(GemvKernelName(config.kernel)) + " GEMV (" + GemvShapeText(s) + ")";
   RETURN_IF_ERROR(ValidateGemvShape(config.kernel, s));
   if (!IsPackedKernel(config.kernel)) {
     return Status::InvalidArgument(where + ": fp16_cublas is not a fused kernel");
@@ -342,7 +337,7 @@ Status CublasFp16Gemv::Run(const uint16_t* w, const uint16_t* x, uint16_t* y,
                            const GemvShape& shape, cudaStream_t stream) {
   RETURN_IF_ERROR(ValidateGemvShape(GemvKernel::kFp16Cublas, shape));
   if (w == nullptr || x == nullptr || y == nullptr) {
-    return Status::InvalidArgument("fp16_cublas GEMV (" + ShapeText(shape) + "): null pointer");
+    return Status::InvalidArgument("fp16_cublas GEMV (" + GemvShapeText(shape) + "): null pointer");
   }
   auto handle = static_cast<cublasHandle_t>(handle_);
   cublasStatus_t st = cublasSetStream(handle, stream);
@@ -356,7 +351,7 @@ Status CublasFp16Gemv::Run(const uint16_t* w, const uint16_t* x, uint16_t* y,
                       static_cast<int>(shape.n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }
   if (st != CUBLAS_STATUS_SUCCESS) {
-    return Status::Internal("cublasGemmEx (" + ShapeText(shape) +
+    return Status::Internal("cublasGemmEx (" + GemvShapeText(shape) +
                             "): " + cublasGetStatusString(st));
   }
   return CudaStatus(cudaGetLastError(), "cublasGemmEx launch");

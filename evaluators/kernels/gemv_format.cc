@@ -3,16 +3,13 @@
 
 #include <string>
 
+#include "common/int_math.h"
+
 namespace qlab::kernels {
-namespace {
 
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-std::string ShapeText(const GemvShape& s) {
+std::string GemvShapeText(const GemvShape& s) {
   return "m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k);
 }
-
-}  // namespace
 
 const char* GemvKernelName(GemvKernel kernel) {
   switch (kernel) {
@@ -36,7 +33,7 @@ std::optional<GemvKernel> ParseGemvKernel(std::string_view name) {
 }
 
 Status ValidateGemvShape(GemvKernel kernel, const GemvShape& s) {
-  const std::string where = std::string(GemvKernelName(kernel)) + " GEMV (" + ShapeText(s) + ")";
+  const std::string where = std::string(GemvKernelName(kernel)) + " GEMV (" + GemvShapeText(s) + ")";
   if (s.m < 1 || s.m > kMaxGemvBatch) {
     return Status::InvalidArgument(where + ": batch m must be in [1, " +
                                    std::to_string(kMaxGemvBatch) + "]");

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "common/status.h"
@@ -41,6 +42,9 @@ struct GemvShape {
   int64_t k = 0;  // reduction length (columns of W, columns of x)
   int m = 1;      // batch (rows of x and y)
 };
+
+// "m=1 n=4096 k=4096", the shape as errors name it.
+std::string GemvShapeText(const GemvShape& shape);
 
 // OK, or INVALID_ARGUMENT naming m/n/k: m in [1, 8]; 1 <= n <= 2^24; packed kernels need k a
 // positive multiple of 128 up to 2^20; the cuBLAS baseline needs k a positive multiple of 8.

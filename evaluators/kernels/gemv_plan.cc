@@ -4,12 +4,11 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/int_math.h"
 #include "evaluators/kernels/gemv_lane.h"
 
 namespace qlab::kernels {
 namespace {
-
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 int64_t SmemBytes(int m, int slice_groups) {
   return int64_t{m} * gemv::SmemRowChunks(slice_groups) * 16;

@@ -1,10 +1,10 @@
 // Host builders of the synthetic GEMV operands (see gemv_synthetic.h).
 #include "evaluators/kernels/gemv_synthetic.h"
 
+#include "common/int_math.h"
+
 namespace qlab::kernels {
 namespace {
-
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Fills dst[i * width + j] = gen(row_i * width + j) for every listed row.
 template <class T, class Gen>
