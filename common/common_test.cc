@@ -15,6 +15,12 @@ TEST(GlobTest, StarsQuestionMarksCaseAndBrackets) {
   EXPECT_FALSE(GlobMatch("a*b", "a"));
 }
 
+TEST(TextTest, EqualsIgnoreCase) {
+  EXPECT_TRUE(EqualsIgnoreCase("ImageNet16-120", "imagenet16-120"));
+  EXPECT_FALSE(EqualsIgnoreCase("cifar10", "cifar100"));
+  EXPECT_TRUE(EqualsIgnoreCase("", ""));
+}
+
 TEST(CsvTest, ReadsBackWhatCsvLineWrites) {
   const std::vector<std::vector<std::string>> rows = {
       {"arch", "device", "note"},

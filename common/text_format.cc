@@ -1,5 +1,6 @@
 #include "common/text_format.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,17 @@ std::string FormatNumber(double v) {
     if (std::strtod(buf, nullptr) == v) break;
   }
   return buf;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string CsvLine(const std::vector<std::string>& fields) {

@@ -3,9 +3,13 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qlab {
+
+// ASCII case-insensitive equality ("ImageNet" == "imagenet"), for names users type.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Shortest text that reads back as the same double ("0.1", "4.125", "1e-07"; "nan", "inf").
 std::string FormatNumber(double v);

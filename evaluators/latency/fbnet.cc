@@ -3,6 +3,8 @@
 
 #include <cctype>
 
+#include "common/text_format.h"
+
 namespace qlab::nas {
 namespace {
 
@@ -25,17 +27,6 @@ constexpr std::array<int, 7> kStageChannels = {16, 24, 32, 64, 112, 184, 352};
 constexpr std::array<int, 7> kCifarStrides = {1, 1, 2, 2, 1, 2, 1};
 constexpr std::array<int, 7> kImageNetStrides = {1, 2, 2, 2, 1, 2, 1};
 constexpr int kStemChannels = 16;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -2,8 +2,9 @@
 // compare both on every op and on sampled whole networks).
 #include "evaluators/latency/nas_cost.h"
 
-#include <cctype>
 #include <string>
+
+#include "common/text_format.h"
 
 namespace qlab::nas {
 namespace {
@@ -34,17 +35,6 @@ NetworkCost Nb201Reduction(int c_in, int c_out, int hw_in) {
   cost += BatchNorm(c_out);
   cost += Conv(c_in, c_out, 1, 1, hw_out);  // shortcut: AvgPool 2x2 then 1x1 conv, no BN
   return cost;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace
