@@ -11,6 +11,7 @@
 
 #include "common/param_keys.h"
 #include "evaluators/accuracy/accuracy_job.h"
+#include "evaluators/datatypes/quantize_job.h"
 
 namespace qlab::accuracy {
 namespace {
@@ -86,40 +87,8 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
                                    "), got " + std::to_string(p.stride));
   }
 
-  std::string datatype;
-  RETURN_IF_ERROR(ReadStringParam(params, "datatype", &datatype));
-  if (datatype.empty()) return Status::InvalidArgument("datatype: required (a registry name)");
-  const datatypes::DatatypeTraits* traits = datatypes::FindDatatype(datatype);
-  if (traits == nullptr) {
-    return Status::InvalidArgument("datatype: unknown datatype '" + datatype + "'");
-  }
-  p.datatype = traits->type;
-
-  int64_t group_size = -1;
-  RETURN_IF_ERROR(ReadIntParam(params, "group_size", 0, int64_t{1} << 30, &group_size));
-  p.quantizer.group_size = group_size;
-
-  std::string scale_search = "none";
-  RETURN_IF_ERROR(ReadStringParam(params, "scale_search", &scale_search));
-  if (scale_search == "none") {
-    p.quantizer.scale_search = datatypes::ScaleSearch::kNone;
-  } else if (scale_search == "mse") {
-    p.quantizer.scale_search = datatypes::ScaleSearch::kMse;
-  } else {
-    return Status::InvalidArgument("scale_search: must be none or mse, got '" + scale_search + "'");
-  }
-  if (auto it = params.find("sf4_nu"); it != params.end() && !it->is_null()) {
-    if (!it->is_number() || !(it->get<double>() > 0 && it->get<double>() <= 1e6)) {
-      return Status::InvalidArgument("sf4_nu: must be a number in (0, 1e6], got " + it->dump());
-    }
-    p.quantizer.sf4_nu = it->get<double>();
-  }
-  if (auto it = params.find("quantize_head"); it != params.end() && !it->is_null()) {
-    if (!it->is_boolean()) {
-      return Status::InvalidArgument("quantize_head: must be true or false, got " + it->dump());
-    }
-    p.quantize_head = it->get<bool>();
-  }
+  RETURN_IF_ERROR(datatypes::ReadQuantizerParams(params, &p.datatype, &p.quantizer));
+  RETURN_IF_ERROR(ReadBoolParam(params, "quantize_head", &p.quantize_head));
 
   RETURN_IF_ERROR(ReadStringParam(params, "device", &p.device));
   if (p.device == "cuda") p.device = "cuda:0";

@@ -3,8 +3,7 @@
 #include "evaluators/datatypes/quantize_job.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cmath>
+#include <limits>
 #include <memory>
 #include <new>
 #include <string_view>
@@ -39,59 +38,6 @@ Status CheckKeys(const json& params) {
   return CheckParamKeys(params, kKnownKeys, kAliases, /*reject_other_unknown=*/false, "a quantize");
 }
 
-// Reads an optional integer field in [lo, hi]; accepts integral floats (YAML may give 128.0).
-Status GetInt(const json& params, const char* key, int64_t lo, int64_t hi, int64_t* out) {
-  auto it = params.find(key);
-  if (it == params.end() || it->is_null()) return Status::Ok();
-  double as_double;
-  if (it->is_number_unsigned()) {
-    const uint64_t u = it->get<uint64_t>();
-    if (u > static_cast<uint64_t>(hi)) {
-      return Status::InvalidArgument(std::string(key) + " must be <= " + std::to_string(hi));
-    }
-    *out = static_cast<int64_t>(u);
-    return Status::Ok();
-  } else if (it->is_number_integer()) {
-    *out = it->get<int64_t>();
-    as_double = static_cast<double>(*out);
-  } else if (it->is_number_float()) {
-    as_double = it->get<double>();
-    if (std::floor(as_double) != as_double || std::fabs(as_double) > 9.0e15) {
-      return Status::InvalidArgument(std::string(key) + " must be an integer, got " + it->dump());
-    }
-    *out = static_cast<int64_t>(as_double);
-  } else {
-    return Status::InvalidArgument(std::string(key) + " must be an integer, got " + it->dump());
-  }
-  if (*out < lo || *out > hi) {
-    return Status::InvalidArgument(std::string(key) + " must be in [" + std::to_string(lo) + ", " +
-                                   std::to_string(hi) + "], got " + it->dump());
-  }
-  return Status::Ok();
-}
-
-Status GetNumber(const json& params, const char* key, double* out) {
-  auto it = params.find(key);
-  if (it == params.end() || it->is_null()) return Status::Ok();
-  if (!it->is_number()) {
-    return Status::InvalidArgument(std::string(key) + " must be a number, got " + it->dump());
-  }
-  *out = it->get<double>();
-  if (!std::isfinite(*out)) return Status::InvalidArgument(std::string(key) + " must be finite");
-  return Status::Ok();
-}
-
-Status GetString(const json& params, const char* key, std::string* out, bool* present) {
-  auto it = params.find(key);
-  *present = it != params.end() && !it->is_null();
-  if (!*present) return Status::Ok();
-  if (!it->is_string()) {
-    return Status::InvalidArgument(std::string(key) + " must be a string, got " + it->dump());
-  }
-  *out = it->get<std::string>();
-  return Status::Ok();
-}
-
 struct JobParams {
   Datatype datatype = Datatype::kInt4Asym;
   QuantizerOptions quantizer;
@@ -102,50 +48,21 @@ struct JobParams {
   std::string tensor;
 };
 
+constexpr double kAnyFinite = std::numeric_limits<double>::max();
+
 bool IsGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
 StatusOr<JobParams> ParseParams(const json& params) {
   if (!params.is_object()) return Status::InvalidArgument("params must be a JSON object");
   RETURN_IF_ERROR(CheckKeys(params));
   JobParams p;
-  bool present = false;
-
-  std::string datatype;
-  RETURN_IF_ERROR(GetString(params, "datatype", &datatype, &present));
-  if (!present) return Status::InvalidArgument("datatype is required");
-  const DatatypeTraits* traits = FindDatatype(datatype);
-  if (traits == nullptr) {
-    return Status::InvalidArgument("datatype: unknown datatype '" + datatype + "'");
-  }
-  p.datatype = traits->type;
-
-  int64_t group_size = -1;
-  RETURN_IF_ERROR(GetInt(params, "group_size", 0, int64_t{1} << 40, &group_size));
-  p.quantizer.group_size = group_size;
-
-  std::string scale_search = "none";
-  RETURN_IF_ERROR(GetString(params, "scale_search", &scale_search, &present));
-  if (scale_search == "none") {
-    p.quantizer.scale_search = ScaleSearch::kNone;
-  } else if (scale_search == "mse") {
-    p.quantizer.scale_search = ScaleSearch::kMse;
-  } else {
-    return Status::InvalidArgument("scale_search must be none or mse, got '" + scale_search + "'");
-  }
-
-  RETURN_IF_ERROR(GetNumber(params, "sf4_nu", &p.quantizer.sf4_nu));
-  if (!(p.quantizer.sf4_nu > 0 && p.quantizer.sf4_nu <= 1e6)) {
-    return Status::InvalidArgument("sf4_nu must be in (0, 1e6]");
-  }
-
-  int64_t threads = 0;
-  RETURN_IF_ERROR(GetInt(params, "threads", 0, 1024, &threads));
-  p.threads = static_cast<int>(threads);
+  RETURN_IF_ERROR(ReadQuantizerParams(params, &p.datatype, &p.quantizer));
+  RETURN_IF_ERROR(ReadIntParam(params, "threads", 0, 1024, &p.threads));
 
   std::string distribution;
-  bool has_distribution = false, has_file = false;
-  RETURN_IF_ERROR(GetString(params, "distribution", &distribution, &has_distribution));
-  RETURN_IF_ERROR(GetString(params, "safetensors", &p.safetensors_path, &has_file));
+  RETURN_IF_ERROR(ReadStringParam(params, "distribution", &distribution));
+  RETURN_IF_ERROR(ReadStringParam(params, "safetensors", &p.safetensors_path));
+  const bool has_distribution = !distribution.empty(), has_file = !p.safetensors_path.empty();
   if (has_distribution == has_file) {
     return Status::InvalidArgument(
         has_file ? "distribution and safetensors are exclusive: give one tensor source"
@@ -168,18 +85,16 @@ StatusOr<JobParams> ParseParams(const json& params) {
       return Status::InvalidArgument("shape " + shape->dump() + " has more than 2^28 elements");
     }
     int64_t seed = 0;
-    RETURN_IF_ERROR(GetInt(params, "seed", 0, INT64_MAX, &seed));
+    RETURN_IF_ERROR(ReadIntParam(params, "seed", 0, INT64_MAX, &seed));
     p.spec.seed = static_cast<uint64_t>(seed);
-    RETURN_IF_ERROR(GetNumber(params, "nu", &p.spec.nu));
-    if (!(p.spec.nu > 0)) return Status::InvalidArgument("nu must be > 0");
-    RETURN_IF_ERROR(GetNumber(params, "outlier_fraction", &p.spec.outlier_fraction));
-    if (p.spec.outlier_fraction < 0 || p.spec.outlier_fraction > 1) {
-      return Status::InvalidArgument("outlier_fraction must be in [0, 1]");
-    }
-    RETURN_IF_ERROR(GetNumber(params, "outlier_scale", &p.spec.outlier_scale));
+    RETURN_IF_ERROR(ReadNumberParam(params, "nu", 0, kAnyFinite, &p.spec.nu));
+    if (!(p.spec.nu > 0)) return Status::InvalidArgument("nu: must be > 0");
+    RETURN_IF_ERROR(ReadNumberParam(params, "outlier_fraction", 0, 1, &p.spec.outlier_fraction));
+    RETURN_IF_ERROR(
+        ReadNumberParam(params, "outlier_scale", -kAnyFinite, kAnyFinite, &p.spec.outlier_scale));
   } else {
-    RETURN_IF_ERROR(GetString(params, "tensor", &p.tensor, &present));
-    if (!present || p.tensor.empty()) {
+    RETURN_IF_ERROR(ReadStringParam(params, "tensor", &p.tensor));
+    if (p.tensor.empty()) {
       return Status::InvalidArgument("tensor (a name or glob) is required with safetensors");
     }
   }
@@ -254,6 +169,31 @@ StatusOr<JobOutput> RunParsed(const JobParams& p, JobContext& context) {
 }
 
 }  // namespace
+
+Status ReadQuantizerParams(const json& params, Datatype* datatype, QuantizerOptions* options) {
+  std::string name;
+  RETURN_IF_ERROR(ReadStringParam(params, "datatype", &name));
+  if (name.empty()) return Status::InvalidArgument("datatype: required (a registry name)");
+  const DatatypeTraits* traits = FindDatatype(name);
+  if (traits == nullptr) return Status::InvalidArgument("datatype: unknown datatype '" + name + "'");
+  *datatype = traits->type;
+
+  RETURN_IF_ERROR(ReadIntParam(params, "group_size", 0, int64_t{1} << 30, &options->group_size));
+
+  std::string scale_search = "none";
+  RETURN_IF_ERROR(ReadStringParam(params, "scale_search", &scale_search));
+  if (scale_search == "none") {
+    options->scale_search = ScaleSearch::kNone;
+  } else if (scale_search == "mse") {
+    options->scale_search = ScaleSearch::kMse;
+  } else {
+    return Status::InvalidArgument("scale_search: must be none or mse, got '" + scale_search + "'");
+  }
+
+  RETURN_IF_ERROR(ReadNumberParam(params, "sf4_nu", 0, 1e6, &options->sf4_nu));
+  if (!(options->sf4_nu > 0)) return Status::InvalidArgument("sf4_nu: must be in (0, 1e6]");
+  return Status::Ok();
+}
 
 Status ValidateQuantizeParams(const nlohmann::json& params) {
   try {

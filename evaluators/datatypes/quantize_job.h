@@ -27,8 +27,17 @@
 
 #include "common/job_output.h"
 #include "common/status.h"
+#include "evaluators/datatypes/quantizer.h"
+#include "evaluators/datatypes/registry.h"
 
 namespace qlab::datatypes {
+
+// The keys every job kind that quantizes weights shares (quantize, accuracy): `datatype`
+// (required, a registry name), `group_size` (integer in [0, 2^30]; absent: the datatype's
+// default), `scale_search` ("none" | "mse"; default "none") and `sf4_nu` (in (0, 1e6]).
+// INVALID_ARGUMENT starting with the field's name. Absent keys leave *options as they are.
+Status ReadQuantizerParams(const nlohmann::json& params, Datatype* datatype,
+                           QuantizerOptions* options);
 
 // Checks a quantize job's params without running it. OK, or INVALID_ARGUMENT naming the field:
 // missing/unknown datatype, group_size < 0 or not dividing a synthetic shape's columns, bad
