@@ -16,6 +16,7 @@
 
 #include "echo.grpc.pb.h"
 #include "tests/support/cluster.h"
+#include "tests/support/fake_workers.h"
 
 namespace {
 
@@ -65,7 +66,6 @@ JobRun RunJobs(qlab::testing::Cluster& cluster, const std::string& name, int job
   qlab::v1::SubmitExperimentRequest submit;
   submit.set_sweep_json(nlohmann::json({{"name", name}, {"kind", "noop"},
                                         {"axes", {{"seq", seq}}}}).dump());
-  std::atomic<int> done{0};
   auto start = Clock::now();
   qlab::v1::SubmitExperimentResponse submitted;
   grpc::Status st = cluster.jobs().SubmitExperiment(qlab::testing::Deadline(std::chrono::minutes(5)).get(),
@@ -74,52 +74,17 @@ JobRun RunJobs(qlab::testing::Cluster& cluster, const std::string& name, int job
     std::fprintf(stderr, "submit failed: %s\n", st.error_message().c_str());
     std::exit(1);
   }
-  std::vector<std::thread> threads;
-  for (int w = 0; w < workers; ++w) {
-    threads.emplace_back([&, w] {
-      grpc::ChannelArguments args;
-      args.SetInt("qlab.bench.channel", w);
-      auto channel = grpc::CreateCustomChannel(cluster.grpc_address(),
-                                               grpc::InsecureChannelCredentials(), args);
-      auto stub = qlab::v1::WorkerService::NewStub(channel);
-      qlab::v1::RegisterRequest reg;
-      reg.set_worker_id(name + "-w" + std::to_string(w));
-      reg.set_host("bench");
-      reg.add_kinds("noop");
-      reg.set_slots(batch);
-      auto* d = reg.add_devices();
-      d->set_device_class(qlab::v1::DEVICE_CLASS_CPU);
-      d->set_name("cpu");
-      qlab::v1::RegisterResponse reg_resp;
-      if (!stub->Register(qlab::testing::Deadline().get(), reg, &reg_resp).ok()) std::exit(1);
-      while (done.load() < jobs) {
-        qlab::v1::AcquireLeaseRequest acquire;
-        acquire.set_worker_id(reg_resp.worker_id());
-        acquire.set_max_jobs(batch);
-        acquire.set_wait_ms(200);
-        qlab::v1::AcquireLeaseResponse leases;
-        if (!stub->AcquireLease(qlab::testing::Deadline().get(), acquire, &leases).ok()) continue;
-        if (leases.leases_size() == 0) continue;
-        qlab::v1::CompleteRequest complete;
-        complete.set_worker_id(reg_resp.worker_id());
-        for (const auto& l : leases.leases()) {
-          auto* c = complete.add_completions();
-          c->set_job_id(l.job_id());
-          c->set_fencing_token(l.fencing_token());
-          c->set_outcome(qlab::v1::Completion::OUTCOME_SUCCEEDED);
-          auto* m = c->add_metrics();
-          m->set_name("duration_ms");
-          m->set_value(0);
-        }
-        qlab::v1::CompleteResponse acks;
-        if (!stub->Complete(qlab::testing::Deadline().get(), complete, &acks).ok()) continue;
-        int accepted = 0;
-        for (const auto& a : acks.acks()) accepted += a.accepted();
-        done += accepted;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  qlab::testing::FakeWorkerOptions options;
+  options.address = cluster.grpc_address();
+  options.id_prefix = name;
+  options.workers = workers;
+  options.batch = batch;
+  options.fill = [](const qlab::v1::Lease&, qlab::v1::Completion* c) {
+    auto* m = c->add_metrics();
+    m->set_name("duration_ms");
+    m->set_value(0);
+  };
+  qlab::testing::CompleteJobsWithFakeWorkers(options, jobs);
   JobRun r;
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.jobs_per_s = jobs / r.seconds;

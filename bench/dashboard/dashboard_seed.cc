@@ -11,12 +11,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <thread>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -24,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/cluster.h"
+#include "tests/support/fake_workers.h"
 
 namespace {
 
@@ -77,62 +76,29 @@ void Submit(qlab::v1::JobService::Stub& jobs, const nlohmann::json& sweep) {
 
 // Completes `jobs` noop jobs with `workers` fake workers leasing `batch` jobs at a time.
 void Complete(const std::string& address, int jobs, int batch, int workers, const std::string& tag) {
-  std::atomic<int> done{0};
-  std::vector<std::thread> threads;
-  for (int w = 0; w < workers; ++w) {
-    threads.emplace_back([&, w] {
-      grpc::ChannelArguments args;
-      args.SetInt("qlab.bench.channel", w);
-      args.SetMaxReceiveMessageSize(64 << 20);
-      auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-      auto stub = qlab::v1::WorkerService::NewStub(channel);
-      qlab::v1::RegisterRequest reg;
-      reg.set_worker_id("bench-" + tag + "-w" + std::to_string(w));
-      reg.set_host("bench-host-" + std::to_string(w));
-      reg.add_kinds("noop");
-      reg.set_slots(batch);
-      auto* d = reg.add_devices();
-      d->set_device_class(qlab::v1::DEVICE_CLASS_CPU);
-      d->set_name("cpu");
-      d->set_model("bench CPU");
-      qlab::v1::RegisterResponse reg_resp;
-      if (!stub->Register(Deadline().get(), reg, &reg_resp).ok()) std::exit(1);
-      while (done.load() < jobs) {
-        qlab::v1::AcquireLeaseRequest acquire;
-        acquire.set_worker_id(reg_resp.worker_id());
-        acquire.set_max_jobs(batch);
-        acquire.set_wait_ms(200);
-        qlab::v1::AcquireLeaseResponse leases;
-        if (!stub->AcquireLease(Deadline(std::chrono::seconds(30)).get(), acquire, &leases).ok()) continue;
-        if (leases.leases_size() == 0) continue;
-        qlab::v1::CompleteRequest complete;
-        complete.set_worker_id(reg_resp.worker_id());
-        const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch()).count();
-        for (const auto& l : leases.leases()) {
-          auto params = nlohmann::json::parse(l.params_json(), nullptr, false);
-          std::string label = params.is_object() ? params.value("label", std::string("dt0")) : "dt0";
-          int seq = params.is_object() ? params.value("seq", 0) : 0;
-          auto* c = complete.add_completions();
-          c->set_job_id(l.job_id());
-          c->set_fencing_token(l.fencing_token());
-          c->set_outcome(qlab::v1::Completion::OUTCOME_SUCCEEDED);
-          c->set_started_unix_ms(now - 5);
-          c->set_finished_unix_ms(now);
-          AddMetrics(c, label.size() > 2 ? std::atoi(label.c_str() + 2) : 0, seq);
-        }
-        qlab::v1::CompleteResponse acks;
-        if (!stub->Complete(Deadline(std::chrono::seconds(60)).get(), complete, &acks).ok()) continue;
-        int accepted = 0;
-        for (const auto& a : acks.acks()) accepted += a.accepted();
-        int now_done = done += accepted;
-        if (w == 0 && now_done / 10000 != (now_done - accepted) / 10000) {
-          std::fprintf(stderr, "  %s: %d / %d jobs completed\n", tag.c_str(), now_done, jobs);
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  qlab::testing::FakeWorkerOptions options;
+  options.address = address;
+  options.id_prefix = "bench-" + tag;
+  options.workers = workers;
+  options.batch = batch;
+  options.fill = [](const qlab::v1::Lease& l, qlab::v1::Completion* c) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    auto params = nlohmann::json::parse(l.params_json(), nullptr, false);
+    std::string label = params.is_object() ? params.value("label", std::string("dt0")) : "dt0";
+    int seq = params.is_object() ? params.value("seq", 0) : 0;
+    c->set_started_unix_ms(now - 5);
+    c->set_finished_unix_ms(now);
+    AddMetrics(c, label.size() > 2 ? std::atoi(label.c_str() + 2) : 0, seq);
+  };
+  int reported = 0;
+  options.on_progress = [&](int done) {
+    if (done / 10000 != reported / 10000) {
+      std::fprintf(stderr, "  %s: %d / %d jobs completed\n", tag.c_str(), done, jobs);
+    }
+    reported = done;
+  };
+  qlab::testing::CompleteJobsWithFakeWorkers(options, jobs);
 }
 
 }  // namespace
