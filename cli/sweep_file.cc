@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/input_limits.h"
+
 namespace qlab::cli {
 namespace {
 
@@ -57,6 +59,7 @@ StatusOr<std::string> SweepTextToJson(const std::string& text) {
   // JSON is YAML, but parsing JSON as JSON gives better messages and exact numbers.
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '{') {
+    RETURN_IF_ERROR(CheckJsonNesting(text, kMaxJsonNesting, "sweep file"));
     ojson j = ojson::parse(text, nullptr, false);
     if (j.is_discarded()) return Status::InvalidArgument("sweep file is not valid JSON");
     return j.dump();
@@ -64,7 +67,10 @@ StatusOr<std::string> SweepTextToJson(const std::string& text) {
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return Status::InvalidArgument("sweep file must be a mapping (name, kind, ...)");
-    return ToJson(root).dump();
+    // yaml-cpp bounds its own recursion (YAML::DeepRecursion); the coordinator takes less.
+    std::string json = ToJson(root).dump();
+    RETURN_IF_ERROR(CheckJsonNesting(json, kMaxJsonNesting, "sweep file"));
+    return json;
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument("sweep file is not valid YAML: line " +
                                    std::to_string(e.mark.line + 1) + ", column " +

@@ -46,5 +46,23 @@ TEST(SweepFileTest, MalformedTextIsInvalidArgumentWithPosition) {
   EXPECT_EQ(ReadSweepFile("/nonexistent/sweep.yaml").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(SweepFileTest, HostileNestingIsRefusedNotRecursedInto) {
+  // A 100,000-deep JSON file once crashed the CLI in the JSON writer's recursion.
+  auto deep_json = SweepTextToJson(R"({"name": "a", "params": {"x": )" + std::string(100000, '[') +
+                                   std::string(100000, ']') + "}}");
+  ASSERT_FALSE(deep_json.ok());
+  EXPECT_EQ(deep_json.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(deep_json.status().message().find("nests deeper than 64"), std::string::npos);
+  // YAML flow collections: yaml-cpp's own depth guard or ours, never a crash.
+  auto deep_yaml = SweepTextToJson("name: a\nparams: {x: " + std::string(100000, '[') +
+                                   std::string(100000, ']') + "}\n");
+  EXPECT_FALSE(deep_yaml.ok());
+  EXPECT_EQ(deep_yaml.status().code(), StatusCode::kInvalidArgument);
+  auto yaml_past_ours = SweepTextToJson("name: a\nparams: {x: " + std::string(100, '[') +
+                                        std::string(100, ']') + "}\n");
+  ASSERT_FALSE(yaml_past_ours.ok());
+  EXPECT_NE(yaml_past_ours.status().message().find("nests deeper than 64"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace qlab::cli

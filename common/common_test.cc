@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "common/glob.h"
+#include "common/input_limits.h"
 #include "common/param_keys.h"
 #include "common/text_format.h"
 
@@ -78,6 +79,32 @@ TEST(ParamReadersTest, TypesRangesAndAbsence) {
   EXPECT_TRUE(ReadStringListParam(params, "one", &list).ok());
   EXPECT_EQ(list, (std::vector<std::string>{"c"}));
   EXPECT_FALSE(ReadStringListParam(params, "bad_list", &list).ok());
+}
+
+}  // namespace
+}  // namespace qlab
+
+namespace qlab {
+namespace {
+
+TEST(InputLimitsTest, NestingCountsBracketsOutsideStrings) {
+  EXPECT_TRUE(CheckJsonNesting(R"({"a": [1, {"b": [2]}]})", 4, "sweep").ok());
+  Status deep = CheckJsonNesting(R"({"a": [1, {"b": [2]}]})", 3, "sweep");
+  EXPECT_EQ(deep.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(deep.message(), "sweep nests deeper than 3 levels at byte 16");
+  // Brackets in strings, escaped quotes included, are text.
+  EXPECT_TRUE(CheckJsonNesting(R"({"a": "[[[[{{{{\"[[[[", "b": ["]]]]"]})", 2, "x").ok());
+  EXPECT_FALSE(CheckJsonNesting(R"(["\"", [[["\\"]]]])", 3, "x").ok());
+  // A hostile 100,000-deep array is refused without recursing.
+  EXPECT_FALSE(CheckJsonNesting(std::string(100000, '['), kMaxJsonNesting, "x").ok());
+  // Closing brackets in excess cannot buy depth back.
+  EXPECT_FALSE(CheckJsonNesting("]]]]" + std::string(5, '['), 4, "x").ok());
+}
+
+TEST(InputLimitsTest, SizeNamesWhatAndTheLimit) {
+  EXPECT_TRUE(CheckSize(65536, kMaxJobParamsBytes, "params").ok());
+  EXPECT_EQ(CheckSize(65537, kMaxJobParamsBytes, "params").message(),
+            "params is 65537 bytes; at most 65536");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/input_limits.h"
 #include "evaluators/latency/nb201.h"
 #include "proto/convert.h"
 #include "server/pareto_query.h"
@@ -149,6 +150,9 @@ grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext*, const v1::SubmitJob
                                        v1::Job* resp) {
   if (req->experiment().empty()) {
     return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
+  }
+  if (Status st = CheckSize(req->experiment().size(), kMaxNameBytes, "experiment"); !st.ok()) {
+    return ToGrpcStatus(st);
   }
   const auto& s = req->spec();
   auto spec = MakeJobSpec(s.kind(), s.params_json(), FromProto(s.requirements()), s.priority(),

@@ -82,6 +82,20 @@ StatusOr<int64_t> IntParam(const httplib::Request& req, const char* name, int64_
                                  text + "'");
 }
 
+// The job id of a `/api/v1/jobs/{id}...` path: the route's pattern admits any run of digits.
+StatusOr<int64_t> PathJobId(const httplib::Request& req) {
+  const std::string text = req.matches[1];
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(text, &used);
+    if (used == text.size() && v > 0) return v;
+  } catch (...) {
+  }
+  return Status::InvalidArgument("job id in the path must be an integer in [1, " +
+                                 std::to_string(std::numeric_limits<int64_t>::max()) + "], got '" +
+                                 text.substr(0, 40) + (text.size() > 40 ? "...'" : "'"));
+}
+
 StatusOr<int> StateParam(const httplib::Request& req) {
   if (!req.has_param("state") || req.get_param_value("state").empty()) return 0;
   std::string upper = req.get_param_value("state");
@@ -365,7 +379,9 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
 
   http.Get(R"(/api/v1/jobs/(\d+)/artifacts)", [store](const httplib::Request& req,
                                                       httplib::Response& res) {
-    const int64_t id = std::stoll(req.matches[1]);
+    auto path_id = PathJobId(req);
+    if (!path_id.ok()) return ReplyError(res, path_id.status());
+    const int64_t id = *path_id;
     auto job = store->GetJob(id);
     if (!job.ok()) return ReplyError(res, job.status());
     auto artifacts = store->GetArtifacts(id, "", /*with_content=*/false);
@@ -380,7 +396,9 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
   // The stored bytes, served with their media type (a predictor's model downloads as JSON).
   http.Get(R"(/api/v1/jobs/(\d+)/artifacts/([^/]+))", [store](const httplib::Request& req,
                                                               httplib::Response& res) {
-    const int64_t id = std::stoll(req.matches[1]);
+    auto path_id = PathJobId(req);
+    if (!path_id.ok()) return ReplyError(res, path_id.status());
+    const int64_t id = *path_id;
     const std::string name = req.matches[2];
     auto artifacts = store->GetArtifacts(id, name, /*with_content=*/true);
     if (!artifacts.ok()) return ReplyError(res, artifacts.status());
@@ -394,7 +412,9 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
   });
   http.Get(R"(/api/v1/jobs/(\d+))", [store, scheduler](const httplib::Request& req,
                                                       httplib::Response& res) {
-    int64_t id = std::stoll(req.matches[1]);
+    auto path_id = PathJobId(req);
+    if (!path_id.ok()) return ReplyError(res, path_id.status());
+    const int64_t id = *path_id;
     auto job = store->GetJob(id);
     if (!job.ok()) return ReplyError(res, job.status());
     ojson out = JobJson(*job, scheduler);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/input_limits.h"
 #include "server/job_kinds.h"
 #include "server/matching.h"
 
@@ -48,7 +49,9 @@ Status MergeRequirements(const ojson& in, storage::Requirements* req) {
 StatusOr<std::vector<storage::JobSpec>> SpecsForPoint(const JobKind& kind, const ojson& point,
                                                       const ojson& requirements, int priority,
                                                       int max_attempts) {
-  nlohmann::json params = nlohmann::json::parse(point.dump());
+  const std::string point_text = point.dump();
+  RETURN_IF_ERROR(CheckSize(point_text.size(), kMaxJobParamsBytes, "params of one job"));
+  nlohmann::json params = nlohmann::json::parse(point_text);
   std::vector<nlohmann::json> expanded;
   if (kind.expand) {
     ASSIGN_OR_RETURN(expanded, kind.expand(params));
@@ -61,6 +64,7 @@ StatusOr<std::vector<storage::JobSpec>> SpecsForPoint(const JobKind& kind, const
     storage::JobSpec spec;
     spec.kind = kind.name;
     spec.params_json = p.dump();
+    RETURN_IF_ERROR(CheckSize(spec.params_json.size(), kMaxJobParamsBytes, "params of one job"));
     if (kind.requirements) spec.requirements = kind.requirements(p);
     RETURN_IF_ERROR(MergeRequirements(requirements, &spec.requirements));
     spec.priority = priority;
@@ -84,6 +88,7 @@ Status ReadInt(const ojson& sweep, const char* field, int lo, int hi, int* out) 
 }  // namespace
 
 StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_jobs) {
+  RETURN_IF_ERROR(CheckJsonNesting(sweep_json, kMaxJsonNesting, "sweep"));
   ojson sweep = ojson::parse(sweep_json, nullptr, /*allow_exceptions=*/false);
   if (sweep.is_discarded()) return Status::InvalidArgument("sweep is not valid JSON");
   if (!sweep.is_object()) return Status::InvalidArgument("sweep must be an object");
@@ -128,8 +133,16 @@ StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_j
   RETURN_IF_ERROR(ReadInt(sweep, "priority", -1000000, 1000000, &priority));
   RETURN_IF_ERROR(ReadInt(sweep, "max_attempts", 0, 100, &max_attempts));
   ojson requirements = sweep.value("requirements", ojson());
+  RETURN_IF_ERROR(CheckSize(sweep["name"].get<std::string>().size(), kMaxNameBytes, "name"));
   ojson tags = sweep.value("tags", ojson::array());
   if (!tags.is_array()) return Status::InvalidArgument("tags must be a list of strings");
+  if (tags.size() > kMaxTags) {
+    return Status::InvalidArgument("tags: at most " + std::to_string(kMaxTags) + " tags");
+  }
+  for (const auto& tag : tags) {
+    if (!tag.is_string()) return Status::InvalidArgument("tags must be a list of strings");
+    RETURN_IF_ERROR(CheckSize(tag.get<std::string>().size(), kMaxNameBytes, "a tag"));
+  }
 
   ExpandedSweep out;
   out.experiment.name = sweep["name"].get<std::string>();
@@ -172,6 +185,8 @@ StatusOr<storage::JobSpec> MakeJobSpec(const std::string& kind_name, const std::
                                        int priority, int max_attempts) {
   const JobKind* kind = FindJobKind(kind_name);
   if (!kind) return Status::InvalidArgument("spec.kind '" + kind_name + "' is unknown");
+  RETURN_IF_ERROR(CheckSize(params_json.size(), kMaxJobParamsBytes, "spec.params_json"));
+  RETURN_IF_ERROR(CheckJsonNesting(params_json, kMaxJsonNesting, "spec.params_json"));
   auto params = nlohmann::json::parse(params_json.empty() ? "{}" : params_json, nullptr, false);
   if (params.is_discarded() || !params.is_object()) {
     return Status::InvalidArgument("spec.params_json must be a JSON object");

@@ -67,6 +67,32 @@ TEST(SweepTest, BadInputNamesTheField) {
                     "batch": 0}})", "batch");
 }
 
+TEST(SweepTest, HostileNestingAndSizesAreRefusedBeforeParsing) {
+  // 100,000 levels once crashed whoever recursed into them (a JSON writer, a validator).
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "params": {"label": )" + std::string(100000, '[') +
+                    std::string(100000, ']') + "}}",
+                "sweep nests deeper than 64 levels");
+  // Params are copied into every job's row: one job's params are bounded.
+  const std::string big(1 << 20, 'x');
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "params": {"label": ")" + big + R"("}})",
+                "params of one job is 1048");
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "axes": {"label": ["small", ")" + big + R"("]}})",
+                "(at label=");
+  auto spec = MakeJobSpec("noop", R"({"label": ")" + big + R"("})", {}, 0, 0);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("spec.params_json is 1048"), std::string::npos);
+  spec = MakeJobSpec("noop", R"({"label": )" + std::string(1000, '[') + std::string(1000, ']') + "}",
+                     {}, 0, 0);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("spec.params_json nests deeper"), std::string::npos);
+  ExpectInvalid(R"({"name": ")" + std::string(300, 'n') + R"(", "kind": "noop"})", "name is 300 bytes");
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "tags": [")" + std::string(300, 't') + R"("]})", "a tag is 300");
+  ExpectInvalid(R"({"name": "a", "kind": "noop", "tags": [1]})", "tags must be a list of strings");
+  // Just under the bounds is fine.
+  EXPECT_TRUE(ExpandSweep(R"({"name": "a", "kind": "noop", "params": {"label": ")" +
+                              std::string(60000, 'x') + R"("}})", 10).ok());
+}
+
 TEST(SweepTest, KernelBenchDefaultsToExclusiveCuda) {
   auto s = ExpandSweep(R"({"name": "k", "kind": "kernel_bench",
                           "params": {"kernel": "razer_w4", "n": 4096, "k": 4096, "batch": 1}})", 10);

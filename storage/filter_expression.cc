@@ -108,7 +108,19 @@ class Compiler {
     }
     return left;
   }
+  // Each '(' and 'not' recurses once: the nesting bound keeps a hostile filter off the stack.
   StatusOr<std::string> Not() {
+    const bool nests = IsWord("not") || IsPunct("(");
+    if (nests && ++depth_ > kMaxFilterNesting) {
+      return Status::InvalidArgument("filter: nested deeper than " +
+                                     std::to_string(kMaxFilterNesting) + " levels at " +
+                                     std::to_string(Peek().pos));
+    }
+    StatusOr<std::string> out = NotAtCurrentDepth();
+    depth_ -= nests;
+    return out;
+  }
+  StatusOr<std::string> NotAtCurrentDepth() {
     if (IsWord("not")) {
       ++i_;
       ASSIGN_OR_RETURN(std::string inner, Not());
@@ -239,6 +251,7 @@ class Compiler {
 
   std::vector<Token> t_;
   size_t i_ = 0;
+  int depth_ = 0;
   int comparisons_ = 0;
   const std::set<std::string>& metrics_;
   CompiledFilter out_;
@@ -248,6 +261,10 @@ class Compiler {
 
 StatusOr<CompiledFilter> CompileFilter(std::string_view expression,
                                        const std::set<std::string>& metric_names) {
+  if (expression.size() > kMaxFilterBytes) {
+    return Status::InvalidArgument("filter: longer than " + std::to_string(kMaxFilterBytes) +
+                                   " bytes (" + std::to_string(expression.size()) + ")");
+  }
   bool blank = true;
   for (char c : expression) blank &= std::isspace(static_cast<unsigned char>(c)) != 0;
   if (blank) return CompiledFilter{};

@@ -25,8 +25,13 @@ struct CompiledFilter {
   std::vector<std::pair<std::string, FilterValue>> binds;  // (":f0", value)
 };
 
+// Bounds on hostile input, checked before any recursion or allocation proportional to them.
+inline constexpr size_t kMaxFilterBytes = 16 * 1024;
+inline constexpr int kMaxFilterNesting = 64;  // '(' and 'not' levels
+
 // INVALID_ARGUMENT naming the position and what was expected, for malformed expressions or
-// unknown job states. At most 64 comparisons.
+// unknown job states; for expressions longer than kMaxFilterBytes or nested deeper than
+// kMaxFilterNesting. At most 64 comparisons.
 StatusOr<CompiledFilter> CompileFilter(std::string_view expression,
                                        const std::set<std::string>& metric_names);
 
