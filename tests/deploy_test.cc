@@ -58,6 +58,22 @@ TEST(DeployTest, KubernetesManifestsReferenceImagesPortsAndVolumes) {
   }
   EXPECT_TRUE(points_at_service);
   EXPECT_EQ(workers[1]["kind"].as<std::string>(), "Deployment");
+  // Every worker confines its jobs' files to data roots (the image's shipped models at least).
+  for (const auto& worker : workers) {
+    std::string roots;
+    for (const auto& env : worker["spec"]["template"]["spec"]["containers"][0]["env"]) {
+      if (env["name"].as<std::string>() == "QLAB_DATA_ROOTS") roots = env["value"].as<std::string>();
+    }
+    EXPECT_EQ(roots, "/usr/share/qlab/models");
+  }
+}
+
+TEST(DeployTest, ComposeWorkersHaveDataRoots) {
+  YAML::Node compose = YAML::LoadFile(kRoot + "/docker-compose.yml");
+  for (const char* worker : {"cpu-worker", "gpu-worker"}) {
+    EXPECT_EQ(compose["services"][worker]["environment"]["QLAB_DATA_ROOTS"].as<std::string>(""),
+              "/usr/share/qlab/models") << worker;
+  }
 }
 
 TEST(DeployTest, SlurmScriptIsValidShellAndNeedsTheCoordinator) {

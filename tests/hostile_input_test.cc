@@ -2,8 +2,11 @@
 // was wrong, and the coordinator goes on serving (every test ends with an ordinary call).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -133,6 +136,36 @@ TEST_F(HostileInputTest, OverLongIdInAnHttpPathIs400) {
   auto missing = http.Get("/api/v1/jobs/424242");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
+  ExpectStillServing(cluster_);
+}
+
+// A worker with --data-root runs no job that names a file outside it, and goes on working.
+TEST_F(HostileInputTest, WorkerDataRootsConfineTheFilesJobsName) {
+  std::filesystem::create_directories(cluster_.dir().path() / "data");
+  std::filesystem::create_symlink("/etc/passwd", cluster_.dir().path() / "data" / "w.safetensors");
+  cluster_.StartWorker({"--data-root", cluster_.dir().File("data")});
+  std::string out;
+  auto submit = [&](const std::string& name, const std::string& safetensors) {
+    return cluster_.Cli({"submit", "--wait", "--quiet",
+                         File(name + ".yaml", "name: " + name + "\nkind: quantize\nparams: {safetensors: " +
+                                                  safetensors + ", tensor: w, datatype: nf4}\n")},
+                        &out);
+  };
+  for (const auto& [name, path] : std::vector<std::pair<std::string, std::string>>{
+           {"outside", "/etc/passwd"}, {"via-link", cluster_.dir().File("data/w.safetensors")}}) {
+    EXPECT_EQ(submit(name, path), 1) << out;
+    ASSERT_EQ(cluster_.Cli({"results", "--experiment", name, "--json"}, &out), 0) << out;
+    auto rows = nlohmann::json::parse(out);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0]["state"], "FAILED");
+    const std::string error = rows[0].value("error", "");
+    EXPECT_NE(error.find("INVALID_ARGUMENT"), std::string::npos) << error;
+    EXPECT_NE(error.find("params.safetensors: '" + path + "' is outside the worker's data roots"),
+              std::string::npos) << error;
+  }
+  // The same worker runs the next job.
+  EXPECT_EQ(cluster_.Cli({"submit", "--wait", "--quiet", File("ok.yaml", "name: ok\nkind: noop\n")}, &out), 0)
+      << out;
   ExpectStillServing(cluster_);
 }
 

@@ -5,6 +5,7 @@
 
 
 #include "common/signals.h"
+#include "worker/data_roots.h"
 #include "worker/worker.h"
 #include "worker/worker_metrics.h"
 
@@ -29,6 +30,10 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "serve Prometheus /metrics on HOST:PORT (port 0: any); off by default")
       ->envname("QLAB_WORKER_METRICS_LISTEN");
+  std::vector<std::string> data_roots;
+  app.add_option("--data-root", data_roots,
+                 "folder whose files jobs may name (repeatable); unset: any file the worker can read")
+      ->envname("QLAB_DATA_ROOTS")->delimiter(':');
   bool list_devices = false;
   app.add_flag("--list-devices", list_devices, "print the devices found and exit");
   CLI11_PARSE(app, argc, argv);
@@ -63,6 +68,15 @@ int main(int argc, char** argv) {
   for (const auto& d : options.devices) have_cuda |= d.device_class == 2;
   if (!have_cuda) spdlog::info("qlab-worker: no CUDA device offered ({})", why_no_cuda.empty() ? "not selected" : why_no_cuda);
 
+  auto roots = qlab::worker::DataRoots::Make(data_roots);
+  if (!roots.ok()) {
+    spdlog::error("qlab-worker: {}", roots.status().message());
+    return 2;
+  }
+  if (roots->empty()) {
+    spdlog::warn("qlab-worker: no --data-root: jobs may read any file this worker can");
+  }
+
   qlab::worker::WorkerMetrics metrics;
   if (!metrics_listen.empty()) {
     qlab::Status st = metrics.Serve(metrics_listen);
@@ -72,8 +86,9 @@ int main(int argc, char** argv) {
     }
     spdlog::info("qlab-worker: metrics on http://{}/metrics", metrics.address());
   }
-  qlab::worker::Worker worker(options, metrics.Decorate(qlab::worker::BuiltInExecutors(
-                                           have_cuda, qlab::worker::CoordinatorDatasetSource(options.coordinator))));
+  qlab::worker::Worker worker(
+      options, metrics.Decorate(roots->Guard(qlab::worker::BuiltInExecutors(
+                   have_cuda, qlab::worker::CoordinatorDatasetSource(options.coordinator)))));
   qlab::HandleTerminationSignals([&worker](int sig) {
     spdlog::info("qlab-worker: signal {} received; finishing running jobs", sig);
     worker.Stop();
