@@ -37,6 +37,28 @@ TEST(FilterExpressionTest, MalformedExpressionsNameThePosition) {
   }
 }
 
+TEST(FilterExpressionTest, HostileNestingAndLengthAreRefusedNotRecursedInto) {
+  // 60,000 '(' once overflowed the stack of the coordinator's request thread.
+  std::string parens = std::string(60000, '(') + "kind = a" + std::string(60000, ')');
+  std::string nots;
+  for (int i = 0; i < 3000; ++i) nots += "not ";
+  nots += "kind = a";
+  for (const std::string& bad : {parens.substr(0, 8000) + "kind = a" + std::string(8000, ')'), nots,
+                                 parens, std::string(kMaxFilterBytes + 1, ' ')}) {
+    auto f = CompileFilter(bad, {});
+    ASSERT_FALSE(f.ok());
+    EXPECT_EQ(f.status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_NE(CompileFilter(nots, {}).status().message().find("nested deeper than 64"), std::string::npos);
+  EXPECT_NE(CompileFilter(parens, {}).status().message().find("longer than 16384 bytes"),
+            std::string::npos);
+  // At the bound it still compiles, and depth is released when a group closes.
+  std::string deepest = std::string(kMaxFilterNesting, '(') + "kind = a" + std::string(kMaxFilterNesting, ')');
+  EXPECT_TRUE(CompileFilter(deepest, {}).ok()) << CompileFilter(deepest, {}).status().ToString();
+  EXPECT_FALSE(CompileFilter("(" + deepest + ")", {}).ok());
+  EXPECT_TRUE(CompileFilter(deepest + " and " + deepest, {}).ok());
+}
+
 // The compiled SQL run against a real store: OR, IN, ranges, not, exists.
 TEST(FilterExpressionTest, SelectsTheRightJobs) {
   testing::TempDir dir;
