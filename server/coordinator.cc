@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <utility>
 
+#include "common/credentials.h"
 #include "server/http_api.h"
 
 namespace qlab::server {
@@ -33,6 +35,20 @@ Status SplitHostPort(const std::string& address, const std::string& field, std::
 
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
 
+Status Coordinator::CheckExposure(const std::string& grpc_host, const std::string& http_host) const {
+  if (auth_ || options_.insecure_no_auth) return Status::Ok();
+  for (const auto& [flag, host] : {std::pair<const char*, std::string>{"--grpc-listen", grpc_host},
+                                   {"--http-listen", http_host}}) {
+    if (!host.empty() && !IsLoopbackHost(host)) {
+      return Status::InvalidArgument(
+          std::string(flag) + " " + host + " is reachable from other machines and there is no "
+          "--auth-file: create tokens with 'qlab-server token create', or accept an open "
+          "server with --insecure-no-auth");
+    }
+  }
+  return Status::Ok();
+}
+
 Coordinator::~Coordinator() { Shutdown(); }
 
 Status Coordinator::Start() {
@@ -41,6 +57,18 @@ Status Coordinator::Start() {
   RETURN_IF_ERROR(SplitHostPort(options_.grpc_listen, "--grpc-listen", &grpc_host, &grpc_port));
   if (!options_.http_listen.empty()) {
     RETURN_IF_ERROR(SplitHostPort(options_.http_listen, "--http-listen", &http_host, &http_port));
+  }
+  if (!options_.auth_file.empty()) {
+    ASSIGN_OR_RETURN(auth_, TokenAuth::Load(options_.auth_file));
+    spdlog::info("qlab-server: {} token(s) from {}", auth_->size(), options_.auth_file);
+  }
+  RETURN_IF_ERROR(CheckExposure(grpc_host, http_host));
+  if (options_.tls_cert.empty() != options_.tls_key.empty()) {
+    return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  if (!options_.tls_cert.empty()) {
+    ASSIGN_OR_RETURN(tls_cert_pem_, ReadTextFile(options_.tls_cert, "--tls-cert"));
+    ASSIGN_OR_RETURN(tls_key_pem_, ReadTextFile(options_.tls_key, "--tls-key"));
   }
   ASSIGN_OR_RETURN(store_, storage::JobStore::Open(options_.db_path));
   store_->writer().SetCommitObserver(
@@ -51,14 +79,21 @@ Status Coordinator::Start() {
   });
   RETURN_IF_ERROR(scheduler_->Start());
 
-  job_service_ = std::make_unique<JobServiceImpl>(scheduler_.get(), store_.get(), options_.services);
-  worker_service_ = std::make_unique<WorkerServiceImpl>(scheduler_.get());
-  result_service_ = std::make_unique<ResultServiceImpl>(store_.get());
+  job_service_ = std::make_unique<JobServiceImpl>(scheduler_.get(), store_.get(), options_.services,
+                                                  auth_.get());
+  worker_service_ = std::make_unique<WorkerServiceImpl>(scheduler_.get(), auth_.get());
+  result_service_ = std::make_unique<ResultServiceImpl>(store_.get(), auth_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!tls_cert_pem_.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({tls_key_pem_, tls_cert_pem_});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(options_.grpc_listen, credentials, &bound_port);
   builder.RegisterService(job_service_.get());
   builder.RegisterService(worker_service_.get());
   builder.RegisterService(result_service_.get());
@@ -73,7 +108,8 @@ Status Coordinator::Start() {
   }
   std::string shown_host = grpc_host.find(':') != std::string::npos ? "[" + grpc_host + "]" : grpc_host;
   grpc_address_ = shown_host + ":" + std::to_string(bound_port);
-  spdlog::info("qlab-server: gRPC listening on {}", grpc_address_);
+  spdlog::info("qlab-server: gRPC listening on {}{}{}", grpc_address_,
+               tls_cert_pem_.empty() ? "" : " (TLS)", auth_ ? " (bearer tokens required)" : "");
 
   if (!options_.http_listen.empty()) RETURN_IF_ERROR(StartHttp());
 
@@ -96,11 +132,21 @@ Status Coordinator::StartHttp() {
   std::string host;
   int port = 0;
   RETURN_IF_ERROR(SplitHostPort(options_.http_listen, "--http-listen", &host, &port));
-  http_server_ = std::make_unique<httplib::Server>();
+  if (!options_.tls_cert.empty()) {
+    auto tls = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
+    if (!tls->is_valid()) {
+      return Status::InvalidArgument("--tls-cert/--tls-key: the HTTP server cannot use '" +
+                                     options_.tls_cert + "' and '" + options_.tls_key + "'");
+    }
+    http_server_ = std::move(tls);
+  } else {
+    http_server_ = std::make_unique<httplib::Server>();
+  }
   // Small JSON replies on kept-alive connections otherwise wait ~40 ms for delayed ACKs.
   http_server_->set_tcp_nodelay(true);
   HttpApiOptions http_options;
   http_options.web_root = options_.web_root;
+  http_options.auth = auth_.get();
   http_options.render_metrics = [this] { return metrics_.Render(*scheduler_, *store_); };
   RegisterHttpRoutes(*http_server_, scheduler_.get(), store_.get(), http_options);
   int bound = port == 0 ? http_server_->bind_to_any_port(host)
@@ -109,7 +155,8 @@ Status Coordinator::StartHttp() {
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   http_address_ = shown_host + ":" + std::to_string(bound);
   http_thread_ = std::thread([this] { http_server_->listen_after_bind(); });
-  spdlog::info("qlab-server: HTTP (dashboard, /api/v1, /metrics) on http://{}/", http_address_);
+  spdlog::info("qlab-server: HTTP (dashboard, /api/v1, /metrics) on {}://{}/",
+               options_.tls_cert.empty() ? "http" : "https", http_address_);
   return Status::Ok();
 }
 

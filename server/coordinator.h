@@ -30,6 +30,11 @@ struct CoordinatorOptions {
   ServiceOptions services;
   int64_t reap_interval_ms = 250;              // how often expired leases are looked for
   std::string web_root;                        // folder of the dashboard's static files
+  // Auth and TLS (DESIGN §10). Without an auth file, a listen address that is not loopback is
+  // refused unless insecure_no_auth.
+  std::string auth_file;
+  bool insecure_no_auth = false;
+  std::string tls_cert, tls_key;               // PEM files; both or neither
 };
 
 class Coordinator {
@@ -51,10 +56,13 @@ class Coordinator {
 
  private:
   Status StartHttp();
+  Status CheckExposure(const std::string& grpc_host, const std::string& http_host) const;
 
   CoordinatorOptions options_;
   SystemClock clock_;
   ServerMetrics metrics_;
+  std::shared_ptr<TokenAuth> auth_;
+  std::string tls_cert_pem_, tls_key_pem_;
   std::unique_ptr<storage::JobStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<JobServiceImpl> job_service_;

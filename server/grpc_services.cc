@@ -42,6 +42,25 @@ grpc::Status ToGrpcStatus(const Status& status) {
 
 namespace {
 
+// Every handler's first line: the caller's token must carry a role that allows `access`.
+#define QLAB_AUTHORIZE(ctx, access, method)                                            \
+  do {                                                                                 \
+    if (grpc::Status denied = Authorize(auth_, ctx, access, method); !denied.ok()) {   \
+      return denied;                                                                   \
+    }                                                                                  \
+  } while (0)
+
+grpc::Status Authorize(const TokenAuth* auth, const grpc::ServerContext* ctx, Access access,
+                       const char* method) {
+  if (auth == nullptr) return grpc::Status::OK;
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find("authorization");
+  std::string_view value = it == metadata.end() ? std::string_view()
+                                                : std::string_view(it->second.data(), it->second.size());
+  auto principal = auth->Check(value, access, std::string("call ") + method);
+  return principal.ok() ? grpc::Status::OK : ToGrpcStatus(principal.status());
+}
+
 StatusOr<int64_t> ParsePageToken(const std::string& token) {
   if (token.empty()) return int64_t{0};
   try {
@@ -130,9 +149,10 @@ Status JobServiceImpl::FillJob(const storage::JobRecord& r, bool detail, v1::Job
   return Status::Ok();
 }
 
-grpc::Status JobServiceImpl::SubmitExperiment(grpc::ServerContext*,
+grpc::Status JobServiceImpl::SubmitExperiment(grpc::ServerContext* ctx,
                                               const v1::SubmitExperimentRequest* req,
                                               v1::SubmitExperimentResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kSubmit, "SubmitExperiment");
   auto sweep = ExpandSweep(req->sweep_json(), options_.max_sweep_jobs);
   if (!sweep.ok()) return ToGrpcStatus(sweep.status());
   sweep->experiment.owner = req->owner();
@@ -146,8 +166,9 @@ grpc::Status JobServiceImpl::SubmitExperiment(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* req,
+grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* req,
                                        v1::Job* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kSubmit, "SubmitJob");
   if (req->experiment().empty()) {
     return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
   }
@@ -163,15 +184,17 @@ grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext*, const v1::SubmitJob
   return ToGrpcStatus(FillJob(*job, false, resp));
 }
 
-grpc::Status JobServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* req,
                                     v1::Job* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "GetJob");
   auto job = store_->GetJob(req->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   return ToGrpcStatus(FillJob(*job, true, resp));
 }
 
-grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* req,
+grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* ctx, const v1::ListJobsRequest* req,
                                       v1::ListJobsResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "ListJobs");
   int page_size = req->page_size() == 0 ? 100 : req->page_size();
   if (page_size < 1 || page_size > 1000) {
     return ToGrpcStatus(Status::InvalidArgument("page_size must be in [1, 1000]"));
@@ -194,8 +217,9 @@ grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext*, const v1::ListJobsRe
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* req,
+grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext* ctx, const v1::CancelJobRequest* req,
                                        v1::CancelJobResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kSubmit, "CancelJob");
   if ((req->job_id() > 0) == !req->experiment().empty()) {
     return ToGrpcStatus(Status::InvalidArgument("set exactly one of job_id and experiment"));
   }
@@ -207,6 +231,7 @@ grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext*, const v1::CancelJob
 
 grpc::Status JobServiceImpl::WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
                                       grpc::ServerWriter<v1::Job>* writer) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "WatchJob");
   std::string last;
   for (;;) {
     auto job = store_->GetJob(req->job_id());
@@ -227,9 +252,10 @@ grpc::Status JobServiceImpl::WatchJob(grpc::ServerContext* ctx, const v1::WatchJ
   }
 }
 
-grpc::Status JobServiceImpl::GetExperiment(grpc::ServerContext*,
+grpc::Status JobServiceImpl::GetExperiment(grpc::ServerContext* ctx,
                                            const v1::GetExperimentRequest* req,
                                            v1::Experiment* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "GetExperiment");
   if (req->name().empty() == (req->experiment_id() == 0)) {
     return ToGrpcStatus(Status::InvalidArgument("set exactly one of name and experiment_id"));
   }
@@ -239,9 +265,10 @@ grpc::Status JobServiceImpl::GetExperiment(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::ListExperiments(grpc::ServerContext*,
+grpc::Status JobServiceImpl::ListExperiments(grpc::ServerContext* ctx,
                                              const v1::ListExperimentsRequest*,
                                              v1::ListExperimentsResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "ListExperiments");
   auto list = store_->ListExperiments();
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (const auto& e : *list) *resp->add_experiments() = ToProto(e);
@@ -250,8 +277,9 @@ grpc::Status JobServiceImpl::ListExperiments(grpc::ServerContext*,
 
 // ---- WorkerService ---------------------------------------------------------------------------
 
-grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::RegisterRequest* req,
+grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* ctx, const v1::RegisterRequest* req,
                                          v1::RegisterResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kWork, "Register");
   WorkerRegistration reg;
   reg.worker_id = req->worker_id();
   reg.host = req->host();
@@ -278,6 +306,7 @@ grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::Registe
 grpc::Status WorkerServiceImpl::AcquireLease(grpc::ServerContext* ctx,
                                              const v1::AcquireLeaseRequest* req,
                                              v1::AcquireLeaseResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kWork, "AcquireLease");
   int max_jobs = req->max_jobs() == 0 ? 1 : req->max_jobs();
   if (max_jobs < 1 || max_jobs > 1000) {
     return ToGrpcStatus(Status::InvalidArgument("max_jobs must be in [1, 1000]"));
@@ -306,8 +335,9 @@ grpc::Status WorkerServiceImpl::AcquireLease(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kWork, "Heartbeat");
   std::vector<LeaseReport> reports;
   for (const auto& l : req->leases()) {
     reports.push_back({l.job_id(), l.fencing_token(), l.progress(), l.running()});
@@ -319,8 +349,9 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::Heartb
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext*, const v1::CompleteRequest* req,
+grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext* ctx, const v1::CompleteRequest* req,
                                          v1::CompleteResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kWork, "Complete");
   std::vector<storage::CompletionRecord> records;
   records.reserve(req->completions_size());
   for (const auto& c : req->completions()) {
@@ -372,8 +403,9 @@ grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext*, const v1::Complet
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext* ctx, const v1::ListWorkersRequest*,
                                             v1::ListWorkersResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kReadOrWork, "ListWorkers");
   for (const auto& w : scheduler_->Workers()) {
     auto* p = resp->add_workers();
     p->set_worker_id(w.record.id);
@@ -409,9 +441,10 @@ grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext*, const v1::List
 
 // ---- ResultService ---------------------------------------------------------------------------
 
-grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext*,
+grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext* ctx,
                                              const v1::QueryResultsRequest* req,
                                              v1::QueryResultsResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "QueryResults");
   if (req->experiment().empty()) {
     return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
   }
@@ -442,8 +475,9 @@ grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext*, const v1::ParetoRequest* req,
+grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext* ctx, const v1::ParetoRequest* req,
                                        v1::ParetoResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "Pareto");
   auto direction = [](v1::ParetoRequest::Direction d) {
     return d == v1::ParetoRequest::DIRECTION_MAXIMIZE   ? ParetoDirection::kMaximize
            : d == v1::ParetoRequest::DIRECTION_MINIMIZE ? ParetoDirection::kMinimize
@@ -466,9 +500,10 @@ grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext*, const v1::ParetoReq
   return grpc::Status::OK;
 }
 
-grpc::Status ResultServiceImpl::GetArtifacts(grpc::ServerContext*,
+grpc::Status ResultServiceImpl::GetArtifacts(grpc::ServerContext* ctx,
                                              const v1::GetArtifactsRequest* req,
                                              v1::GetArtifactsResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kReadOrWork, "GetArtifacts");
   auto job = store_->GetJob(req->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   auto artifacts = store_->GetArtifacts(req->job_id(), req->name(), req->include_content());
@@ -490,6 +525,7 @@ grpc::Status ResultServiceImpl::GetArtifacts(grpc::ServerContext*,
 grpc::Status ResultServiceImpl::ExportDataset(grpc::ServerContext* ctx,
                                               const v1::ExportDatasetRequest* req,
                                               grpc::ServerWriter<v1::DatasetRow>* writer) {
+  QLAB_AUTHORIZE(ctx, Access::kReadOrWork, "ExportDataset");
   if (!req->space().empty() && req->space() != "nb201" && req->space() != "fbnet") {
     return ToGrpcStatus(Status::InvalidArgument("space must be nb201 or fbnet, got '" +
                                                 req->space() + "'"));

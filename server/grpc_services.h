@@ -9,6 +9,7 @@
 #include "qlab/v1/job_service.grpc.pb.h"
 #include "qlab/v1/result_service.grpc.pb.h"
 #include "qlab/v1/worker_service.grpc.pb.h"
+#include "server/auth.h"
 #include "server/scheduler.h"
 #include "storage/job_store.h"
 
@@ -23,8 +24,10 @@ struct ServiceOptions {
 
 class JobServiceImpl final : public qlab::v1::JobService::Service {
  public:
-  JobServiceImpl(Scheduler* scheduler, storage::JobStore* store, ServiceOptions options)
-      : scheduler_(scheduler), store_(store), options_(options) {}
+  // `auth` null: every call is allowed (no --auth-file).
+  JobServiceImpl(Scheduler* scheduler, storage::JobStore* store, ServiceOptions options,
+                 const TokenAuth* auth = nullptr)
+      : scheduler_(scheduler), store_(store), options_(options), auth_(auth) {}
   grpc::Status SubmitExperiment(grpc::ServerContext*, const v1::SubmitExperimentRequest*,
                                 v1::SubmitExperimentResponse*) override;
   grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest*, v1::Job*) override;
@@ -45,11 +48,13 @@ class JobServiceImpl final : public qlab::v1::JobService::Service {
   Scheduler* scheduler_;
   storage::JobStore* store_;
   ServiceOptions options_;
+  const TokenAuth* auth_;
 };
 
 class WorkerServiceImpl final : public qlab::v1::WorkerService::Service {
  public:
-  explicit WorkerServiceImpl(Scheduler* scheduler) : scheduler_(scheduler) {}
+  explicit WorkerServiceImpl(Scheduler* scheduler, const TokenAuth* auth = nullptr)
+      : scheduler_(scheduler), auth_(auth) {}
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
                         v1::RegisterResponse*) override;
   grpc::Status AcquireLease(grpc::ServerContext*, const v1::AcquireLeaseRequest*,
@@ -63,11 +68,13 @@ class WorkerServiceImpl final : public qlab::v1::WorkerService::Service {
 
  private:
   Scheduler* scheduler_;
+  const TokenAuth* auth_;
 };
 
 class ResultServiceImpl final : public qlab::v1::ResultService::Service {
  public:
-  explicit ResultServiceImpl(storage::JobStore* store) : store_(store) {}
+  explicit ResultServiceImpl(storage::JobStore* store, const TokenAuth* auth = nullptr)
+      : store_(store), auth_(auth) {}
   grpc::Status QueryResults(grpc::ServerContext*, const v1::QueryResultsRequest*,
                             v1::QueryResultsResponse*) override;
   grpc::Status Pareto(grpc::ServerContext*, const v1::ParetoRequest*,
@@ -79,6 +86,7 @@ class ResultServiceImpl final : public qlab::v1::ResultService::Service {
 
  private:
   storage::JobStore* store_;
+  const TokenAuth* auth_;
 };
 
 }  // namespace qlab::server

@@ -56,9 +56,12 @@ void ReplyError(httplib::Response& res, const Status& st) {
     case StatusCode::kInvalidArgument: code = 400; break;
     case StatusCode::kNotFound: code = 404; break;
     case StatusCode::kUnavailable: code = 503; break;
+    case StatusCode::kUnauthenticated: code = 401; break;
+    case StatusCode::kPermissionDenied: code = 403; break;
     default: break;
   }
   res.status = code;
+  if (code == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"qlab\"");
   res.set_content(json{{"error", st.message()}}.dump(), "application/json");
 }
 
@@ -138,6 +141,19 @@ ojson ExperimentJson(const storage::ExperimentRecord& e) {
           {"failed", e.failed},   {"cancelled", e.cancelled}};
 }
 
+// The API and /metrics need a token; /healthz and the dashboard's static files (which hold
+// no data: the page asks for a token and sends it with its API calls) do not.
+Status AuthorizeHttp(const TokenAuth& auth, const httplib::Request& req) {
+  const bool api = req.path.rfind("/api/", 0) == 0;
+  if (!api && req.path != "/metrics") return Status::Ok();
+  // Workers read artifacts as they do over gRPC (GetArtifacts).
+  const bool artifacts = req.path.find("/artifacts") != std::string::npos;
+  auto principal = auth.Check(req.get_header_value("Authorization"),
+                              artifacts ? Access::kReadOrWork : Access::kRead,
+                              "read " + req.path.substr(0, 200));
+  return principal.status();
+}
+
 constexpr const char* kBuiltInPage = R"html(<!doctype html>
 <html><head><meta charset="utf-8"><title>qlab</title></head>
 <body><h1>qlab</h1><p>The dashboard's files were not found (start qlab-server with
@@ -151,7 +167,15 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
                         const HttpApiOptions& options) {
   // Brotli at the library's fixed quality 11 costs 20x gzip's time for our large JSON and the
   // chart bundle (17 s vs 1 s for a 100k-point Pareto); offer browsers gzip only.
-  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+  const TokenAuth* auth = options.auth;
+  http.set_pre_routing_handler([auth](const httplib::Request& req, httplib::Response& res) {
+    if (auth != nullptr) {
+      Status denied = AuthorizeHttp(*auth, req);
+      if (!denied.ok()) {
+        ReplyError(res, denied);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     auto it = req.headers.find("Accept-Encoding");
     if (it != req.headers.end() && it->second.find("br") != std::string::npos) {
       const bool gzip = it->second.find("gzip") != std::string::npos;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "server/auth.h"
 #include "server/scheduler.h"
 #include "storage/job_store.h"
 
@@ -18,6 +19,8 @@ struct HttpApiOptions {
   std::string web_root;  // folder of static dashboard files; "" = a small built-in page
   // Renders /metrics; unset = 404.
   std::function<std::string()> render_metrics;
+  // Null: every route is open (no --auth-file).
+  const TokenAuth* auth = nullptr;
 };
 
 // Registers every route on `http`. The pointers must outlive the server.

@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 
 #include "common/signals.h"
+#include "server/auth.h"
 #include "server/coordinator.h"
 #include "storage/backup.h"
 
@@ -38,6 +40,15 @@ int main(int argc, char** argv) {
     options.web_root = QLAB_DEFAULT_WEB_ROOT;
   }
 #endif
+  app.add_option("--auth-file", options.auth_file,
+                 "token file (ROLE NAME SHA256 lines): every call needs a bearer token")
+      ->envname("QLAB_AUTH_FILE");
+  app.add_flag("--insecure-no-auth", options.insecure_no_auth,
+               "allow a listen address that is not loopback without --auth-file");
+  app.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve gRPC and HTTP over TLS")
+      ->envname("QLAB_TLS_CERT");
+  app.add_option("--tls-key", options.tls_key, "PEM private key of --tls-cert")
+      ->envname("QLAB_TLS_KEY");
   std::string port_file;
   app.add_option("--port-file", port_file,
                  "write {\"grpc\": HOST:PORT, \"http\": HOST:PORT} here once listening");
@@ -45,7 +56,28 @@ int main(int argc, char** argv) {
   auto* backup = app.add_subcommand(
       "backup", "copy the database (--db) to a new file, safely while a server runs on it");
   backup->add_option("--to", backup_to, "the backup file to create")->required();
+  auto* token = app.add_subcommand("token", "bearer tokens of --auth-file");
+  token->require_subcommand(1);
+  auto* token_create = token->add_subcommand(
+      "create", "append a new token to the auth file and print it (the only time it is shown)");
+  std::string token_file, token_role, token_name;
+  token_create->add_option("--auth-file", token_file, "the token file (created when missing)")
+      ->required();
+  token_create->add_option("--role", token_role, "viewer|submitter|worker|admin")->required();
+  token_create->add_option("--name", token_name, "who or what holds it, e.g. alice, gpu-worker")
+      ->required();
   CLI11_PARSE(app, argc, argv);
+  if (token_create->parsed()) {
+    auto role = qlab::server::ParseRole(token_role);
+    auto created = role.ok() ? qlab::server::CreateToken(token_file, *role, token_name)
+                             : qlab::StatusOr<std::string>(role.status());
+    if (!created.ok()) {
+      spdlog::error("qlab-server token create: {}", created.status().message());
+      return 2;
+    }
+    std::printf("%s\n", created->c_str());
+    return 0;
+  }
   if (backup->parsed()) {
     qlab::Status st = qlab::storage::BackupDatabase(options.db_path, backup_to);
     if (!st.ok()) {

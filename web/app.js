@@ -4,7 +4,7 @@
 import {
   STATES, api, apiUrl, h, clear, select, labelled, fmtNum, fmtTime, fmtAgo, fmtDuration,
   fmtBytes, fmtPairs, fmtValue, badge, parseHash, hashFor, go, table, toCsv, blobLink,
-  downloads, errorBox, andFilters, listFilter,
+  downloads, errorBox, andFilters, listFilter, apiLink, storedToken, forgetToken,
 } from './core.js';
 
 const view = document.getElementById('view');
@@ -58,7 +58,7 @@ async function experimentsPage(el, route, ctx) {
         { label: '', get: (e) => h('span', { class: 'downloads' },
           h('a', { href: hashFor('pareto', { experiment: e.name }) }, 'Pareto'),
           h('a', { href: hashFor('compare', { a: e.name }) }, 'Compare'),
-          resultLinks(e.name).map((l) => h('a', { href: l.url, download: l.filename, 'data-download': l.label }, l.label))) },
+          resultLinks(e.name).map((l) => apiLink(l.label, l.url, l.filename))) },
       ], list, { id: 'experiments', rowAttrs: (e) => ({ 'data-name': e.name }), empty: 'No experiments yet: submit one with `qlab submit FILE`.' }));
   }
   await load();
@@ -357,6 +357,8 @@ async function refreshCurrent() {
 
 const summaryText = document.getElementById('summary-text');
 const liveDot = document.getElementById('live-dot');
+const forgetButton = document.getElementById('forget-token');
+forgetButton.addEventListener('click', () => { forgetToken(); location.reload(); });
 
 async function poll() {
   try {
@@ -369,6 +371,7 @@ async function poll() {
     liveDot.title = 'live: updates every 2 s';
     if (lastChanges !== null && s.changes !== lastChanges) refreshCurrent();
     lastChanges = s.changes;
+    forgetButton.hidden = !storedToken();
   } catch (e) {
     liveDot.className = 'dot down';
     liveDot.title = 'server not reachable: ' + e.message;

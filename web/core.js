@@ -23,10 +23,66 @@ export function qs(params) {
 // URL of an API path (relative, so the dashboard also works behind a path prefix).
 export function apiUrl(path, params) { return 'api/v1/' + path + qs(params); }
 
+// ---- Token (DESIGN §10 auth) ------------------------------------------------------------------
+// A server started with --auth-file answers 401 without a bearer token: the page then asks for
+// one once, keeps it in this browser (localStorage) and sends it with every API call and
+// download. "Forget token" in the header removes it.
+
+const TOKEN_KEY = 'qlab.token';
+
+export function storedToken() {
+  try { return localStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; }
+}
+
+export function forgetToken() {
+  try { localStorage.removeItem(TOKEN_KEY); } catch { /* private mode */ }
+}
+
+function authHeaders(extra) {
+  const token = storedToken();
+  return token ? { ...extra, Authorization: 'Bearer ' + token } : { ...extra };
+}
+
+// One prompt at a time, however many calls were refused together.
+let tokenPrompt = null;
+
+function askForToken(reason) {
+  if (tokenPrompt) return tokenPrompt;
+  tokenPrompt = new Promise((resolve) => {
+    const input = h('input', { type: 'password', id: 'token-input', autocomplete: 'off', placeholder: 'qlab_…', required: true });
+    const form = h('form', { id: 'token-form', class: 'token-form', role: 'dialog', 'aria-label': 'Token' },
+      h('h2', {}, 'This qlab server needs a token'),
+      h('p', { class: 'muted' }, reason),
+      h('p', { class: 'muted' }, 'Ask its admin for one (qlab-server token create --role viewer). It is kept in this browser only.'),
+      labelled('Token ', input),
+      h('button', { type: 'submit' }, 'Use token'));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      try { localStorage.setItem(TOKEN_KEY, input.value.trim()); } catch { /* private mode: this page only */ }
+      form.remove();
+      tokenPrompt = null;
+      resolve();
+    });
+    document.body.append(form);
+    input.focus();
+  });
+  return tokenPrompt;
+}
+
+async function authorizedFetch(url, { signal, headers } = {}) {
+  for (;;) {
+    const res = await fetch(url, { signal, headers: authHeaders(headers) });
+    if (res.status !== 401) return res;
+    let reason = 'The server refused the request.';
+    try { reason = (await res.json()).error || reason; } catch { /* not JSON */ }
+    await askForToken(storedToken() ? `The stored token was refused: ${reason}.` : `${reason}.`);
+  }
+}
+
 export async function api(path, params, { signal } = {}) {
   let res;
   try {
-    res = await fetch(apiUrl(path, params), { signal, headers: { Accept: 'application/json' } });
+    res = await authorizedFetch(apiUrl(path, params), { signal, headers: { Accept: 'application/json' } });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'the server cannot be reached (' + e.message + ')');
@@ -180,18 +236,34 @@ export function toCsv(columns, rows) {
   return lines.join('\n') + '\n';
 }
 
+function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 // A link that saves text made here from a complete (unpaged) API list.
 export function blobLink(label, filename, type, makeText) {
   return h('a', {
     href: '#', download: filename, 'data-download': label,
-    onclick: (ev) => {
+    onclick: (ev) => { ev.preventDefault(); saveBlob(new Blob([makeText()], { type }), filename); },
+  }, label);
+}
+
+// A link to an API URL that downloads what it returns. A plain link cannot carry the token, so
+// with one stored the click fetches with it and saves the answer.
+export function apiLink(label, url, filename) {
+  return h('a', {
+    href: url, download: filename || '', 'data-download': label,
+    onclick: async (ev) => {
+      if (!storedToken()) return;  // an open server: the browser downloads the link itself
       ev.preventDefault();
-      const url = URL.createObjectURL(new Blob([makeText()], { type }));
-      const a = h('a', { href: url, download: filename });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      const res = await authorizedFetch(url);
+      if (!res.ok) { alert(`Download failed: HTTP ${res.status}`); return; }
+      saveBlob(await res.blob(), filename || 'download');
     },
   }, label);
 }
@@ -199,8 +271,7 @@ export function blobLink(label, filename, type, makeText) {
 // Download links to API URLs: the server streams every matching row.
 export function downloads(...links) {
   return h('div', { class: 'downloads' }, h('span', { class: 'muted' }, 'Download:'),
-    links.filter(Boolean).map((l) => (l instanceof Node ? l
-      : h('a', { href: l.url, download: l.filename || '', 'data-download': l.label }, l.label))));
+    links.filter(Boolean).map((l) => (l instanceof Node ? l : apiLink(l.label, l.url, l.filename))));
 }
 
 export function errorBox(e) { return h('p', { class: 'error', role: 'alert' }, e && e.message ? e.message : String(e)); }

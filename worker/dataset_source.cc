@@ -6,15 +6,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include "qlab/v1/result_service.grpc.pb.h"
+#include "worker/coordinator_channel.h"
 
 namespace qlab::worker {
 
-DatasetSource CoordinatorDatasetSource(const std::string& address) {
+DatasetSource CoordinatorDatasetSource(const CoordinatorEndpoint& endpoint) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  return [channel](const std::string& space, const std::vector<std::string>& experiments)
+  std::shared_ptr<grpc::Channel> channel = OpenCoordinatorChannel(endpoint, args);
+  return [channel, endpoint](const std::string& space, const std::vector<std::string>& experiments)
              -> StatusOr<std::vector<predictor::LatencyRow>> {
     auto stub = v1::ResultService::NewStub(channel);
     std::vector<std::string> names = experiments;
@@ -25,6 +25,7 @@ DatasetSource CoordinatorDatasetSource(const std::string& address) {
       req.set_space(space);
       req.set_experiment(experiment);
       grpc::ClientContext ctx;
+      AddCredentials(endpoint, &ctx);
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
       auto reader = stub->ExportDataset(&ctx, req);
       v1::DatasetRow row;

@@ -15,9 +15,11 @@ namespace qlab::worker {
 using DatasetSource = std::function<StatusOr<std::vector<predictor::LatencyRow>>(
     const std::string& space, const std::vector<std::string>& experiments)>;
 
-// Reads from the coordinator at `address` over its own channel. UNAVAILABLE (retryable by the
+struct CoordinatorEndpoint;  // worker/coordinator_channel.h
+
+// Reads from the coordinator at `endpoint` over its own channel. UNAVAILABLE (retryable by the
 // caller's job, not by this function) when the coordinator cannot be reached; NOT_FOUND when a
 // named experiment does not exist.
-DatasetSource CoordinatorDatasetSource(const std::string& address);
+DatasetSource CoordinatorDatasetSource(const CoordinatorEndpoint& endpoint);
 
 }  // namespace qlab::worker

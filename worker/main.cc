@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "serve Prometheus /metrics on HOST:PORT (port 0: any); off by default")
       ->envname("QLAB_WORKER_METRICS_LISTEN");
+  std::string token_file, tls_ca;
+  app.add_option("--token-file", token_file,
+                 "file holding the worker's bearer token (default: env QLAB_TOKEN)");
+  app.add_option("--tls-ca", tls_ca, "PEM CA certificate: talk TLS to the coordinator")
+      ->envname("QLAB_TLS_CA");
   std::vector<std::string> data_roots;
   app.add_option("--data-root", data_roots,
                  "folder whose files jobs may name (repeatable); unset: any file the worker can read")
@@ -68,6 +73,11 @@ int main(int argc, char** argv) {
   for (const auto& d : options.devices) have_cuda |= d.device_class == 2;
   if (!have_cuda) spdlog::info("qlab-worker: no CUDA device offered ({})", why_no_cuda.empty() ? "not selected" : why_no_cuda);
 
+  auto credentials = qlab::worker::ReadCredentials(token_file, tls_ca, &options);
+  if (!credentials.ok()) {
+    spdlog::error("qlab-worker: {}", credentials.message());
+    return 2;
+  }
   auto roots = qlab::worker::DataRoots::Make(data_roots);
   if (!roots.ok()) {
     spdlog::error("qlab-worker: {}", roots.status().message());
@@ -88,7 +98,8 @@ int main(int argc, char** argv) {
   }
   qlab::worker::Worker worker(
       options, metrics.Decorate(roots->Guard(qlab::worker::BuiltInExecutors(
-                   have_cuda, qlab::worker::CoordinatorDatasetSource(options.coordinator)))));
+                   have_cuda, qlab::worker::CoordinatorDatasetSource(
+                             {options.coordinator, options.token, options.tls_ca_pem})))));
   qlab::HandleTerminationSignals([&worker](int sig) {
     spdlog::info("qlab-worker: signal {} received; finishing running jobs", sig);
     worker.Stop();

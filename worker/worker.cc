@@ -70,12 +70,16 @@ Worker::Worker(WorkerOptions options, ExecutorMap executors)
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  channel_ = grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args);
+  channel_ = OpenCoordinatorChannel(Endpoint(), args);
   stub_ = v1::WorkerService::NewStub(channel_);
   worker_id_ = options_.worker_id;
 }
 
 Worker::~Worker() { Stop(); }
+
+CoordinatorEndpoint Worker::Endpoint() const {
+  return {options_.coordinator, options_.token, options_.tls_ca_pem};
+}
 
 std::string Worker::worker_id() const {
   std::lock_guard lock(mu_);
@@ -116,6 +120,7 @@ bool Worker::RegisterWithRetry() {
     req.set_version("0.1.0");
     v1::RegisterResponse resp;
     grpc::ClientContext ctx;
+    AddCredentials(Endpoint(), &ctx);
     SetDeadline(&ctx, 5000);
     grpc::Status st = stub_->Register(&ctx, req, &resp);
     if (st.ok()) {
@@ -214,6 +219,7 @@ void Worker::LeaseLoop() {
     req.set_wait_ms(2000);
     v1::AcquireLeaseResponse resp;
     grpc::ClientContext ctx;
+    AddCredentials(Endpoint(), &ctx);
     SetDeadline(&ctx, 7000);
     grpc::Status st = stub_->AcquireLease(&ctx, req, &resp);
     if (!st.ok()) {
@@ -300,6 +306,7 @@ void Worker::HeartbeatLoop() {
     }
     v1::HeartbeatResponse resp;
     grpc::ClientContext ctx;
+    AddCredentials(Endpoint(), &ctx);
     SetDeadline(&ctx, std::max<int64_t>(1000, interval));
     grpc::Status st = stub_->Heartbeat(&ctx, req, &resp);
     if (st.ok()) {
@@ -356,6 +363,7 @@ void Worker::SenderLoop() {
     for (auto& c : batch) *req.add_completions() = c;
     v1::CompleteResponse resp;
     grpc::ClientContext ctx;
+    AddCredentials(Endpoint(), &ctx);
     SetDeadline(&ctx, 10000);
     grpc::Status st = stub_->Complete(&ctx, req, &resp);
     if (st.ok()) {

@@ -21,12 +21,15 @@
 
 #include "qlab/v1/worker_service.grpc.pb.h"
 #include "worker/devices.h"
+#include "worker/coordinator_channel.h"
 #include "worker/executor.h"
 
 namespace qlab::worker {
 
 struct WorkerOptions {
   std::string coordinator = "127.0.0.1:7070";
+  std::string token;            // bearer token for every call; "" = none
+  std::string tls_ca_pem;       // CA of the coordinator's certificate; "" = plaintext
   std::string worker_id;        // "" = assigned by the coordinator
   std::vector<DeviceInfo> devices;
   int slots = 1;                // jobs run at once
@@ -47,6 +50,7 @@ class Worker {
   std::string worker_id() const;
 
  private:
+  CoordinatorEndpoint Endpoint() const;
   struct Running {
     LeasedJob job;
     std::shared_ptr<JobContext> context;

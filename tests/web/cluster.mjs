@@ -76,15 +76,29 @@ export async function startServer({ dir, db = path.join(dir, 'qlab.db'), args = 
   return { proc, grpc: ports.grpc, http: ports.http, base, db, log: logPath, stop: () => stop(proc) };
 }
 
+// Appends a token of `role` to the auth file (qlab-server token create); resolves the token.
+export function createToken(authFile, role, name) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN.server, ['token', 'create', '--auth-file', authFile, '--role', role, '--name', name],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`token create: ${err}`))));
+  });
+}
+
 export function startWorker(server, { dir, args = [], name = 'worker' } = {}) {
   const proc = start([BIN.worker, '--coordinator', server.grpc, ...args], path.join(dir, `${name}.log`));
   return { proc, stop: () => stop(proc) };
 }
 
-// Runs the qlab CLI against the server; resolves {code, stdout, stderr}.
-export function cli(server, args, { timeoutMs = 120000 } = {}) {
+// Runs the qlab CLI against the server; resolves {code, stdout, stderr}. `token` is sent as
+// QLAB_TOKEN.
+export function cli(server, args, { timeoutMs = 120000, token } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN.cli, ['--server', server.grpc, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = token ? { ...process.env, QLAB_TOKEN: token } : process.env;
+    const child = spawn(BIN.cli, ['--server', server.grpc, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
@@ -95,10 +109,10 @@ export function cli(server, args, { timeoutMs = 120000 } = {}) {
 }
 
 // Writes the sweep to a JSON file and submits it; `wait` adds --wait.
-export async function submit(server, dir, sweep, { wait = true } = {}) {
+export async function submit(server, dir, sweep, { wait = true, token } = {}) {
   const file = path.join(dir, `${sweep.name}.json`);
   fs.writeFileSync(file, JSON.stringify(sweep));
-  const r = await cli(server, ['submit', file, ...(wait ? ['--wait', '--quiet'] : [])]);
+  const r = await cli(server, ['submit', file, ...(wait ? ['--wait', '--quiet'] : [])], { token });
   return r;
 }
 

@@ -28,13 +28,13 @@ def _binary(env_name, relative):
 class Coordinator:
     """qlab-server on free loopback ports with its own SQLite file, plus optional workers."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, *flags):
         self.directory = directory
         self.processes = []
         port_file = os.path.join(directory, "ports.json")
         self._start([_binary("QLAB_SERVER_BIN", "server/qlab-server"), "--db", os.path.join(directory, "qlab.db"),
                      "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                     "--port-file", port_file], "server.log")
+                     "--port-file", port_file, *flags], "server.log")
         deadline = time.monotonic() + 30
         while not os.path.exists(port_file):
             if self.processes[0].poll() is not None or time.monotonic() > deadline:
@@ -85,6 +85,14 @@ def coordinator(tmp_path_factory):
         time.sleep(0.05)
     yield c
     c.stop()
+
+
+def create_token(auth_file, role):
+    """`qlab-server token create`: appends a token of `role` to auth_file and returns it."""
+    done = subprocess.run([_binary("QLAB_SERVER_BIN", "server/qlab-server"), "token", "create",
+                           "--auth-file", auth_file, "--role", role, "--name", role + "-py"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import grpc
 import pytest
 
 import qlab
+from conftest import Coordinator, create_token
 from qlab.v1 import job_service_pb2, job_service_pb2_grpc
 
 TOKENS = {"viewer-token": "viewer", "submitter-token": "submitter"}
@@ -91,3 +92,19 @@ def test_tls_with_a_self_signed_certificate(tmp_path, monkeypatch):
             qlab.Client(address, token="viewer-token", timeout=3).experiments()
     finally:
         server.stop(None)
+
+
+def test_against_a_coordinator_with_an_auth_file(tmp_path):
+    auth_file = str(tmp_path / "auth")
+    viewer, submitter = create_token(auth_file, "viewer"), create_token(auth_file, "submitter")
+    coordinator = Coordinator(str(tmp_path), "--auth-file", auth_file)
+    try:
+        with pytest.raises(qlab.Unauthenticated, match="no bearer token"):
+            coordinator.client(token="").experiments()
+        with pytest.raises(qlab.PermissionDenied, match="role viewer, which may not call SubmitExperiment"):
+            coordinator.client(token=viewer).submit(SWEEP)
+        experiment = coordinator.client(token=submitter).submit(SWEEP)
+        assert experiment.job_count == 1
+        assert [e["name"] for e in coordinator.client(token=viewer).experiments()] == ["ok"]
+    finally:
+        coordinator.stop()

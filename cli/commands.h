@@ -1,0 +1,41 @@
+// The `qlab` commands, one function each; main.cc parses the flags and calls one. Each returns
+// the process's exit code (cli/client.h) and prints what the user asked for on stdout and
+// errors on stderr.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cli/client.h"
+
+namespace qlab::cli {
+
+// submit_command.cc
+int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool wait,
+              bool dry_run, bool quiet);
+
+// results_commands.cc
+int CmdResults(Client& c, const std::string& experiment, const std::string& filter, bool as_json,
+               bool as_csv, const std::string& sort_by, const std::vector<std::string>& only_metrics);
+int CmdPareto(Client& c, const std::string& experiment, const std::string& filter,
+              const std::string& x, const std::string& y, const std::string& x_dir,
+              const std::string& y_dir, bool as_json, bool all_points);
+
+// job_commands.cc
+int CmdJobs(Client& c, const std::string& experiment, const std::string& state,
+            const std::string& kind, int limit, const std::string& page_token);
+int CmdShow(Client& c, int64_t id, bool as_json);
+int CmdWatch(Client& c, int64_t id);
+int CmdCancel(Client& c, int64_t id, const std::string& experiment);
+// Lists a job's artifacts, or writes one (`name`) to `output` ("" or "-": stdout).
+int CmdArtifacts(Client& c, int64_t job_id, const std::string& name, const std::string& output);
+int CmdWorkers(Client& c);
+int CmdExperiments(Client& c);
+
+// data_commands.cc
+int CmdDatasetExport(Client& c, const std::string& space, const std::string& device, int batch,
+                     const std::string& experiment, const std::string& format, bool samples);
+int CmdNasArch(const std::string& space, int64_t index, const std::string& arch, bool index_set);
+
+}  // namespace qlab::cli
