@@ -15,7 +15,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DQLAB_BUILD_TESTS=OFF -DQLA
 
 FROM debian:12 AS runtime-base
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      libgrpc++1.51 libprotobuf32 libsqlite3-0 libyaml-cpp0.7 libspdlog1.10 prometheus-cpp-dev \
+      libgrpc++1.51 libprotobuf32 libsqlite3-0 libyaml-cpp0.7 libspdlog1.10 prometheus-cpp-dev libssl3 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/cli/qlab /usr/local/bin/qlab

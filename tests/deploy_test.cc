@@ -76,6 +76,43 @@ TEST(DeployTest, ComposeWorkersHaveDataRoots) {
   }
 }
 
+// The coordinator listens beyond loopback in every deployment, so each carries tokens from
+// secrets: the server its auth file, the workers and Prometheus their tokens.
+TEST(DeployTest, EveryDeploymentCarriesTokensFromSecrets) {
+  YAML::Node compose = YAML::LoadFile(kRoot + "/docker-compose.yml");
+  const YAML::Node& services = compose["services"];
+  EXPECT_EQ(services["qlab-server"]["environment"]["QLAB_AUTH_FILE"].as<std::string>(""), "/run/secrets/qlab-auth");
+  EXPECT_EQ(services["qlab-server"]["secrets"][0].as<std::string>(""), "qlab-auth");
+  for (const char* worker : {"cpu-worker", "gpu-worker"}) {
+    EXPECT_EQ(services[worker]["command"][1].as<std::string>(""), "/run/secrets/qlab-worker-token") << worker;
+    EXPECT_EQ(services[worker]["secrets"][0].as<std::string>(""), "qlab-worker-token") << worker;
+  }
+  EXPECT_EQ(compose["secrets"]["qlab-auth"]["file"].as<std::string>(""), "./deploy/secrets/auth");
+  YAML::Node prometheus = YAML::LoadFile(kRoot + "/deploy/prometheus.yml");
+  EXPECT_EQ(prometheus["scrape_configs"][0]["authorization"]["credentials_file"].as<std::string>(""),
+            "/run/secrets/qlab-prometheus-token");
+
+  auto coordinator = LoadAll(kRoot + "/deploy/k8s/coordinator.yaml");
+  std::string auth_file;
+  for (const auto& env : coordinator[0]["spec"]["template"]["spec"]["containers"][0]["env"]) {
+    if (env["name"].as<std::string>() == "QLAB_AUTH_FILE") auth_file = env["value"].as<std::string>();
+  }
+  EXPECT_EQ(auth_file, "/etc/qlab/auth/auth");
+  EXPECT_EQ(coordinator[0]["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"].as<std::string>(""),
+            "qlab-auth");
+  for (const auto& worker : LoadAll(kRoot + "/deploy/k8s/workers.yaml")) {
+    std::string secret;
+    for (const auto& env : worker["spec"]["template"]["spec"]["containers"][0]["env"]) {
+      if (env["name"].as<std::string>() == "QLAB_TOKEN") {
+        secret = env["valueFrom"]["secretKeyRef"]["name"].as<std::string>();
+      }
+    }
+    EXPECT_EQ(secret, "qlab-worker-token");
+  }
+  std::string out;
+  EXPECT_EQ(RunCommand({"/bin/bash", "-n", kRoot + "/deploy/make-secrets.sh"}, &out), 0) << out;
+}
+
 TEST(DeployTest, SlurmScriptIsValidShellAndNeedsTheCoordinator) {
   std::string out;
   EXPECT_EQ(RunCommand({"/bin/bash", "-n", kRoot + "/deploy/slurm/qlab-workers.sbatch"}, &out), 0) << out;
