@@ -68,7 +68,13 @@ StatusOr<std::string> SweepTextToJson(const std::string& text) {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return Status::InvalidArgument("sweep file must be a mapping (name, kind, ...)");
     // yaml-cpp bounds its own recursion (YAML::DeepRecursion); the coordinator takes less.
-    std::string json = ToJson(root).dump();
+    std::string json;
+    try {
+      json = ToJson(root).dump();
+    } catch (const nlohmann::json::exception&) {
+      // yaml-cpp passes bytes through unchecked; JSON text must be UTF-8 (type_error 316).
+      return Status::InvalidArgument("sweep file is not valid UTF-8 text");
+    }
     RETURN_IF_ERROR(CheckJsonNesting(json, kMaxJsonNesting, "sweep file"));
     return json;
   } catch (const YAML::Exception& e) {

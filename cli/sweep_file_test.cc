@@ -64,5 +64,19 @@ TEST(SweepFileTest, HostileNestingIsRefusedNotRecursedInto) {
   EXPECT_NE(yaml_past_ours.status().message().find("nests deeper than 64"), std::string::npos);
 }
 
+TEST(SweepFileTest, YamlThatIsNotUtf8IsInvalidArgument) {
+  // Found by tests/fuzz (sweep_text): the JSON writer threw on the byte 0xFF and ended the CLI.
+  auto bad = SweepTextToJson(
+      "name: a\nkind: noop\ntags: [2026-12-\xff\xff\xff\x01"
+      "07]\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("UTF-8"), std::string::npos);
+  EXPECT_FALSE(SweepTextToJson("name: \x99\n").ok());
+  auto utf8 = SweepTextToJson("name: \xc3\xa9t\xc3\xa9\n");
+  ASSERT_TRUE(utf8.ok()) << utf8.status().ToString();
+  EXPECT_EQ(*utf8, "{\"name\":\"\xc3\xa9t\xc3\xa9\"}");
+}
+
 }  // namespace
 }  // namespace qlab::cli
