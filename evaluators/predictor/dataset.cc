@@ -22,6 +22,17 @@ Status CheckMedian(double median, const std::string& where) {
   return Status::Ok();
 }
 
+// The batch of a row from its decimal text, in either format: an integer in [1, 2^20].
+StatusOr<int> CheckBatch(const std::string& text, const std::string& where) {
+  char* end = nullptr;
+  const long b = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || b < 1 || b > 1 << 20) {
+    return Status::InvalidArgument(where + ": batch must be a positive integer, got '" + text +
+                                   "'");
+  }
+  return static_cast<int>(b);
+}
+
 StatusOr<std::vector<LatencyRow>> ParseJsonExport(const std::string& text) {
   auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_array()) {
@@ -38,8 +49,10 @@ StatusOr<std::vector<LatencyRow>> ParseJsonExport(const std::string& text) {
       return Status::InvalidArgument(
           where + ": needs arch_key and device (strings), batch (integer) and median_us (number)");
     }
-    LatencyRow row{o["arch_key"].get<std::string>(), o["device"].get<std::string>(),
-                   o["batch"].get<int>(), o["median_us"].get<double>()};
+    // The integer's decimal text: the same check, bound and message as a CSV field.
+    ASSIGN_OR_RETURN(const int batch, CheckBatch(o["batch"].dump(), where));
+    LatencyRow row{o["arch_key"].get<std::string>(), o["device"].get<std::string>(), batch,
+                   o["median_us"].get<double>()};
     RETURN_IF_ERROR(CheckMedian(row.median_us, where));
     rows.push_back(std::move(row));
   }
@@ -73,13 +86,8 @@ StatusOr<std::vector<LatencyRow>> ParseCsvExport(const std::string& text) {
     LatencyRow row;
     row.arch_key = f[arch_key];
     row.device = f[device];
+    ASSIGN_OR_RETURN(row.batch, CheckBatch(f[batch], where));
     char* end = nullptr;
-    const long b = std::strtol(f[batch].c_str(), &end, 10);
-    if (f[batch].empty() || *end != '\0' || b < 1 || b > 1 << 20) {
-      return Status::InvalidArgument(where + ": batch must be a positive integer, got '" +
-                                     f[batch] + "'");
-    }
-    row.batch = static_cast<int>(b);
     row.median_us = std::strtod(f[median].c_str(), &end);
     if (f[median].empty() || *end != '\0') {
       return Status::InvalidArgument(where + ": median_us is not a number: '" + f[median] + "'");

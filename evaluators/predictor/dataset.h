@@ -24,7 +24,7 @@ struct LatencyRow {
 // Parses the text of a `qlab dataset export` file: CSV (header naming at least arch_key,
 // device, batch, median_us, in any order) or JSON (an array of objects with those keys).
 // INVALID_ARGUMENT naming the line or element for anything malformed, including a median that
-// is not a positive finite number.
+// is not a positive finite number or a batch outside [1, 2^20].
 StatusOr<std::vector<LatencyRow>> ParseDatasetExport(const std::string& text);
 // Reads and parses a file. NOT_FOUND when it cannot be opened.
 StatusOr<std::vector<LatencyRow>> ReadDatasetFile(const std::string& path);

@@ -105,6 +105,25 @@ TEST(DatasetTest, ReadsCsvAndJsonExports) {
   EXPECT_EQ(ReadDatasetFile("/nonexistent/x.csv").status().code(), StatusCode::kNotFound);
 }
 
+TEST(DatasetTest, JsonBatchIsCheckedAsCsvBatchIs) {
+  // Found by tests/fuzz (dataset): JSON rows took any integer batch (0, -1, 2^40 wrapped to
+  // an int) where CSV rows must hold one in [1, 2^20].
+  for (const char* batch : {"0", "-3", "1099511627776", "18446744073709551615"}) {
+    auto rows = ParseDatasetExport(std::string(R"([{"arch_key": "nb201:44", "device": "cpu",)") +
+                                   R"( "batch": )" + batch + R"(, "median_us": 290}])");
+    ASSERT_FALSE(rows.ok()) << batch;
+    EXPECT_EQ(rows.status().message(),
+              std::string("dataset[0]: batch must be a positive integer, got '") + batch + "'");
+    EXPECT_FALSE(ParseDatasetExport(std::string("arch_key,device,batch,median_us\nnb201:44,cpu,") +
+                                    batch + ",290\n")
+                     .ok());
+  }
+  auto max = ParseDatasetExport(R"([{"arch_key": "nb201:44", "device": "cpu",
+                                     "batch": 1048576, "median_us": 290}])");
+  ASSERT_TRUE(max.ok()) << max.status().ToString();
+  EXPECT_EQ((*max)[0].batch, 1 << 20);
+}
+
 std::vector<LatencyRow> Rows(const std::string& device, int batch, int count, double scale) {
   std::vector<LatencyRow> rows;
   for (int i = 0; i < count; ++i) {
