@@ -68,6 +68,15 @@ const std::vector<Llama2cArray>& Llama2cOrder() {
   return kOrder;
 }
 
+// Bytes of every tensor `config` requires, as float32.
+uint64_t TensorBytes(const ModelConfig& config) {
+  uint64_t bytes = 0;
+  for (const TensorSpec& spec : RequiredTensors(config)) {
+    bytes += static_cast<uint64_t>(spec.NumElements()) * sizeof(float);
+  }
+  return bytes;
+}
+
 // ---------------------------------------------------------------------------------------------
 // llama2.c
 
@@ -149,6 +158,17 @@ class Llama2cCheckpoint : public Checkpoint {
     }
     config_ = Llama2cConfig(h[0], h[1], h[2], h[3], h[4], std::abs(h[5]), h[6], h[5] > 0);
     RETURN_IF_ERROR(ValidateConfig(config_).WithContext(path_));
+    // The file must hold every layer's arrays. Checked before the tensors are listed: a
+    // 28-byte header may claim 2^20 layers, millions of entries for nothing.
+    ModelConfig one_layer = config_, no_layer = config_;
+    one_layer.n_layers = 1;
+    no_layer.n_layers = 0;
+    const uint64_t layer_bytes = TensorBytes(one_layer) - TensorBytes(no_layer);
+    if (static_cast<uint64_t>(config_.n_layers) > map_size_ / layer_bytes) {
+      return Status::DataLoss("'" + path_ + "' is " + std::to_string(map_size_) +
+                              " bytes but its llama2.c header (" + config_.Summary() +
+                              ") implies " + std::to_string(layer_bytes) + " bytes per layer");
+    }
 
     // Offsets of every tensor, in file order; the RoPE tables sit before the classifier.
     uint64_t offset = 7 * sizeof(int32_t);

@@ -152,6 +152,20 @@ TEST(Llama2c, BadFilesNameTheProblem) {
   EXPECT_EQ(Checkpoint::Open(dir + "/absent.bin").status().code(), StatusCode::kNotFound);
 }
 
+TEST(Llama2c, HeaderClaimingMillionsOfLayersIsRefusedBeforeListingThem) {
+  // Found by tests/fuzz (llama2c): a 32-byte file whose header claims 524,292 layers made Open
+  // list 4.7 million tensors (seconds and a gigabyte) before comparing sizes.
+  const std::string dir = MakeTempDir();
+  const int32_t header[8] = {128, 384, 0x80004, 4, 4, 14, 1024, 256};
+  WriteFile(dir + "/layers.bin",
+            std::string(reinterpret_cast<const char*>(header), sizeof(header)));
+  auto layers = Checkpoint::Open(dir + "/layers.bin");
+  EXPECT_EQ(layers.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(layers.status().message().find("524292 layers"), std::string::npos)
+      << layers.status().message();
+  EXPECT_NE(layers.status().message().find("bytes per layer"), std::string::npos);
+}
+
 // Writes `c`'s tensors from `weights` as a Hugging Face folder; tensors are split over
 // `shards` files listed in model.safetensors.index.json when shards > 1.
 std::string WriteHfFolder(const ModelConfig& c, const TensorProvider& weights,
