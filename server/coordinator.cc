@@ -71,6 +71,11 @@ Status Coordinator::Start() {
     ASSIGN_OR_RETURN(tls_key_pem_, ReadTextFile(options_.tls_key, "--tls-key"));
   }
   ASSIGN_OR_RETURN(store_, storage::JobStore::Open(options_.db_path));
+  if (options_.max_db_bytes > 0) {
+    RETURN_IF_ERROR(store_->writer().Run([this](storage::Connection& conn) {
+      return storage::LimitDatabaseSize(conn, options_.max_db_bytes);
+    }));
+  }
   store_->writer().SetCommitObserver(
       [this](int closures, double seconds) { metrics_.ObserveWriteBatch(closures, seconds); });
   scheduler_ = std::make_unique<Scheduler>(store_.get(), &clock_, options_.scheduler);

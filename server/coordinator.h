@@ -35,6 +35,9 @@ struct CoordinatorOptions {
   std::string auth_file;
   bool insecure_no_auth = false;
   std::string tls_cert, tls_key;               // PEM files; both or neither
+  // Cap on the database file (0: none); past it submissions get RESOURCE_EXHAUSTED, as on a
+  // full disk, while reads go on.
+  int64_t max_db_bytes = 0;
 };
 
 class Coordinator {

@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
       ->envname("QLAB_TLS_CERT");
   app.add_option("--tls-key", options.tls_key, "PEM private key of --tls-cert")
       ->envname("QLAB_TLS_KEY");
+  int64_t max_db_mb = 0;
+  app.add_option("--max-db-size-mb", max_db_mb,
+                 "cap the database file; past it submissions are refused (RESOURCE_EXHAUSTED)")
+      ->envname("QLAB_MAX_DB_SIZE_MB")->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   std::string port_file;
   app.add_option("--port-file", port_file,
                  "write {\"grpc\": HOST:PORT, \"http\": HOST:PORT} here once listening");
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
   options.scheduler.heartbeat_interval_ms = std::max<int64_t>(50, options.scheduler.lease_ttl_ms / 3);
   options.scheduler.worker_live_ms = options.scheduler.lease_ttl_ms;
 
+  options.max_db_bytes = max_db_mb << 20;
   qlab::server::Coordinator coordinator(options);
   qlab::Status st = coordinator.Start();
   if (!st.ok()) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/support/temp_dir.h"
 
 namespace qlab::storage {
@@ -205,6 +207,79 @@ TEST_F(JobStoreTest, LatencySamplesRoundTrip) {
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ((*got)[0].samples_us, l.samples_us);
   EXPECT_EQ((*got)[0].median_us, 2.5);
+}
+
+// A full database (max_page_count stands in for a full disk): submissions fail as
+// RESOURCE_EXHAUSTED and store nothing, reads go on, every accepted job is intact, and writes
+// succeed again once there is room, with no lost or doubled rows.
+TEST_F(JobStoreTest, FullDatabaseRefusesWritesKeepsReadsAndRecovers) {
+  ASSERT_TRUE(store_->writer().Run([](Connection& c) { return LimitDatabaseSize(c, 512 << 10); }).ok());
+  ExperimentRecord e;
+  e.kind = "noop";
+  e.spec_json = "{}";
+  std::vector<JobSpec> jobs(300);
+  for (auto& j : jobs) {
+    j.kind = "noop";
+    j.params_json = R"({"label": ")" + std::string(200, 'x') + R"("})";
+    j.max_attempts = 3;
+  }
+  int accepted = 0;
+  Status refused;
+  for (int i = 0; i < 100 && refused.ok(); ++i) {
+    e.name = "fill-" + std::to_string(i);
+    auto created = store_->CreateExperiment(e, jobs, 1000);
+    if (created.ok()) {
+      ++accepted;
+    } else {
+      refused = created.status();
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "512 KiB never filled up";
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted) << refused.ToString();
+  EXPECT_NE(refused.message().find("full"), std::string::npos);
+  ASSERT_GT(accepted, 0);
+  // Reads go on, and see exactly what was accepted.
+  auto experiments = store_->ListExperiments();
+  ASSERT_TRUE(experiments.ok());
+  EXPECT_EQ(experiments->size(), static_cast<size_t>(accepted));
+  EXPECT_EQ(*store_->CountJobs({}), accepted * 300);
+  EXPECT_EQ(store_->GetExperiment("fill-" + std::to_string(accepted), 0).status().code(), StatusCode::kNotFound);
+  // Room again: the refused experiment goes in whole, once.
+  ASSERT_TRUE(store_->writer().Run([](Connection& c) { return LimitDatabaseSize(c, 64 << 20); }).ok());
+  e.name = "fill-" + std::to_string(accepted);
+  ASSERT_TRUE(store_->CreateExperiment(e, jobs, 1000).ok());
+  EXPECT_EQ(*store_->CountJobs({}), (accepted + 1) * 300);
+}
+
+// Closures batched into one transaction with one that hits a full disk: SQLite may roll the
+// whole transaction back, and then none of them may be reported as stored.
+TEST_F(JobStoreTest, BatchedWritesAroundAFullDiskAreAllOrNothingEach) {
+  ASSERT_TRUE(store_->writer().Run([](Connection& c) { return LimitDatabaseSize(c, 256 << 10); }).ok());
+  std::vector<std::thread> threads;
+  std::vector<Status> results(16);
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40 && results[t].ok(); ++i) {
+        ExperimentRecord e;
+        e.name = "t" + std::to_string(t) + "-" + std::to_string(i);
+        e.kind = "noop";
+        e.spec_json = "{}";
+        std::vector<JobSpec> jobs(20, JobSpec{"noop", R"({"label": ")" + std::string(300, 'y') + R"("})"});
+        auto created = store_->CreateExperiment(e, jobs, 1000);
+        if (!created.ok()) results[t] = created.status();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  // Every experiment the store lists has all 20 of its jobs: nothing half-written, and the
+  // number of jobs is exactly 20 per listed experiment.
+  auto experiments = store_->ListExperiments();
+  ASSERT_TRUE(experiments.ok());
+  EXPECT_EQ(*store_->CountJobs({}), static_cast<int64_t>(experiments->size()) * 20);
+  int full = 0;
+  for (const auto& st : results) full += st.code() == StatusCode::kResourceExhausted;
+  EXPECT_GT(full, 0);
+  for (const auto& st : results) EXPECT_TRUE(st.ok() || st.code() == StatusCode::kResourceExhausted) << st.ToString();
 }
 
 }  // namespace

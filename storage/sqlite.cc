@@ -1,5 +1,7 @@
 #include "storage/sqlite.h"
 
+#include <algorithm>
+
 namespace qlab::storage {
 
 Statement& Statement::Bind(int index, int64_t value) {
@@ -23,6 +25,11 @@ Statement& Statement::BindNull(int index) {
   return *this;
 }
 
+Status DatabaseFull(const std::string& detail) {
+  return Status::ResourceExhausted("the database or its disk is full; nothing was written (" +
+                                   detail + ")");
+}
+
 StatusOr<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -31,6 +38,7 @@ StatusOr<bool> Statement::Step() {
                                   sqlite3_sql(stmt_));
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) error = Status::Unavailable(error.message());
   if (rc == SQLITE_CONSTRAINT) error = Status::AlreadyExists(error.message());
+  if (rc == SQLITE_FULL) error = DatabaseFull(error.message());
   return error;
 }
 
@@ -79,6 +87,17 @@ StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path, 
   return conn;
 }
 
+Status LimitDatabaseSize(Connection& conn, int64_t max_bytes) {
+  ASSIGN_OR_RETURN(Statement * page_size, conn.Prepare("PRAGMA page_size"));
+  ASSIGN_OR_RETURN(bool row, page_size->Step());
+  if (!row || page_size->Int(0) <= 0) return conn.Error("PRAGMA page_size");
+  const int64_t pages = std::max<int64_t>(1, max_bytes / page_size->Int(0));
+  page_size->Reset();
+  return conn.Exec("PRAGMA max_page_count = " + std::to_string(pages));
+}
+
+bool Connection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
 Connection::~Connection() {
   cache_.clear();
   for (sqlite3_stmt* s : raw_statements_) sqlite3_finalize(s);
@@ -96,6 +115,7 @@ Status Connection::Exec(std::string_view sql) {
     std::string message = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return Status::Unavailable("sqlite: " + message);
+    if (rc == SQLITE_FULL) return DatabaseFull("sqlite: " + message);
     return Status::Internal("sqlite: " + message);
   }
   return Status::Ok();

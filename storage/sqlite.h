@@ -54,6 +54,16 @@ class Statement {
   sqlite3_stmt* stmt_;
 };
 
+// RESOURCE_EXHAUSTED for SQLITE_FULL: the disk is full or `PRAGMA max_page_count` is reached.
+// Submissions get it; reads go on; writes succeed again once there is room.
+Status DatabaseFull(const std::string& detail);
+
+class Connection;
+
+// Caps the database file at about `max_bytes` (PRAGMA max_page_count, never below its current
+// size): past it writes fail as DatabaseFull. A per-connection setting: run it on the writer.
+Status LimitDatabaseSize(Connection& conn, int64_t max_bytes);
+
 class Connection {
  public:
   // Opens (creating when `create`) the database file with WAL, busy_timeout and foreign keys.
@@ -72,6 +82,8 @@ class Connection {
   int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
   sqlite3* raw() { return db_; }
   Status Error(std::string_view what) const;
+  // False after SQLite rolled back the whole transaction by itself (it may on a full disk).
+  bool InTransaction() const;
 
  private:
   explicit Connection(sqlite3* db) : db_(db) {}

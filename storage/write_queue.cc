@@ -57,23 +57,27 @@ void WriteQueue::Loop() {
       for (Item& item : batch) item.done.set_value(begin);
       continue;
     }
-    for (size_t i = 0; i < batch.size(); ++i) {
+    Status lost;  // set when SQLite rolled back the whole transaction (e.g. a full disk)
+    for (size_t i = 0; i < batch.size() && lost.ok(); ++i) {
       Status sp = conn_->Exec("SAVEPOINT w");
       if (!sp.ok()) {
         results[i] = sp;
-        continue;
-      }
-      results[i] = batch[i].fn(*conn_);
-      if (results[i].ok()) {
-        results[i] = conn_->Exec("RELEASE w");
       } else {
-        (void)conn_->Exec("ROLLBACK TO w");
-        (void)conn_->Exec("RELEASE w");
+        results[i] = batch[i].fn(*conn_);
+        if (results[i].ok()) {
+          results[i] = conn_->Exec("RELEASE w");
+        } else if (conn_->InTransaction()) {
+          (void)conn_->Exec("ROLLBACK TO w");
+          (void)conn_->Exec("RELEASE w");
+        }
       }
+      // Outside a transaction the next closure would commit on its own, and this batch's
+      // earlier closures are gone: every closure of the batch fails, none runs after this.
+      if (!conn_->InTransaction()) lost = results[i].ok() ? Status::Internal("transaction lost") : results[i];
     }
-    Status commit = conn_->Exec("COMMIT");
+    Status commit = lost.ok() ? conn_->Exec("COMMIT") : lost;
     if (!commit.ok()) {
-      (void)conn_->Exec("ROLLBACK");
+      if (conn_->InTransaction()) (void)conn_->Exec("ROLLBACK");
       for (auto& r : results) r = commit;
     }
     if (observer) {

@@ -169,5 +169,55 @@ TEST_F(HostileInputTest, WorkerDataRootsConfineTheFilesJobsName) {
   ExpectStillServing(cluster_);
 }
 
+// A full database: submissions get RESOURCE_EXHAUSTED and store nothing, reads go on, the
+// coordinator keeps serving, and after a restart with room every accepted job is there.
+TEST(FullDatabaseTest, SubmissionsAreRefusedReadsGoOnAndNothingAcceptedIsLost) {
+  Cluster c({"--max-db-size-mb", "1"});
+  c.StartServer();
+  const std::string label(400, 'x');
+  int accepted = 0;
+  grpc::Status refused;
+  for (int i = 0; i < 200 && refused.ok(); ++i) {
+    v1::SubmitExperimentRequest req;
+    req.set_sweep_json(R"({"name": "fill-)" + std::to_string(i) + R"(", "kind": "noop", "params": {"label": ")" +
+                       label + R"("}, "axes": {"seq": [)" + [] {
+                         std::string seq;
+                         for (int k = 0; k < 100; ++k) seq += (k ? "," : "") + std::to_string(k);
+                         return seq;
+                       }() + "]}}");
+    v1::SubmitExperimentResponse resp;
+    refused = c.jobs().SubmitExperiment(Deadline(30s).get(), req, &resp);
+    if (refused.ok()) ++accepted;
+  }
+  ASSERT_FALSE(refused.ok()) << "1 MB never filled up";
+  EXPECT_EQ(refused.error_code(), grpc::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("full"), std::string::npos) << refused.error_message();
+  // Reads go on: every accepted experiment, none of the refused one.
+  std::string out;
+  ASSERT_EQ(c.Cli({"experiments"}, &out), 0) << out;
+  v1::ListJobsRequest list;
+  list.set_page_size(1);
+  v1::ListJobsResponse jobs;
+  ASSERT_TRUE(c.jobs().ListJobs(Deadline().get(), list, &jobs).ok());
+  EXPECT_EQ(jobs.total_count(), accepted * 100);
+  EXPECT_EQ(c.Cli({"results", "--experiment", "fill-" + std::to_string(accepted)}, &out), 2) << out;
+  ASSERT_TRUE(c.server().running());
+  // Room again (a restart without the cap): the same sweep is accepted, the others are intact.
+  c.KillServer();
+  c.set_server_flags({});
+  c.StartServer();
+  v1::SubmitExperimentRequest again;
+  again.set_sweep_json(R"({"name": "after-full", "kind": "noop", "axes": {"seq": [1, 2, 3]}})");
+  v1::SubmitExperimentResponse resp;
+  grpc::Status st;
+  WaitFor([&] {  // the channel reconnects to the restarted server
+    st = c.jobs().SubmitExperiment(Deadline().get(), again, &resp);
+    return st.error_code() != grpc::UNAVAILABLE;
+  }, 10s);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(c.jobs().ListJobs(Deadline().get(), list, &jobs).ok());
+  EXPECT_EQ(jobs.total_count(), accepted * 100 + 3);
+}
+
 }  // namespace
 }  // namespace qlab::testing

@@ -59,6 +59,8 @@ class Cluster {
   // Starts (or restarts, on the same port and file) the server; returns after it answers.
   void StartServer();
   void KillServer();
+  // Flags of the next StartServer (a restart with other settings).
+  void set_server_flags(std::vector<std::string> flags) { server_flags_ = std::move(flags); }
   Process& server() { return *server_; }
   // Starts a worker; returns its index.
   size_t StartWorker(std::vector<std::string> flags = {});
