@@ -216,22 +216,29 @@ StatusOr<GemvDeviceLimits> QueryGemvDeviceLimits(GemvKernel kernel, int device) 
       CudaStatus(cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
                  "shared memory per block"));
   limits.smem_per_block_max_bytes = value;
-  StatusOr<int> blocks = Status::InvalidArgument("QueryGemvDeviceLimits: not a fused kernel");
+  if (cudaDeviceGetAttribute(&value, cudaDevAttrReservedSharedMemoryPerBlock, device) ==
+      cudaSuccess) {
+    limits.smem_reserved_per_block_bytes = value;
+  }
+  cudaGetLastError();  // the attribute is optional; the default (1 KB) is then kept
+  StatusOr<int> (*occupancy)(int smem_bytes) = nullptr;
   switch (kernel) {
     case GemvKernel::kRazerW4:
-      blocks = gemv::RazerW4GemvBlocksPerSm(0);
+      occupancy = gemv::RazerW4GemvBlocksPerSm;
       break;
     case GemvKernel::kInt4Asym:
-      blocks = gemv::Int4AsymGemvBlocksPerSm(0);
+      occupancy = gemv::Int4AsymGemvBlocksPerSm;
       break;
     case GemvKernel::kNvfp4:
-      blocks = gemv::Nvfp4GemvBlocksPerSm(0);
+      occupancy = gemv::Nvfp4GemvBlocksPerSm;
       break;
     case GemvKernel::kFp16Cublas:
-      break;
+      return Status::InvalidArgument("QueryGemvDeviceLimits: not a fused kernel");
   }
-  if (!blocks.ok()) return blocks.status();
-  limits.blocks_per_sm = std::max(1, *blocks);
+  ASSIGN_OR_RETURN(const int blocks, occupancy(0));
+  limits.blocks_per_sm = std::max(1, blocks);
+  // The kernel the launcher will start, at the plan's dynamic shared memory.
+  limits.blocks_per_sm_for_smem = occupancy;
   return limits;
 }
 
@@ -265,11 +272,14 @@ Status LaunchFusedGemv(const GemvLaunchConfig& config, const gemv::PackedPointer
   }
   // The config must be exactly what the planner produces for this shape.
   const int groups = static_cast<int>(s.k / kGemvGroupK);
+  const bool split = config.k_splits > 1;
   if (config.threads_per_block != gemv::kThreadsPerBlock ||
       config.row_blocks != CeilDiv(s.n, gemv::kRowsPerBlock) || config.groups != groups ||
       config.k_splits < 1 || config.k_splits > groups ||
       config.slice_groups_max != gemv::MaxSliceGroups(groups, config.k_splits) ||
-      config.smem_bytes != s.m * gemv::SmemRowChunks(config.slice_groups_max) * 16) {
+      config.smem_bytes != s.m * gemv::SmemRowChunks(config.slice_groups_max) * 16 ||
+      config.counters_bytes != (split ? config.row_blocks * int64_t{sizeof(unsigned)} : 0) ||
+      (split && config.partials_offset < config.counters_bytes)) {
     return Status::InvalidArgument(where + ": launch config (" + config.ToString() +
                                    ") was not planned for this shape");
   }

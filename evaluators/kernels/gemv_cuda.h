@@ -87,8 +87,12 @@ StatusOr<DevicePackedWeights> MakeSyntheticWeights(GemvKernel kernel, const Gemv
 // Allocates FP16 x [m, k] filled with SynthActivationBits(seed, .). Synchronous.
 StatusOr<DeviceBuffer> MakeSyntheticActivations(const GemvShape& shape, uint64_t seed);
 
-// The planner's limits for the fused kernel of `kernel` on `device`, with the compiled kernel's
-// occupancy (threads and registers) from the runtime.
+// The planner's limits for the fused kernel of `kernel` on `device`: SMs and shared memory from
+// the device attributes, and the compiled kernel's occupancy from the runtime, both without
+// dynamic shared memory (blocks_per_sm) and, through blocks_per_sm_for_smem, for the shared
+// memory of each plan the planner considers (cudaOccupancyMaxActiveBlocksPerMultiprocessor of
+// FusedGemvKernel<format> at kThreadsPerBlock; evaluated on the then-current device, so plan
+// with `device` current, as PlanFusedGemvForDevice does).
 StatusOr<GemvDeviceLimits> QueryGemvDeviceLimits(GemvKernel kernel, int device);
 // PlanFusedGemv with QueryGemvDeviceLimits of the current device.
 StatusOr<GemvLaunchConfig> PlanFusedGemvForDevice(GemvKernel kernel, const GemvShape& shape,

@@ -54,6 +54,12 @@
 // Launch constants
 //   kThreadsPerBlock = 128 (4 warps): small blocks give the planner the granularity to put >= 4
 //     blocks on each of 132 SMs even for n = 4096 (64 row blocks x k_splits).
+//   kMinBlocksPerSm = 6 (__launch_bounds__ minimum): registers for 24 resident warps per SM
+//     (<= 80 per thread; without the bound INT4 took 89, i.e. 5 blocks). 16 warps (4 blocks,
+//     kGemvSaturatingBlocksPerSm) keep enough weight bytes in flight to stream at full DRAM
+//     bandwidth; the rest hides staging and split-K reduction. The planner sizes grids in waves
+//     of the occupancy the runtime reports for the launched kernel at the plan's shared memory
+//     (gemv_plan.h): 6 per SM up to ~37 KB of staged activations, 4 at the 48 KB budget.
 //   kRowsPerWarp = 16: the MMA's m. kGroupK = 128: one scale group (eight NVFP4 blocks) per
 //     step, 16 bytes per lane per row.
 #pragma once
@@ -106,8 +112,10 @@ __device__ __forceinline__ void ComputeGroupStep(const GroupStep<Traits>& s, int
   }
 }
 
+// __launch_bounds__: 128 threads, and registers capped so that kMinBlocksPerSm = 6 blocks fit
+// an SM (<= 80 per thread, no spills), the planner's default occupancy (gemv_plan.h).
 template <class Traits>
-__global__ void __launch_bounds__(kThreadsPerBlock)
+__global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm)
     FusedGemvKernel(const FusedGemvArgs args) {  // all pointers device memory, see FusedGemvArgs
   extern __shared__ __align__(16) unsigned char smem_raw[];
   U32x4* smem_x = reinterpret_cast<U32x4*>(smem_raw);  // [m][SmemRowChunks(slice_groups_max)]

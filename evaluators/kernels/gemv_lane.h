@@ -35,6 +35,12 @@ namespace qlab::kernels::gemv {
 inline constexpr int kWarpSize = 32;
 inline constexpr int kWarpsPerBlock = 4;
 inline constexpr int kThreadsPerBlock = kWarpsPerBlock * kWarpSize;  // 128
+// Blocks of 128 threads every SM must be able to hold at once as far as registers go: the
+// kernel's __launch_bounds__ minimum, which caps ptxas at 80 registers per thread (6 x 128 x 80
+// of an SM's 64 K; the three formats need 77-80 without spills). The planner's default
+// occupancy (gemv_plan.h) is this value; the real one, with shared memory, comes from the
+// runtime.
+inline constexpr int kMinBlocksPerSm = 6;
 inline constexpr int kRowsPerWarp = 16;                              // MMA m
 inline constexpr int kRowsPerBlock = kWarpsPerBlock * kRowsPerWarp;  // 64
 inline constexpr int kMmaN = 8;                                      // MMA n = max batch

@@ -2,7 +2,9 @@
 #include "evaluators/kernels/gemv_plan.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
+#include <map>
 
 #include "common/int_math.h"
 #include "evaluators/kernels/gemv_lane.h"
@@ -10,16 +12,71 @@
 namespace qlab::kernels {
 namespace {
 
+// The kernel's own static shared memory (the is_last_block flag), as ptxas reports it.
+constexpr int64_t kStaticSmemBytes = 16;
+// Shared memory is allocated to blocks in 128-byte units.
+constexpr int64_t kSmemGranuleBytes = 128;
+// Cost model of gemv_plan.h, in group steps of one block streaming at full speed.
+constexpr double kBlockPrologueSteps = 0.5;      // launch, x staging, pipeline fill
+constexpr double kSplitStepsPerBatchRow = 0.04;  // 64 x 4-byte partials written, read, reduced
+
+// kGemvSaturatingBlocksPerSm blocks at the shared-memory budget fit in an H100 SM (228 KB), and
+// the register bound of the kernels allows at least as many.
+static_assert(kGemvSaturatingBlocksPerSm * (kGemvSmemBudgetBytes + kStaticSmemBytes + 1024) <=
+              228 * 1024);
+static_assert(kGemvSaturatingBlocksPerSm <= gemv::kMinBlocksPerSm);
+
 int64_t SmemBytes(int m, int slice_groups) {
   return int64_t{m} * gemv::SmemRowChunks(slice_groups) * 16;
 }
 
+struct GridEstimate {
+  double time = 0;        // estimated time (gemv_plan.h)
+  bool wave_ok = false;   // the wave rule holds
+  double waves = 0;
+};
+
+GridEstimate EstimateGrid(int64_t row_blocks, int groups, int splits, int m, int num_sms,
+                          int blocks_per_sm) {
+  GridEstimate e;
+  const int64_t blocks = row_blocks * splits;
+  const int64_t wave = int64_t{num_sms} * blocks_per_sm;
+  const double saturated =
+      static_cast<double>(num_sms) * std::min(blocks_per_sm, kGemvSaturatingBlocksPerSm);
+  const double slice_max = gemv::MaxSliceGroups(groups, splits);
+  const double slice_mean = static_cast<double>(groups) / splits;
+  auto wave_time = [&](int64_t c) {
+    const double cd = static_cast<double>(c);
+    return cd <= saturated ? slice_max : std::max(slice_max, cd * slice_mean / saturated);
+  };
+  const int64_t full = blocks / wave, tail = blocks % wave;
+  e.time = static_cast<double>(full) * wave_time(wave) + (tail > 0 ? wave_time(tail) : 0.0);
+  double per_block = kBlockPrologueSteps;
+  if (splits > 1) per_block += kSplitStepsPerBatchRow * m;
+  e.time += static_cast<double>(blocks) * per_block / saturated;
+  e.wave_ok = blocks <= wave || tail == 0 || 2 * tail >= wave;
+  e.waves = static_cast<double>(blocks) / static_cast<double>(wave);
+  return e;
+}
+
 }  // namespace
 
+int GemvBlocksPerSmModel(const GemvDeviceLimits& limits, int64_t smem_bytes) {
+  const int64_t per_block = CeilDiv(std::max<int64_t>(0, smem_bytes) + kStaticSmemBytes,
+                                    kSmemGranuleBytes) * kSmemGranuleBytes +
+                            std::max<int64_t>(0, limits.smem_reserved_per_block_bytes);
+  const int64_t by_smem = limits.smem_per_sm_bytes / per_block;
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(std::max(1, limits.blocks_per_sm), by_smem)));
+}
+
 std::string GemvLaunchConfig::ToString() const {
+  char waves_text[64];
+  std::snprintf(waves_text, sizeof(waves_text), " waves %.2f (%d/SM)", waves, blocks_per_sm);
   return "grid " + std::to_string(row_blocks) + "x" + std::to_string(k_splits) + " block " +
          std::to_string(threads_per_block) + " smem " + std::to_string(smem_bytes) + "B splits " +
-         std::to_string(k_splits) + " (" + std::to_string(slice_groups_max) + " groups/slice)";
+         std::to_string(k_splits) + " (" + std::to_string(slice_groups_max) + " groups/slice)" +
+         waves_text;
 }
 
 StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& shape,
@@ -35,7 +92,24 @@ StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& sha
   c.rows_per_block = gemv::kRowsPerBlock;
   c.row_blocks = CeilDiv(shape.n, gemv::kRowsPerBlock);
   c.groups = static_cast<int>(shape.k / gemv::kGroupK);
-  const int num_sms = std::max(1, limits.num_sms);
+  c.num_sms = std::max(1, limits.num_sms);
+
+  // Occupancy at a slice length, asked once per distinct length.
+  std::map<int, int> occupancy;
+  auto blocks_per_sm = [&](int slice_groups) -> StatusOr<int> {
+    const auto it = occupancy.find(slice_groups);
+    if (it != occupancy.end()) return it->second;
+    const int64_t smem = SmemBytes(shape.m, slice_groups);
+    int blocks = 0;
+    if (limits.blocks_per_sm_for_smem) {
+      ASSIGN_OR_RETURN(blocks, limits.blocks_per_sm_for_smem(static_cast<int>(smem)));
+    } else {
+      blocks = GemvBlocksPerSmModel(limits, smem);
+    }
+    blocks = std::max(1, blocks);
+    occupancy[slice_groups] = blocks;
+    return blocks;
+  };
 
   // Largest slice whose staged activations fit the budget: m * (16 * groups + 1) * 16 bytes.
   const int64_t cap_groups =
@@ -51,23 +125,21 @@ StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& sha
     }
     splits = forced_splits;
   } else {
-    // Enough blocks for four resident per SM (16 warps: each keeps ~2 KB of weights in flight,
-    // which covers the DRAM latency-bandwidth product per SM), unless K is too short.
-    const int want_per_sm = std::clamp(limits.blocks_per_sm, 1, 4);
-    const int64_t want_blocks = int64_t{num_sms} * want_per_sm;
-    const int max_splits = std::max(1, c.groups >= 4 ? c.groups / 2 : c.groups);
-    int low = static_cast<int>(std::max<int64_t>(min_splits, CeilDiv(want_blocks, c.row_blocks)));
-    low = std::clamp(low, 1, std::max(max_splits, min_splits));
-    const int high = std::max(low, std::min(max_splits, 2 * low));
-    // Critical path ~ blocks per SM (in waves) x groups of the longest slice; each split adds a
-    // partial-sum round trip, hence the small per-split term. Ties go to fewer splits.
-    double best_cost = std::numeric_limits<double>::max();
-    for (int s = low; s <= high; ++s) {
-      const double per_sm = static_cast<double>(CeilDiv(c.row_blocks * s, num_sms));
-      const double cost = per_sm * static_cast<double>(CeilDiv(c.groups, s)) + 0.5 * s;
-      if (cost < best_cost) {
-        best_cost = cost;
+    // Slices of at least two groups keep the kernel's two-step register pipeline busy.
+    const int max_splits = std::max(min_splits, c.groups >= 4 ? c.groups / 2 : c.groups);
+    bool best_wave_ok = false;
+    double best_time = std::numeric_limits<double>::max();
+    for (int s = min_splits; s <= max_splits; ++s) {
+      ASSIGN_OR_RETURN(const int bps, blocks_per_sm(gemv::MaxSliceGroups(c.groups, s)));
+      const GridEstimate e = EstimateGrid(c.row_blocks, c.groups, s, shape.m, c.num_sms, bps);
+      // The wave rule first, then the estimate; ascending s and a strict margin: ties go to
+      // fewer splits.
+      const bool better = (e.wave_ok && !best_wave_ok) ||
+                          (e.wave_ok == best_wave_ok && e.time < best_time - 1e-9);
+      if (splits == 0 || better) {
         splits = s;
+        best_wave_ok = e.wave_ok;
+        best_time = e.time;
       }
     }
   }
@@ -83,11 +155,11 @@ StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& sha
         std::to_string(limits.smem_per_block_max_bytes) + ")");
   }
   c.smem_bytes = static_cast<int>(smem);
-  c.blocks_per_sm = static_cast<int>(std::max<int64_t>(
-      1, std::min<int64_t>(limits.blocks_per_sm,
-                           limits.smem_per_sm_bytes / std::max<int64_t>(1, smem))));
+  ASSIGN_OR_RETURN(c.blocks_per_sm, blocks_per_sm(c.slice_groups_max));
+  c.waves = static_cast<double>(c.blocks()) / (static_cast<double>(c.num_sms) * c.blocks_per_sm);
   if (splits > 1) {
-    c.partials_offset = CeilDiv(c.row_blocks * 4, 256) * 256;  // counters first, 256-aligned
+    c.counters_bytes = c.row_blocks * int64_t{sizeof(unsigned)};
+    c.partials_offset = CeilDiv(c.counters_bytes, 256) * 256;  // counters first, 256-aligned
     c.workspace_bytes = c.partials_offset + c.row_blocks * splits * gemv::kMmaN *
                                                 gemv::kRowsPerBlock * int64_t{sizeof(float)};
   }

@@ -259,37 +259,120 @@ TEST(GemvSplit, RangesCoverEveryGroupOnce) {
 
 // ---- Planner ------------------------------------------------------------------------------------
 
-TEST(GemvPlan, LlmShapesOnAnH100) {
-  GemvDeviceLimits h100;  // defaults: 132 SMs, 228 KB shared memory per SM
-  h100.blocks_per_sm = 6;
-  for (GemvKernel kernel : {GemvKernel::kRazerW4, GemvKernel::kInt4Asym, GemvKernel::kNvfp4}) {
-    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{4096, 4096},
-                                                                {11008, 4096},
-                                                                {4096, 11008},
-                                                                {8192, 8192},
-                                                                {28672, 8192},
-                                                                {8192, 28672}}) {
-      for (int m : {1, 4, 8}) {
-        const auto c = PlanFusedGemv(kernel, {n, k, m}, h100);
-        ASSERT_TRUE(c.ok()) << c.status().ToString();
-        EXPECT_EQ(c->row_blocks, (n + 63) / 64);
-        EXPECT_GE(c->k_splits, 1);
-        EXPECT_LE(c->k_splits, c->groups);
-        EXPECT_EQ(c->slice_groups_max, gemv::MaxSliceGroups(c->groups, c->k_splits));
-        EXPECT_LE(c->smem_bytes, kGemvSmemBudgetBytes) << c->ToString();
-        EXPECT_EQ(c->smem_bytes, m * gemv::SmemRowChunks(c->slice_groups_max) * 16);
-        // Enough blocks for >= 4 per SM.
-        EXPECT_GE(c->row_blocks * c->k_splits, 4 * 132) << n << "x" << k << " " << c->ToString();
-        if (c->k_splits > 1) {
-          EXPECT_EQ(c->workspace_bytes,
-                    c->partials_offset + c->row_blocks * c->k_splits * 8 * 64 * 4);
-          EXPECT_GE(c->partials_offset, c->row_blocks * 4);
-        } else {
-          EXPECT_EQ(c->workspace_bytes, 0);
+const std::vector<std::pair<int64_t, int64_t>> kLlmShapes = {
+    {4096, 4096}, {11008, 4096}, {4096, 11008}, {8192, 8192}, {28672, 8192}, {8192, 28672}};
+
+// The wave rule of gemv_plan.h: at most one wave, or a last wave that is whole or >= half full.
+bool LastWaveAtLeastHalfFull(const GemvLaunchConfig& c) {
+  const int64_t wave = int64_t{c.num_sms} * c.blocks_per_sm;
+  const int64_t tail = c.blocks() % wave;
+  return c.blocks() <= wave || tail == 0 || 2 * tail >= wave;
+}
+
+TEST(GemvPlan, LlmShapesFillWholeWavesOnAnH100) {
+  EXPECT_EQ(GemvDeviceLimits{}.blocks_per_sm, gemv::kMinBlocksPerSm);
+  // 132 SMs; 6 blocks per SM is what the kernels' __launch_bounds__ give, 5 what INT4 had
+  // without the minimum (89 registers), 4 and 8 bracket them.
+  for (int blocks_per_sm : {4, 5, 6, 8}) {
+    GemvDeviceLimits h100;
+    h100.blocks_per_sm = blocks_per_sm;
+    for (GemvKernel kernel : {GemvKernel::kRazerW4, GemvKernel::kInt4Asym, GemvKernel::kNvfp4}) {
+      for (auto [n, k] : kLlmShapes) {
+        for (int m : {1, 4, 8}) {
+          const auto c = PlanFusedGemv(kernel, {n, k, m}, h100);
+          ASSERT_TRUE(c.ok()) << c.status().ToString();
+          const std::string where = std::to_string(n) + "x" + std::to_string(k) + " m=" +
+                                    std::to_string(m) + " " + std::to_string(blocks_per_sm) +
+                                    "/SM: " + c->ToString();
+          EXPECT_EQ(c->row_blocks, (n + 63) / 64);
+          EXPECT_GE(c->k_splits, 1);
+          EXPECT_LE(c->k_splits, c->groups);
+          EXPECT_EQ(c->slice_groups_max, gemv::MaxSliceGroups(c->groups, c->k_splits));
+          EXPECT_LE(c->smem_bytes, kGemvSmemBudgetBytes) << where;
+          EXPECT_EQ(c->smem_bytes, m * gemv::SmemRowChunks(c->slice_groups_max) * 16);
+          // The occupancy is the one of the launched kernel at this plan's shared memory.
+          EXPECT_EQ(c->num_sms, 132);
+          EXPECT_EQ(c->blocks_per_sm, GemvBlocksPerSmModel(h100, c->smem_bytes)) << where;
+          EXPECT_GE(c->blocks_per_sm, std::min(blocks_per_sm, kGemvSaturatingBlocksPerSm));
+          EXPECT_DOUBLE_EQ(c->waves,
+                           static_cast<double>(c->blocks()) / (132.0 * c->blocks_per_sm));
+          EXPECT_TRUE(LastWaveAtLeastHalfFull(*c)) << where;
+          // Enough blocks to saturate DRAM: >= 90% of 4 per SM.
+          EXPECT_GE(c->blocks(),
+                    0.9 * 132 * std::min(c->blocks_per_sm, kGemvSaturatingBlocksPerSm))
+              << where;
+          if (c->k_splits > 1) {
+            EXPECT_EQ(c->counters_bytes, c->row_blocks * 4);
+            EXPECT_EQ(c->workspace_bytes,
+                      c->partials_offset + c->row_blocks * c->k_splits * 8 * 64 * 4);
+            EXPECT_GE(c->partials_offset, c->counters_bytes);
+            EXPECT_EQ(c->partials_offset % 256, 0);
+          } else {
+            EXPECT_EQ(c->workspace_bytes, 0);
+            EXPECT_EQ(c->counters_bytes, 0);
+          }
         }
       }
     }
   }
+}
+
+// The cases the review found: with INT4's former 5 blocks per SM (660 slots), 4096^2 got 704
+// blocks (a 44-block second wave) and 11008x4096 2.1 waves.
+TEST(GemvPlan, NoNearlyEmptyLastWave) {
+  GemvDeviceLimits h100;
+  h100.blocks_per_sm = 5;
+  for (int m : {1, 4, 8}) {
+    const auto square = PlanFusedGemv(GemvKernel::kInt4Asym, {4096, 4096, m}, h100);
+    ASSERT_TRUE(square.ok());
+    EXPECT_NE(square->blocks(), 704) << square->ToString();
+    EXPECT_LE(square->waves, 1.0) << square->ToString();
+    const auto mlp = PlanFusedGemv(GemvKernel::kInt4Asym, {11008, 4096, m}, h100);
+    ASSERT_TRUE(mlp.ok());
+    const double fraction = mlp->waves - std::floor(mlp->waves);
+    EXPECT_TRUE(mlp->waves <= 1.0 || fraction == 0.0 || fraction >= 0.5) << mlp->ToString();
+  }
+}
+
+// The device side supplies the occupancy of the kernel it will launch at each plan's shared
+// memory; the plan reports, and its waves use, exactly that value.
+TEST(GemvPlan, UsesTheOccupancyOfTheLaunchedKernel) {
+  GemvDeviceLimits limits;
+  std::vector<int> asked;
+  limits.blocks_per_sm_for_smem = [&](int smem_bytes) -> StatusOr<int> {
+    asked.push_back(smem_bytes);
+    return smem_bytes > 16 * 1024 ? 3 : 7;
+  };
+  for (int m : {1, 8}) {
+    asked.clear();
+    const auto c = PlanFusedGemv(GemvKernel::kRazerW4, {8192, 28672, m}, limits);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_FALSE(asked.empty());
+    EXPECT_NE(std::find(asked.begin(), asked.end(), c->smem_bytes), asked.end());
+    EXPECT_EQ(c->blocks_per_sm, c->smem_bytes > 16 * 1024 ? 3 : 7) << c->ToString();
+    EXPECT_TRUE(LastWaveAtLeastHalfFull(*c)) << c->ToString();
+    // Each distinct slice length is asked once.
+    std::set<int> distinct(asked.begin(), asked.end());
+    EXPECT_EQ(distinct.size(), asked.size());
+  }
+  limits.blocks_per_sm_for_smem = [](int) -> StatusOr<int> {
+    return Status::Internal("occupancy query failed");
+  };
+  const auto failed = PlanFusedGemv(GemvKernel::kNvfp4, {4096, 4096, 1}, limits);
+  EXPECT_EQ(failed.status().code(), StatusCode::kInternal);
+  EXPECT_NE(failed.status().message().find("occupancy query failed"), std::string::npos);
+}
+
+TEST(GemvPlan, OccupancyModelCountsSharedMemory) {
+  GemvDeviceLimits h100;  // 6 blocks per SM from registers, 228 KB shared memory, 1 KB reserved
+  EXPECT_EQ(GemvBlocksPerSmModel(h100, 0), 6);
+  EXPECT_EQ(GemvBlocksPerSmModel(h100, 8 * 2064), 6);  // m = 8, 1 group per slice
+  // 48 KB + 16 B static -> 48.125 KB + 1 KB reserved: 4 fit in 228 KB.
+  EXPECT_EQ(GemvBlocksPerSmModel(h100, kGemvSmemBudgetBytes), 4);
+  EXPECT_EQ(GemvBlocksPerSmModel(h100, 227 * 1024), 1);
+  const auto c = PlanFusedGemv(GemvKernel::kRazerW4, {4096, 4096, 1}, h100);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(c->ToString().find("waves"), std::string::npos) << c->ToString();
 }
 
 TEST(GemvPlan, ForcedSplitsAndErrors) {
