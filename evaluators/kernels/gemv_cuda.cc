@@ -253,11 +253,42 @@ StatusOr<GemvLaunchConfig> PlanFusedGemvForDevice(GemvKernel kernel, const GemvS
 Status GemvWorkspace::Reserve(int64_t bytes) {
   if (bytes <= buffer_.bytes()) return Status::Ok();
   buffer_ = DeviceBuffer();
+  ledger_ = SplitKCounterLedger();
   ASSIGN_OR_RETURN(buffer_, DeviceBuffer::Allocate(bytes));
   RETURN_IF_ERROR(CudaStatus(cudaMemset(buffer_.get(), 0, static_cast<size_t>(bytes)),
                              "zeroing the GEMV workspace"));
   // Launches may come on non-blocking streams, which do not wait for the legacy stream's memset.
-  return CudaStatus(cudaDeviceSynchronize(), "zeroing the GEMV workspace");
+  RETURN_IF_ERROR(CudaStatus(cudaDeviceSynchronize(), "zeroing the GEMV workspace"));
+  ledger_.Zeroed(bytes);
+  return Status::Ok();
+}
+
+Status GemvWorkspace::BeforeLaunch(const GemvLaunchConfig& config, cudaStream_t stream) {
+  const int64_t bytes = ledger_.CountersToZero(config);
+  if (bytes == 0) return Status::Ok();
+  RETURN_IF_ERROR(CudaStatus(
+      cudaMemsetAsync(buffer_.get(), 0, static_cast<size_t>(bytes), stream),
+      "zeroing the split-K counters"));
+  ledger_.Zeroed(bytes);
+  return Status::Ok();
+}
+
+void GemvWorkspace::AfterLaunch(const GemvLaunchConfig& config, const Status& launch,
+                                cudaStream_t stream) {
+  if (launch.ok()) {
+    ledger_.Launched(config);
+    return;
+  }
+  // Blocks of a launch that failed may have counted themselves in; zero the counters now, on the
+  // same stream, so the next launch starts clean. A sticky error makes this fail as well: then
+  // the ledger still says unknown and the next BeforeLaunch retries.
+  ledger_.Aborted();
+  if (config.counters_bytes > 0 && buffer_.bytes() >= config.counters_bytes &&
+      cudaMemsetAsync(buffer_.get(), 0, static_cast<size_t>(config.counters_bytes), stream) ==
+          cudaSuccess) {
+    ledger_.Zeroed(config.counters_bytes);
+  }
+  cudaGetLastError();  // the launch's error is reported by the caller; clear what is not sticky
 }
 
 Status LaunchFusedGemv(const GemvLaunchConfig& config, const gemv::PackedPointers& weights,
@@ -312,18 +343,24 @@ Status LaunchFusedGemv(const GemvLaunchConfig& config, const gemv::PackedPointer
     auto* base = static_cast<unsigned char*>(workspace->data());
     args.counters = reinterpret_cast<unsigned*>(base);
     args.partials = reinterpret_cast<float*>(base + config.partials_offset);
+    RETURN_IF_ERROR(workspace->BeforeLaunch(config, stream));
   }
+  Status launched = Status::InvalidArgument(where + ": not a fused kernel");
   switch (config.kernel) {
     case GemvKernel::kRazerW4:
-      return gemv::LaunchRazerW4Gemv(args, config, stream);
+      launched = gemv::LaunchRazerW4Gemv(args, config, stream);
+      break;
     case GemvKernel::kInt4Asym:
-      return gemv::LaunchInt4AsymGemv(args, config, stream);
+      launched = gemv::LaunchInt4AsymGemv(args, config, stream);
+      break;
     case GemvKernel::kNvfp4:
-      return gemv::LaunchNvfp4Gemv(args, config, stream);
+      launched = gemv::LaunchNvfp4Gemv(args, config, stream);
+      break;
     case GemvKernel::kFp16Cublas:
       break;
   }
-  return Status::InvalidArgument(where + ": not a fused kernel");
+  if (config.k_splits > 1) workspace->AfterLaunch(config, launched, stream);
+  return launched;
 }
 
 // ---- cuBLAS baseline --------------------------------------------------------------------------

@@ -98,26 +98,42 @@ StatusOr<GemvDeviceLimits> QueryGemvDeviceLimits(GemvKernel kernel, int device);
 StatusOr<GemvLaunchConfig> PlanFusedGemvForDevice(GemvKernel kernel, const GemvShape& shape,
                                                   int forced_splits = 0);
 
-// Split-K scratch memory: arrival counters (zeroed when allocated; every launch leaves them zero)
-// and FP32 partial sums. One launch at a time per workspace.
+// Split-K scratch memory: arrival counters and FP32 partial sums. A launch that runs to the end
+// leaves its counters zero; the workspace's ledger (gemv_plan.h) records what is known to be
+// zero, and LaunchFusedGemv zeroes the counters on the launch's stream whenever that is not
+// known: after a launch that failed, after MarkCountersUnknown, or when an earlier plan's
+// partials cover this plan's counters. One launch at a time per workspace.
 class GemvWorkspace {
  public:
   // Grows to at least `bytes` (never shrinks), zero-filled; synchronous (the device is idle
   // when it returns), so any stream may launch with it next.
   Status Reserve(int64_t bytes);
+  // For a caller that abandons launches it made with this workspace (e.g. work on a stream
+  // discarded after an error): the next launch zeroes the counters first.
+  void MarkCountersUnknown() { ledger_.Aborted(); }
+  // Called by LaunchFusedGemv around a split-K launch of `config` on `stream`. BeforeLaunch
+  // zeroes config's counters (cudaMemsetAsync on `stream`) unless they are known to be zero;
+  // INTERNAL if that fails. AfterLaunch records the launch, or, when `launch` failed, zeroes the
+  // counters on `stream` at once (if even that fails, the next BeforeLaunch tries again).
+  Status BeforeLaunch(const GemvLaunchConfig& config, cudaStream_t stream);
+  void AfterLaunch(const GemvLaunchConfig& config, const Status& launch, cudaStream_t stream);
   void* data() const { return buffer_.get(); }
   int64_t bytes() const { return buffer_.bytes(); }
+  const SplitKCounterLedger& ledger() const { return ledger_; }
 
  private:
   DeviceBuffer buffer_;
+  SplitKCounterLedger ledger_;
 };
 
 // y = x * W^T with the fused kernel config.kernel. x: FP16 bits [m, k] (16-byte aligned), y: FP16
 // bits [m, n], W as in `weights` (pointers from DevicePackedWeights::pointers()); tensor_scale is
 // used by NVFP4 only. Asynchronous on `stream`; checks cudaGetLastError after the launch.
+// Split-K: zeroes the workspace's counters on `stream` first when they are not known to be zero,
+// and again right after a failed launch (see GemvWorkspace).
 // INVALID_ARGUMENT (naming m/n/k) when config is not a plan for its own shape, a required pointer
 // is null or misaligned, or the workspace is missing or smaller than config.workspace_bytes.
-// INTERNAL on a launch error.
+// INTERNAL on a launch error (or a failure to zero the counters).
 Status LaunchFusedGemv(const GemvLaunchConfig& config, const gemv::PackedPointers& weights,
                        float tensor_scale, const uint16_t* x, uint16_t* y, GemvWorkspace* workspace,
                        cudaStream_t stream);

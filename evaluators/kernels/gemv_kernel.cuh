@@ -26,7 +26,11 @@
 //   of weights per warp with >= 16 warps per SM.
 //   k_splits > 1: blocks write FP32 partials to the workspace; the last block to arrive at a row
 //   block (atomic counter) sums the slices in slice order (deterministic), writes y and resets
-//   the counter to zero for the next launch. k_splits == 1 writes y directly.
+//   the counter to zero for the next launch. A launch that fails or is abandoned can leave
+//   counters non-zero, and the partials of a plan with fewer row blocks can cover the counters
+//   of one with more: the host tracks what it knows to be zero (SplitKCounterLedger) and
+//   LaunchFusedGemv zeroes the counters on the stream before a launch that needs it and right
+//   after a launch that failed. k_splits == 1 writes y directly.
 //
 // Shared-memory plan
 //   The block stages its x slice once: m rows x (16 chunks per group x slice groups + 1 pad

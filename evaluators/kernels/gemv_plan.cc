@@ -166,4 +166,18 @@ StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& sha
   return c;
 }
 
+int64_t SplitKCounterLedger::CountersToZero(const GemvLaunchConfig& config) const {
+  if (config.k_splits <= 1 || config.counters_bytes <= zero_prefix_bytes_) return 0;
+  return config.counters_bytes;
+}
+
+void SplitKCounterLedger::Zeroed(int64_t bytes) {
+  zero_prefix_bytes_ = std::max(zero_prefix_bytes_, bytes);
+}
+
+void SplitKCounterLedger::Launched(const GemvLaunchConfig& config) {
+  if (config.k_splits <= 1) return;  // no workspace touched
+  zero_prefix_bytes_ = std::min(zero_prefix_bytes_, config.partials_offset);
+}
+
 }  // namespace qlab::kernels

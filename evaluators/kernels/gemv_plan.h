@@ -91,4 +91,29 @@ inline constexpr int kGemvSmemBudgetBytes = 48 * 1024;
 StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& shape,
                                          const GemvDeviceLimits& limits, int forced_splits = 0);
 
+// What the host knows about the split-K arrival counters of one workspace: the length of the
+// workspace prefix known to hold zeros. The kernel's last block of each row block returns its
+// counter to zero, so after a launch that ran to completion the counters are zero again, while
+// the partials it wrote may cover counters of a plan with more row blocks; after a launch that
+// failed or was abandoned nothing is known. Pure bookkeeping, unit-tested without a GPU;
+// GemvWorkspace (gemv_cuda.h) owns one and zeroes the counters (on the launch's stream) when
+// CountersToZero says so. Not thread-safe.
+class SplitKCounterLedger {
+ public:
+  // Bytes at the start of the workspace to zero before launching `config`: 0 when its counters
+  // are known to be zero (or it does not split K), else config.counters_bytes.
+  int64_t CountersToZero(const GemvLaunchConfig& config) const;
+  // The first `bytes` of the workspace were zeroed, ordered before the next launch.
+  void Zeroed(int64_t bytes);
+  // `config` was launched (enqueued without error): its counters end at zero, and everything
+  // from its partials on holds partial sums.
+  void Launched(const GemvLaunchConfig& config);
+  // A launch failed or was abandoned: some counters may be non-zero.
+  void Aborted() { zero_prefix_bytes_ = 0; }
+  int64_t zero_prefix_bytes() const { return zero_prefix_bytes_; }
+
+ private:
+  int64_t zero_prefix_bytes_ = 0;
+};
+
 }  // namespace qlab::kernels

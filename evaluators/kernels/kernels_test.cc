@@ -375,6 +375,45 @@ TEST(GemvPlan, OccupancyModelCountsSharedMemory) {
   EXPECT_NE(c->ToString().find("waves"), std::string::npos) << c->ToString();
 }
 
+// Split-K counter bookkeeping (what GemvWorkspace acts on): a fresh or zeroed workspace needs
+// nothing, a failed launch forces a reset, and a plan with fewer row blocks, whose partials
+// cover the counters of one with more, makes the larger plan reset first.
+TEST(GemvPlan, SplitKCountersAreResetWhenNotKnownZero) {
+  const GemvDeviceLimits limits;
+  const auto big = PlanFusedGemv(GemvKernel::kRazerW4, {64 * 1000, 1024, 1}, limits, 4);
+  const auto small = PlanFusedGemv(GemvKernel::kRazerW4, {64 * 10, 1024, 1}, limits, 4);
+  const auto unsplit = PlanFusedGemv(GemvKernel::kRazerW4, {64 * 10, 1024, 1}, limits, 1);
+  ASSERT_TRUE(big.ok() && small.ok() && unsplit.ok());
+  ASSERT_GT(big->counters_bytes, small->partials_offset);  // the overlap this guards against
+
+  SplitKCounterLedger ledger;
+  EXPECT_EQ(ledger.CountersToZero(*big), big->counters_bytes);  // nothing known yet
+  EXPECT_EQ(ledger.CountersToZero(*unsplit), 0);                // no counters used
+  ledger.Zeroed(big->workspace_bytes);                          // Reserve zero-fills
+  EXPECT_EQ(ledger.CountersToZero(*big), 0);
+  ledger.Launched(*big);  // ends with its counters zero again
+  EXPECT_EQ(ledger.CountersToZero(*big), 0);
+  EXPECT_EQ(ledger.CountersToZero(*small), 0);
+
+  // An aborted launch: every counter is suspect until zeroed.
+  ledger.Aborted();
+  EXPECT_EQ(ledger.CountersToZero(*small), small->counters_bytes);
+  EXPECT_EQ(ledger.CountersToZero(*big), big->counters_bytes);
+  ledger.Zeroed(small->counters_bytes);
+  EXPECT_EQ(ledger.CountersToZero(*small), 0);
+  EXPECT_EQ(ledger.CountersToZero(*big), big->counters_bytes);
+  ledger.Zeroed(big->counters_bytes);
+  EXPECT_EQ(ledger.CountersToZero(*big), 0);
+
+  // The small plan's partials land on the big plan's counters.
+  ledger.Launched(*small);
+  EXPECT_EQ(ledger.zero_prefix_bytes(), small->partials_offset);
+  EXPECT_EQ(ledger.CountersToZero(*small), 0);
+  EXPECT_EQ(ledger.CountersToZero(*big), big->counters_bytes);
+  ledger.Launched(*unsplit);  // touches no workspace
+  EXPECT_EQ(ledger.zero_prefix_bytes(), small->partials_offset);
+}
+
 TEST(GemvPlan, ForcedSplitsAndErrors) {
   const GemvDeviceLimits limits;
   const auto c = PlanFusedGemv(GemvKernel::kNvfp4, {100, 384, 3}, limits, 3);
@@ -621,6 +660,44 @@ TEST(GemvBenchmarkTest, TimesAndChecksASmallProblem) {
     EXPECT_GT(t->rows_checked, 0);
     EXPECT_TRUE(t->check.ok()) << GemvKernelName(kernel) << " " << t->check.ToString();
   }
+}
+
+// Split-K counters left non-zero by an aborted launch, or covered by the partials of a plan
+// with fewer row blocks, must not corrupt the next launch that shares the workspace.
+TEST(GemvGpu, SplitKCountersRecoverAfterAbortAndAcrossPlans) {
+  SKIP_WITHOUT_GPU();
+  const GemvShape big_shape{64 * 200, 1024, 2}, small_shape{64 * 4, 1024, 2};
+  auto big = PlanFusedGemvForDevice(GemvKernel::kInt4Asym, big_shape, 4);
+  auto small = PlanFusedGemvForDevice(GemvKernel::kInt4Asym, small_shape, 4);
+  ASSERT_TRUE(big.ok() && small.ok());
+  ASSERT_GT(big->counters_bytes, small->partials_offset);
+  auto w_big = MakeSyntheticWeights(GemvKernel::kInt4Asym, big_shape, 3);
+  auto w_small = MakeSyntheticWeights(GemvKernel::kInt4Asym, small_shape, 4);
+  auto x = MakeSyntheticActivations(big_shape, 5);
+  auto y = DeviceBuffer::Allocate(int64_t{2} * big_shape.m * big_shape.n);
+  ASSERT_TRUE(w_big.ok() && w_small.ok() && x.ok() && y.ok());
+  GemvWorkspace workspace;
+  ASSERT_TRUE(workspace.Reserve(std::max(big->workspace_bytes, small->workspace_bytes)).ok());
+
+  auto run = [&](const GemvLaunchConfig& c, const DevicePackedWeights& w) {
+    std::vector<uint16_t> out(static_cast<size_t>(c.shape.m) * c.shape.n);
+    EXPECT_TRUE(cudaMemset(y->get(), 0xFF, out.size() * 2) == cudaSuccess);
+    const Status s = LaunchFusedGemv(c, w.pointers(), w.tensor_scale, x->as<const uint16_t>(),
+                                     y->as<uint16_t>(), &workspace, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(cudaDeviceSynchronize() == cudaSuccess);
+    EXPECT_TRUE(cudaMemcpy(out.data(), y->get(), out.size() * 2, cudaMemcpyDeviceToHost) ==
+                cudaSuccess);
+    return out;
+  };
+  const std::vector<uint16_t> want = run(*big, *w_big);
+  for (uint16_t v : want) ASSERT_NE(v, 0xFFFF) << "every output written";
+  run(*small, *w_small);  // its partials cover the big plan's counters
+  EXPECT_EQ(run(*big, *w_big), want);
+  // An aborted launch leaves counters counted up: what a block that arrived and then died does.
+  ASSERT_TRUE(cudaMemset(workspace.data(), 0x01, big->counters_bytes) == cudaSuccess);
+  workspace.MarkCountersUnknown();
+  EXPECT_EQ(run(*big, *w_big), want);
 }
 
 TEST(KernelBenchJob, ListsCudaDevices) {
