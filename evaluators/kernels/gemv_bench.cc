@@ -4,18 +4,24 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <numeric>
 #include <vector>
 
+#include "evaluators/kernels/gemv_bench_kernels.h"
 #include "evaluators/kernels/gemv_synthetic.h"
 
 namespace qlab::kernels {
 namespace {
 
 constexpr int64_t kMiB = 1 << 20;
+// The hold kernel gives up after this long without the host's release (GemvSamples).
+constexpr int64_t kHoldTimeoutNs = 100'000'000;
+// Warm-up batches are sized to about this much GPU time each.
+constexpr double kWarmupBatchUs = 10'000;
 
 Status CheckCancelled(const JobContext* ctx) {
   if (ctx != nullptr && ctx->cancelled()) return Status::Cancelled("kernel benchmark cancelled");
@@ -34,6 +40,22 @@ double Median(const std::vector<float>& sorted) {
   const size_t n = sorted.size();
   return n % 2 == 1 ? sorted[n / 2]
                     : 0.5 * (static_cast<double>(sorted[n / 2 - 1]) + sorted[n / 2]);
+}
+
+// Copies of `bytes` each that together exceed `rotate` bytes (so a launch never finds its data
+// in L2), 1..64, limited to 70% of free device memory. RESOURCE_EXHAUSTED when one copy does
+// not fit in 90% of it.
+StatusOr<int> RotationCopies(int64_t bytes, int64_t rotate, const std::string& what) {
+  size_t free_bytes = 0, total_bytes = 0;
+  RETURN_IF_ERROR(CudaStatus(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo"));
+  if (bytes > static_cast<int64_t>(static_cast<double>(free_bytes) * 0.9)) {
+    return Status::ResourceExhausted(what + " of " + std::to_string(bytes) +
+                                     " bytes do not fit in free device memory");
+  }
+  const int copies = static_cast<int>(std::clamp<int64_t>((rotate + bytes - 1) / bytes, 1, 64));
+  return static_cast<int>(std::min<int64_t>(
+      copies, std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(free_bytes) * 0.7) /
+                                       bytes)));
 }
 
 std::string JsonString(const std::string& s) {
@@ -93,8 +115,15 @@ std::string GemvDeviceDescription::ToString() const {
   return buf;
 }
 
+double GemvTiming::pct_of_read_bw() const {
+  return read.read_bw_gbps > 0 ? 100.0 * effective_gbps / read.read_bw_gbps : 0.0;
+}
+
 GemvBenchmark::~GemvBenchmark() {
   cublas_.reset();
+  if (start_ != nullptr) cudaEventDestroy(start_);
+  if (stop_ != nullptr) cudaEventDestroy(stop_);
+  if (hold_host_ != nullptr) cudaFreeHost(hold_host_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
@@ -108,8 +137,9 @@ StatusOr<std::unique_ptr<GemvBenchmark>> GemvBenchmark::Create(int device,
     return Status::InvalidArgument("CUDA device " + std::to_string(device) + " does not exist (" +
                                    std::to_string(count) + " present)");
   }
-  if (options.repetitions < 1 || options.warmup < 0) {
-    return Status::InvalidArgument("benchmark needs repetitions >= 1 and warmup >= 0");
+  if (options.repetitions < 1 || !(options.warmup_ms >= 0) || !(options.min_sample_us >= 0)) {
+    return Status::InvalidArgument(
+        "benchmark needs repetitions >= 1, warmup_ms >= 0 and min_sample_us >= 0");
   }
   RETURN_IF_ERROR(CudaStatus(cudaSetDevice(device), "cudaSetDevice"));
   std::unique_ptr<GemvBenchmark> b(new GemvBenchmark());
@@ -138,39 +168,78 @@ StatusOr<std::unique_ptr<GemvBenchmark>> GemvBenchmark::Create(int device,
 
   RETURN_IF_ERROR(
       CudaStatus(cudaStreamCreateWithFlags(&b->stream_, cudaStreamNonBlocking), "stream"));
+  RETURN_IF_ERROR(CudaStatus(cudaEventCreate(&b->start_), "cudaEventCreate"));
+  RETURN_IF_ERROR(CudaStatus(cudaEventCreate(&b->stop_), "cudaEventCreate"));
+  void* hold = nullptr;
+  RETURN_IF_ERROR(CudaStatus(
+      cudaHostAlloc(&hold, 2 * sizeof(unsigned), cudaHostAllocMapped | cudaHostAllocPortable),
+      "cudaHostAlloc of the hold flags"));
+  b->hold_host_ = static_cast<unsigned*>(hold);
+  void* hold_device = nullptr;
+  RETURN_IF_ERROR(CudaStatus(cudaHostGetDevicePointer(&hold_device, hold, 0),
+                             "cudaHostGetDevicePointer of the hold flags"));
+  b->hold_device_ = static_cast<unsigned*>(hold_device);
+  ASSIGN_OR_RETURN(b->read_blocks_, gemv::ReadStreamBlocks(device));
   ASSIGN_OR_RETURN(b->cublas_, CublasFp16Gemv::Create());
   return b;
 }
 
-StatusOr<std::vector<float>> GemvBenchmark::TimeLaunches(const std::function<Status(int)>& launch,
-                                                         int repetitions, int warmup) {
-  for (int i = 0; i < warmup; ++i) RETURN_IF_ERROR(launch(i));
-  RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream_), "warm-up"));
-  std::vector<cudaEvent_t> start(repetitions), stop(repetitions);
-  Status status;
-  int created = 0;
-  for (; created < repetitions && status.ok(); ++created) {
-    status = CudaStatus(cudaEventCreate(&start[created]), "cudaEventCreate");
-    if (status.ok()) status = CudaStatus(cudaEventCreate(&stop[created]), "cudaEventCreate");
-  }
-  for (int r = 0; r < repetitions && status.ok(); ++r) {
-    status = CudaStatus(cudaEventRecord(start[r], stream_), "cudaEventRecord");
-    if (status.ok()) status = launch(warmup + r);
-    if (status.ok()) status = CudaStatus(cudaEventRecord(stop[r], stream_), "cudaEventRecord");
-  }
-  if (status.ok()) status = CudaStatus(cudaStreamSynchronize(stream_), "timed launches");
-  std::vector<float> us(repetitions, 0.f);
-  for (int r = 0; r < repetitions && status.ok(); ++r) {
-    float ms = 0;
-    status = CudaStatus(cudaEventElapsedTime(&ms, start[r], stop[r]), "cudaEventElapsedTime");
-    us[r] = ms * 1000.f;
-  }
-  for (int i = 0; i < created; ++i) {
-    if (start[i] != nullptr) cudaEventDestroy(start[i]);
-    if (stop[i] != nullptr) cudaEventDestroy(stop[i]);
-  }
+StatusOr<double> GemvBenchmark::TimeBatch(const std::function<Status(int)>& launch, int count,
+                                           int* next, bool* host_bound) {
+  volatile unsigned* flags = hold_host_;
+  flags[0] = 0;  // release
+  flags[1] = 0;  // timed out
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // The stream waits in the hold kernel while the host queues the sample, so the sample's events
+  // see the launches back to back, whatever each launch costs the host.
+  Status status = gemv::LaunchHold(hold_device_, hold_device_ + 1, kHoldTimeoutNs, stream_);
+  const bool held = status.ok();
+  if (status.ok()) status = CudaStatus(cudaEventRecord(start_, stream_), "cudaEventRecord");
+  for (int i = 0; i < count && status.ok(); ++i) status = launch((*next)++);
+  if (status.ok()) status = CudaStatus(cudaEventRecord(stop_, stream_), "cudaEventRecord");
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  flags[0] = 1;  // always released, so that the stream drains even after an error
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const Status drained = CudaStatus(cudaStreamSynchronize(stream_), "timed launches");
   if (!status.ok()) return status;
-  return us;
+  RETURN_IF_ERROR(drained);
+  float ms = 0;
+  RETURN_IF_ERROR(
+      CudaStatus(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime"));
+  *host_bound = held && flags[1] != 0;
+  return 1000.0 * ms;
+}
+
+StatusOr<GemvSamples> GemvBenchmark::TimeLaunches(const std::function<Status(int)>& launch,
+                                                  int samples) {
+  GemvSamples out;
+  int next = 0;
+  bool host_bound = false;
+  // Warm-up: batches of ~10 ms of GPU time (the first of one launch) until warmup_ms of GPU
+  // time has passed; the last batch, the warmest, estimates one launch.
+  double warm_us = 0, per_launch_us = 0;
+  int batch = 1;
+  do {
+    ASSIGN_OR_RETURN(const double us, TimeBatch(launch, batch, &next, &host_bound));
+    warm_us += us;
+    out.warmup_launches += batch;
+    per_launch_us = std::max(us / batch, 0.01);
+    const double want_us = std::min(kWarmupBatchUs, 1000.0 * options_.warmup_ms - warm_us);
+    batch = static_cast<int>(
+        std::clamp(std::ceil(want_us / per_launch_us), 1.0, double{kMaxLaunchesPerSample}));
+  } while (warm_us < 1000.0 * options_.warmup_ms);
+  out.warmup_ms = warm_us / 1000.0;
+  out.launches_per_sample = static_cast<int>(std::clamp(
+      std::ceil(options_.min_sample_us / per_launch_us), 1.0, double{kMaxLaunchesPerSample}));
+
+  out.per_launch_us.reserve(samples);
+  for (int r = 0; r < samples; ++r) {
+    ASSIGN_OR_RETURN(const double us,
+                     TimeBatch(launch, out.launches_per_sample, &next, &host_bound));
+    out.per_launch_us.push_back(static_cast<float>(us / out.launches_per_sample));
+    if (host_bound) ++out.host_bound_samples;
+  }
+  return out;
 }
 
 StatusOr<double> GemvBenchmark::CopyBandwidthGbps() {
@@ -189,10 +258,36 @@ StatusOr<double> GemvBenchmark::CopyBandwidthGbps() {
                                       cudaMemcpyDeviceToDevice, stream_),
                       "cudaMemcpyAsync device to device");
   };
-  ASSIGN_OR_RETURN(std::vector<float> us, TimeLaunches(copy, 30, 5));
+  ASSIGN_OR_RETURN(GemvSamples samples, TimeLaunches(copy, 30));
+  std::vector<float>& us = samples.per_launch_us;
   std::sort(us.begin(), us.end());
   copy_gbps_ = 2.0 * static_cast<double>(bytes) / (Median(us) * 1e3);
   return *copy_gbps_;
+}
+
+StatusOr<GemvReadTiming> GemvBenchmark::ReadBandwidth(int64_t bytes) {
+  if (bytes <= 0) return Status::InvalidArgument("ReadBandwidth: bytes must be positive");
+  GemvReadTiming r;
+  r.bytes = (bytes + 15) / 16 * 16;
+  const int64_t stride = (r.bytes + 255) / 256 * 256;  // each copy 256-byte aligned
+  const int64_t rotate = options_.rotate_bytes > 0 ? options_.rotate_bytes : 2 * device_.l2_bytes;
+  ASSIGN_OR_RETURN(r.rotation_copies, RotationCopies(stride, rotate, "read reference buffers"));
+  ASSIGN_OR_RETURN(DeviceBuffer src, DeviceBuffer::Allocate(stride * r.rotation_copies));
+  ASSIGN_OR_RETURN(DeviceBuffer sink, DeviceBuffer::Allocate(int64_t{read_blocks_} * 4));
+  RETURN_IF_ERROR(CudaStatus(cudaMemsetAsync(src.get(), 1, src.bytes(), stream_), "cudaMemset"));
+  RETURN_IF_ERROR(CudaStatus(cudaMemsetAsync(sink.get(), 0, sink.bytes(), stream_), "cudaMemset"));
+  const int copies = r.rotation_copies;
+  auto read = [&](int i) {
+    return gemv::LaunchReadStream(src.as<const unsigned char>() + (i % copies) * stride, r.bytes,
+                                  sink.as<unsigned>(), read_blocks_, stream_);
+  };
+  ASSIGN_OR_RETURN(GemvSamples samples, TimeLaunches(read, options_.repetitions));
+  std::vector<float>& us = samples.per_launch_us;
+  std::sort(us.begin(), us.end());
+  r.median_us = Median(us);
+  r.read_bw_gbps = static_cast<double>(r.bytes) / (r.median_us * 1e3);
+  r.launches_per_sample = samples.launches_per_sample;
+  return r;
 }
 
 StatusOr<GemvTiming> GemvBenchmark::Run(GemvKernel kernel, const GemvShape& shape,
@@ -204,6 +299,7 @@ StatusOr<GemvTiming> GemvBenchmark::Run(GemvKernel kernel, const GemvShape& shap
   t.shape = shape;
   t.repetitions = options_.repetitions;
   t.bytes_moved = GemvBytesMoved(kernel, shape);
+  const int64_t y_bytes = int64_t{2} * shape.m * shape.n;
 
   // Plan first (fused kernels), so a bad shape fails before allocating anything.
   GemvWorkspace workspace;
@@ -217,19 +313,16 @@ StatusOr<GemvTiming> GemvBenchmark::Run(GemvKernel kernel, const GemvShape& shap
     t.variant = "fp16_cublas/cublasGemmEx_compute32f";
   }
 
-  // Enough weight copies that a launch never finds its weights in L2.
-  const int64_t weight_bytes = t.bytes_moved - int64_t{2} * shape.m * (shape.k + shape.n);
-  const int64_t rotate = options_.rotate_bytes > 0 ? options_.rotate_bytes : 2 * device_.l2_bytes;
-  size_t free_bytes = 0, total_bytes = 0;
-  RETURN_IF_ERROR(CudaStatus(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo"));
-  int copies =
-      static_cast<int>(std::clamp<int64_t>((rotate + weight_bytes - 1) / weight_bytes, 1, 64));
-  copies = static_cast<int>(std::min<int64_t>(
-      copies, std::max<int64_t>(1, static_cast<int64_t>(free_bytes * 0.7) / weight_bytes)));
-  if (weight_bytes > static_cast<int64_t>(free_bytes * 0.9)) {
-    return Status::ResourceExhausted("weights of " + std::to_string(weight_bytes) +
-                                     " bytes do not fit in free device memory");
+  // The read-only reference over the bytes this GEMV reads, before the weights take the memory.
+  if (options_.read_reference) {
+    RETURN_IF_ERROR(CheckCancelled(ctx));
+    ASSIGN_OR_RETURN(t.read, ReadBandwidth(t.bytes_moved - y_bytes));
   }
+
+  // Enough weight copies that a launch never finds its weights in L2.
+  const int64_t weight_bytes = t.bytes_moved - int64_t{2} * shape.m * shape.k - y_bytes;
+  const int64_t rotate = options_.rotate_bytes > 0 ? options_.rotate_bytes : 2 * device_.l2_bytes;
+  ASSIGN_OR_RETURN(const int copies, RotationCopies(weight_bytes, rotate, "weights"));
   t.rotation_copies = copies;
   std::vector<DevicePackedWeights> weights;
   for (int i = 0; i < copies; ++i) {
@@ -254,10 +347,13 @@ StatusOr<GemvTiming> GemvBenchmark::Run(GemvKernel kernel, const GemvShape& shap
     };
   }
   RETURN_IF_ERROR(CheckCancelled(ctx));
-  ASSIGN_OR_RETURN(std::vector<float> us,
-                   TimeLaunches(launch, options_.repetitions, options_.warmup));
+  ASSIGN_OR_RETURN(GemvSamples samples, TimeLaunches(launch, options_.repetitions));
+  t.launches_per_sample = samples.launches_per_sample;
+  t.warmup_ms = samples.warmup_ms;
+  t.warmup_launches = samples.warmup_launches;
+  t.host_bound_samples = samples.host_bound_samples;
 
-  std::vector<float> sorted = us;
+  std::vector<float> sorted = std::move(samples.per_launch_us);
   std::sort(sorted.begin(), sorted.end());
   t.median_us = Median(sorted);
   t.min_us = sorted.front();
@@ -285,6 +381,10 @@ StatusOr<GemvTiming> GemvBenchmark::Run(GemvKernel kernel, const GemvShape& shap
     }
     t.rows_checked = static_cast<int64_t>(rows.size());
     t.check = CompareGemv(ref, got);
+    if (t.check.worst_index >= 0 && !rows.empty()) {
+      t.worst_batch = static_cast<int>(t.check.worst_index / static_cast<int64_t>(rows.size()));
+      t.worst_row = rows[t.check.worst_index % static_cast<int64_t>(rows.size())];
+    }
   }
   return t;
 }
@@ -305,6 +405,12 @@ std::string GemvTimingToJson(const GemvTiming& t, const GemvDeviceDescription& d
   field("k", std::to_string(t.shape.k));
   field("batch", std::to_string(t.shape.m));
   field("repetitions", std::to_string(t.repetitions));
+  field("launches_per_sample", std::to_string(t.launches_per_sample));
+  field("warmup_ms", JsonNumber(t.warmup_ms));
+  field("warmup_launches", std::to_string(t.warmup_launches));
+  if (t.host_bound_samples > 0) {
+    field("host_bound_samples", std::to_string(t.host_bound_samples));
+  }
   field("median_us", JsonNumber(t.median_us));
   field("p10_us", JsonNumber(t.p10_us));
   field("p90_us", JsonNumber(t.p90_us));
@@ -317,6 +423,12 @@ std::string GemvTimingToJson(const GemvTiming& t, const GemvDeviceDescription& d
     field("copy_bw_gbps", JsonNumber(copy_gbps));
     field("pct_of_copy_bw", JsonNumber(100.0 * t.effective_gbps / copy_gbps));
   }
+  if (t.read.read_bw_gbps > 0) {
+    field("read_bytes", std::to_string(t.read.bytes));
+    field("read_median_us", JsonNumber(t.read.median_us));
+    field("read_bw_gbps", JsonNumber(t.read.read_bw_gbps));
+    field("pct_of_read_bw", JsonNumber(t.pct_of_read_bw()));
+  }
   if (cublas_median_us > 0) {
     field("cublas_fp16_median_us", JsonNumber(cublas_median_us));
     field("speedup_vs_cublas_fp16", JsonNumber(cublas_median_us / t.median_us));
@@ -328,12 +440,19 @@ std::string GemvTimingToJson(const GemvTiming& t, const GemvDeviceDescription& d
     field("launch_grid_x", std::to_string(t.launch->row_blocks));
     field("launch_grid_y", std::to_string(t.launch->k_splits));
     field("launch_smem_bytes", std::to_string(t.launch->smem_bytes));
+    field("launch_blocks_per_sm", std::to_string(t.launch->blocks_per_sm));
+    field("launch_waves", JsonNumber(t.launch->waves));
     field("workspace_bytes", std::to_string(t.launch->workspace_bytes));
   }
   field("rows_checked", std::to_string(t.rows_checked));
   if (t.rows_checked > 0) {
     field("max_rel_err", JsonNumber(t.check.max_rel_err));
     field("check_ok", t.check.ok() ? "true" : "false");
+    if (!t.check.ok()) {
+      field("worst_batch", std::to_string(t.worst_batch));
+      field("worst_row", std::to_string(t.worst_row));
+      field("non_finite", std::to_string(t.check.non_finite));
+    }
   }
   return j + "}";
 }

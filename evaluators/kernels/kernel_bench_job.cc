@@ -105,6 +105,8 @@ StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContex
   Add(out, "p90_us", timing.p90_us, "us", false);
   Add(out, "stddev_us", timing.stddev_us, "us", false);
   Add(out, "effective_gbps", timing.effective_gbps, "GB/s", true);
+  Add(out, "read_bw_gbps", timing.read.read_bw_gbps, "GB/s", true);
+  Add(out, "pct_of_read_bw", timing.pct_of_read_bw(), "%", true);
   Add(out, "copy_bw_gbps", copy_gbps, "GB/s", true);
   Add(out, "pct_of_copy_bw", 100.0 * timing.effective_gbps / copy_gbps, "%", true);
   Add(out, "cublas_fp16_median_us", cublas.median_us, "us", false);
@@ -115,6 +117,8 @@ StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContex
   Add(out, "bytes_moved", static_cast<double>(timing.bytes_moved), "bytes", false);
   Add(out, "bits_per_weight", GemvBitsPerWeight(kernel), "bits", false);
   Add(out, "rotation_copies", timing.rotation_copies, "", true);
+  Add(out, "launches_per_sample", timing.launches_per_sample, "launches", true);
+  Add(out, "warmup_ms", timing.warmup_ms, "ms", true);
   if (timing.launch) {
     const GemvLaunchConfig& c = *timing.launch;
     Add(out, "launch_threads", c.threads_per_block, "threads per block", false);
@@ -122,6 +126,8 @@ StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContex
     Add(out, "launch_grid_x", static_cast<double>(c.row_blocks), "row blocks of 64 rows", false);
     Add(out, "launch_grid_y", c.k_splits, "K splits", false);
     Add(out, "launch_smem_bytes", c.smem_bytes, "bytes per block", false);
+    Add(out, "launch_blocks_per_sm", c.blocks_per_sm, "blocks per SM", true);
+    Add(out, "launch_waves", c.waves, "waves", false);
     Add(out, "workspace_bytes", static_cast<double>(c.workspace_bytes), "bytes", false);
   }
   out.artifacts.push_back({"kernel_bench.json", "application/json",

@@ -1,21 +1,26 @@
 // The worker's entry point for `kernel_bench` jobs (DESIGN.md section 6): time one GEMV kernel
-// on one shape and batch on one CUDA device, together with the cuBLAS FP16 baseline and a
-// device-to-device copy measured in the same run, and check its output against the CPU
-// reference. Plain C++ header (no CUDA types), so the worker compiles it with or without CUDA;
-// in a build without CUDA every job reports UNAVAILABLE.
+// on one shape and batch on one CUDA device, together with the cuBLAS FP16 baseline, a
+// device-to-device copy and a read-only streaming kernel measured in the same run, and check
+// its output against the CPU reference. Plain C++ header (no CUDA types), so the worker compiles
+// it with or without CUDA; in a build without CUDA every job reports UNAVAILABLE.
 //
 // Metrics (name, unit, direction):
-//   median_us (us, lower), p10_us, p90_us (us, lower), stddev_us (us)
+//   median_us (us, lower), p10_us, p90_us (us, lower), stddev_us (us): per launch, over the
+//     samples (each sample times launches_per_sample back-to-back launches, gemv_bench.h)
 //   effective_gbps (GB/s, higher): all bytes of W, x and y / median time
+//   read_bw_gbps (GB/s, higher): the read-only streaming kernel over the bytes of W and x
+//   pct_of_read_bw (%, higher) = 100 * effective_gbps / read_bw_gbps
 //   copy_bw_gbps (GB/s, higher): cudaMemcpy device-to-device, read + write bytes / time
 //   pct_of_copy_bw (%, higher) = 100 * effective_gbps / copy_bw_gbps
 //   cublas_fp16_median_us (us, lower), speedup_vs_cublas_fp16 (x, higher)
 //   max_rel_err (lower): max |y - y_ref| / max(|y_ref|, rms(y_ref)) over rows_checked rows;
 //     bound kGemvRelErrBound (4e-3); check_ok (1 or 0, higher)
 //   rows_checked, bytes_moved (bytes), bits_per_weight (bits), rotation_copies
+//   launches_per_sample (launches timed by one event pair), warmup_ms (ms of GPU time)
 //   launch_threads (threads per block), launch_blocks (blocks in the grid), launch_grid_x
 //     (row blocks of 64 rows), launch_grid_y (K splits), launch_smem_bytes (bytes per block),
-//     workspace_bytes (bytes): fused kernels only
+//     launch_blocks_per_sm (resident blocks per SM), launch_waves (blocks / resident blocks of
+//     the device), workspace_bytes (bytes): fused kernels only
 // Artifact "kernel_bench.json" (application/json): the device, the kernel variant that ran, its
 // launch configuration and every figure above, as one JSON object.
 #pragma once
@@ -35,7 +40,7 @@ struct KernelBenchParams {
   int64_t n = 0;          // output features (rows of W)
   int64_t k = 0;          // reduction length; multiple of 128 for the 4-bit kernels
   int batch = 1;          // 1..8
-  int repetitions = 100;  // timed launches; Default: 100
+  int repetitions = 100;  // timed samples (of launches_per_sample launches each); Default: 100
   int device = 0;         // CUDA device index; Default: 0
 };
 

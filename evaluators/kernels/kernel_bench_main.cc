@@ -5,8 +5,11 @@
 //
 // Usage: kernel_bench [--kernels razer_w4,int4_asym,nvfp4,fp16_cublas]
 //                     [--shapes 4096x4096,...]   (N x K: output features x reduction)
-//                     [--batches 1,4,8] [--reps 100] [--warmup 20] [--device 0]
-//                     [--verify-rows 256] [--json FILE] [--markdown FILE] [--peer-json FILE]
+//                     [--batches 1,4,8] [--reps 100] [--warmup-ms 50] [--min-sample-us 200]
+//                     [--device 0] [--verify-rows 256] [--no-read-reference]
+//                     [--json FILE] [--markdown FILE] [--peer-json FILE]
+// --reps is the number of timed samples; each sample times enough back-to-back launches for
+// --min-sample-us of GPU time (gemv_bench.h).
 // Exit status: 0 ran (targets may be missed: see the table); 1 an output check failed; 2 no GPU;
 // 3 usage or runtime error.
 #include <cstdio>
@@ -110,8 +113,12 @@ int main(int argc, char** argv) {
       batch_names = Split(argv[++i], ',');
     } else if (arg == "--reps" && has_value) {
       options.repetitions = std::atoi(argv[++i]);
-    } else if (arg == "--warmup" && has_value) {
-      options.warmup = std::atoi(argv[++i]);
+    } else if (arg == "--warmup-ms" && has_value) {
+      options.warmup_ms = std::atof(argv[++i]);
+    } else if (arg == "--min-sample-us" && has_value) {
+      options.min_sample_us = std::atof(argv[++i]);
+    } else if (arg == "--no-read-reference") {
+      options.read_reference = false;
     } else if (arg == "--device" && has_value) {
       device = std::atoi(argv[++i]);
     } else if (arg == "--verify-rows" && has_value) {
@@ -221,20 +228,30 @@ int main(int argc, char** argv) {
   md << "Device: " << bench.device().ToString() << "  \n";
   md << "Device-to-device copy (read+write bytes / median time): " << Fmt("%.0f", copy_gbps)
      << " GB/s  \n";
-  md << "Median of " << options.repetitions << " launches after " << options.warmup
-     << " warm-up launches, weights rotated through >= 2x L2 of copies; GB/s counts every byte "
-        "of W, x and y once. Max rel err: vs the CPU reference on up to "
+  md << "Per-launch median over " << options.repetitions
+     << " samples; a sample is one event pair around `launches` back-to-back launches (chosen "
+        "so that a sample is >= "
+     << Fmt("%.0f", options.min_sample_us)
+     << " us of GPU time), queued behind a hold kernel so that the host's launch cost is not "
+        "counted; >= "
+     << Fmt("%.0f", options.warmup_ms)
+     << " ms of GPU time of warm-up launches first. Weights rotated through >= 2x L2 of copies; "
+        "GB/s counts every byte of W, x and y once. % of read: of a read-only streaming kernel "
+        "over the same bytes of W and x, measured in the same run. Max rel err: vs the CPU "
+        "reference on up to "
      << options.verify_rows << " sampled rows (bound " << kGemvRelErrBound << ").\n\n";
-  md << "| N x K | batch | kernel | median us | p10-p90 us | GB/s | % of copy | x cuBLAS | "
-        "x tinygemm | max rel err | launch |\n";
-  md << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  md << "| N x K | batch | kernel | median us | p10-p90 us | launches | GB/s | % of read | "
+        "% of copy | x cuBLAS | x tinygemm | max rel err | launch |\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const Row& r : rows) {
     const bool peer_row = r.t.repetitions < 0;
     md << "| " << r.t.shape.n << " x " << r.t.shape.k << " | " << r.t.shape.m << " | "
        << (peer_row ? r.t.variant : std::string(GemvKernelName(r.t.kernel))) << " | "
        << Fmt("%.1f", r.t.median_us) << " | "
        << (peer_row ? "-" : Fmt("%.1f", r.t.p10_us) + "-" + Fmt("%.1f", r.t.p90_us)) << " | "
+       << (peer_row ? "-" : std::to_string(r.t.launches_per_sample)) << " | "
        << Fmt("%.0f", r.t.effective_gbps) << " | "
+       << (r.t.read.read_bw_gbps > 0 ? Fmt("%.1f", r.t.pct_of_read_bw()) : "-") << " | "
        << Fmt("%.1f", 100.0 * r.t.effective_gbps / copy_gbps) << " | "
        << (r.cublas_us > 0 ? Fmt("%.2f", r.cublas_us / r.t.median_us) : "-") << " | "
        << (r.peer_us > 0 ? Fmt("%.2f", r.peer_us / r.t.median_us) : "-") << " | "
@@ -258,7 +275,11 @@ int main(int argc, char** argv) {
         md << "- " << GemvKernelName(kernel) << " 8192x8192 batch 1: " << Fmt("%.2f", speedup)
            << "x cuBLAS (target >= 3.3: " << (speedup >= 3.3 ? "met" : "NOT met") << "), "
            << Fmt("%.1f", pct)
-           << "% of copy bandwidth (target >= 85: " << (pct >= 85 ? "met" : "NOT met") << ")\n";
+           << "% of copy bandwidth (target >= 85: " << (pct >= 85 ? "met" : "NOT met") << ")"
+           << (r.t.read.read_bw_gbps > 0
+                   ? ", " + Fmt("%.1f", r.t.pct_of_read_bw()) + "% of read bandwidth"
+                   : std::string())
+           << "\n";
       } else if (r.t.shape.m == 8) {
         md << "- " << GemvKernelName(kernel) << " 8192x8192 batch 8: " << Fmt("%.2f", speedup)
            << "x cuBLAS (target >= 2.5: " << (speedup >= 2.5 ? "met" : "NOT met") << ")\n";

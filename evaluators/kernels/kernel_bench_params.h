@@ -6,7 +6,7 @@
 //   n, k         weight rows (output features) and reduction length     (required), or
 //   shape        [n, k], so that a sweep can list shapes as one axis
 //   batch        activation rows, 1..8. Default: 1
-//   repetitions  timed launches, 1..100000. Default: 100
+//   repetitions  timed samples (each >= 200 us of back-to-back launches), 1..100000. Default: 100
 // The device is the one the scheduler leased the job on.
 #pragma once
 

@@ -647,7 +647,7 @@ TEST(GemvBenchmarkTest, TimesAndChecksASmallProblem) {
   SKIP_WITHOUT_GPU();
   GemvBenchOptions options;
   options.repetitions = 10;
-  options.warmup = 2;
+  options.warmup_ms = 5;
   auto bench = GemvBenchmark::Create(0, options);
   ASSERT_TRUE(bench.ok()) << bench.status().ToString();
   const auto copy = (*bench)->CopyBandwidthGbps();
@@ -659,7 +659,35 @@ TEST(GemvBenchmarkTest, TimesAndChecksASmallProblem) {
     EXPECT_GT(t->median_us, 0.0);
     EXPECT_GT(t->rows_checked, 0);
     EXPECT_TRUE(t->check.ok()) << GemvKernelName(kernel) << " " << t->check.ToString();
+    // A sample is >= 200 us of GPU time (these launches take a few us each).
+    EXPECT_GE(t->launches_per_sample, 2);
+    EXPECT_GE(t->median_us * t->launches_per_sample, 0.5 * options.min_sample_us);
+    EXPECT_GE(t->warmup_ms, options.warmup_ms);
+    EXPECT_EQ(t->host_bound_samples, 0);
+    EXPECT_EQ(t->read.bytes, (t->bytes_moved - 2 * 3 * 1024 + 15) / 16 * 16);
+    EXPECT_GT(t->read.read_bw_gbps, 10.0);
+    EXPECT_GT(t->pct_of_read_bw(), 0.0);
+    const std::string json = GemvTimingToJson(*t, (*bench)->device(), *copy, 0);
+    for (const char* key : {"\"read_bw_gbps\"", "\"pct_of_read_bw\"", "\"launches_per_sample\"",
+                            "\"warmup_ms\""}) {
+      EXPECT_NE(json.find(key), std::string::npos) << key;
+    }
   }
+}
+
+// The read-only reference reads at least as fast as the copy moves bytes (it writes nothing).
+TEST(GemvBenchmarkTest, ReadReferenceIsNotSlowerThanCopy) {
+  SKIP_WITHOUT_GPU();
+  GemvBenchOptions options;
+  options.repetitions = 20;
+  auto bench = GemvBenchmark::Create(0, options);
+  ASSERT_TRUE(bench.ok()) << bench.status().ToString();
+  const auto copy = (*bench)->CopyBandwidthGbps();
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  const auto read = (*bench)->ReadBandwidth(256 << 20);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_GT(read->read_bw_gbps, 0.8 * *copy) << read->read_bw_gbps << " vs copy " << *copy;
+  EXPECT_EQ((*bench)->ReadBandwidth(0).status().code(), StatusCode::kInvalidArgument);
 }
 
 // Split-K counters left non-zero by an aborted launch, or covered by the partials of a plan
@@ -719,8 +747,9 @@ TEST(KernelBenchJob, ProducesTheDocumentedMetrics) {
   std::set<std::string> names;
   for (const Metric& m : out->metrics) names.insert(m.name);
   for (const char* name :
-       {"median_us", "effective_gbps", "pct_of_copy_bw", "speedup_vs_cublas_fp16", "max_rel_err",
-        "launch_threads", "launch_blocks"}) {
+       {"median_us", "effective_gbps", "read_bw_gbps", "pct_of_read_bw", "pct_of_copy_bw",
+        "speedup_vs_cublas_fp16", "max_rel_err", "launches_per_sample", "warmup_ms",
+        "launch_threads", "launch_blocks", "launch_blocks_per_sm", "launch_waves"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
   ASSERT_EQ(out->artifacts.size(), 1u);
