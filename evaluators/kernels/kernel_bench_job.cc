@@ -3,6 +3,7 @@
 #include "evaluators/kernels/kernel_bench_job.h"
 
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <string>
 
@@ -30,9 +31,37 @@ void Add(JobOutput& out, const std::string& name, double value, const std::strin
          bool higher_is_better, double stderr_value = 0) {
   out.metrics.push_back({name, value, unit, stderr_value, higher_is_better});
 }
+
+KernelBenchCheck CheckOf(const GemvTiming& t) {
+  KernelBenchCheck c;
+  c.kernel = t.kernel;
+  c.shape = t.shape;
+  c.rows_checked = t.rows_checked;
+  c.comparison = t.check;
+  c.worst_batch = t.worst_batch;
+  c.worst_row = t.worst_row;
+  return c;
+}
 #endif
 
 }  // namespace
+
+Status KernelBenchCheckStatus(const KernelBenchCheck& check) {
+  const std::string what = std::string("kernel_bench: ") + GemvKernelName(check.kernel) +
+                           " output check failed for " + GemvShapeText(check.shape) + ": ";
+  if (check.rows_checked <= 0) return Status::Internal(what + "no rows were checked");
+  const GemvComparison& c = check.comparison;
+  if (c.ok()) return Status::Ok();
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "max_rel_err %.3g %s bound %.3g (%lld non-finite) at batch row %d, weight row "
+                "%lld; %lld rows checked",
+                c.max_rel_err, c.max_rel_err > kGemvRelErrBound ? ">" : "<=", kGemvRelErrBound,
+                static_cast<long long>(c.non_finite), check.worst_batch,
+                static_cast<long long>(check.worst_row),
+                static_cast<long long>(check.rows_checked));
+  return Status::Internal(what + buf);
+}
 
 bool CudaAvailable(std::string* why_not) {
 #if defined(QLAB_KERNELS_HAVE_CUDA)
@@ -90,10 +119,13 @@ StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContex
   ASSIGN_OR_RETURN(const double copy_gbps, bench->CopyBandwidthGbps());
   ctx.ReportProgress(0.15);
   ASSIGN_OR_RETURN(const GemvTiming cublas, bench->Run(GemvKernel::kFp16Cublas, shape, &ctx));
+  // A wrong baseline would make the speedup meaningless: its check fails the job as well.
+  RETURN_IF_ERROR(KernelBenchCheckStatus(CheckOf(cublas)));
   ctx.ReportProgress(kernel == GemvKernel::kFp16Cublas ? 0.95 : 0.55);
   GemvTiming timing = cublas;
   if (kernel != GemvKernel::kFp16Cublas) {
     ASSIGN_OR_RETURN(timing, bench->Run(kernel, shape, &ctx));
+    RETURN_IF_ERROR(KernelBenchCheckStatus(CheckOf(timing)));
   }
   ctx.ReportProgress(1.0);
 

@@ -1,8 +1,9 @@
 // The worker's entry point for `kernel_bench` jobs (DESIGN.md section 6): time one GEMV kernel
 // on one shape and batch on one CUDA device, together with the cuBLAS FP16 baseline, a
 // device-to-device copy and a read-only streaming kernel measured in the same run, and check
-// its output against the CPU reference. Plain C++ header (no CUDA types), so the worker compiles
-// it with or without CUDA; in a build without CUDA every job reports UNAVAILABLE.
+// its output against the CPU reference: a failed check fails the job. Plain C++ header (no CUDA
+// types), so the worker compiles it with or without CUDA; in a build without CUDA every job
+// reports UNAVAILABLE.
 //
 // Metrics (name, unit, direction):
 //   median_us (us, lower), p10_us, p90_us (us, lower), stddev_us (us): per launch, over the
@@ -14,7 +15,7 @@
 //   pct_of_copy_bw (%, higher) = 100 * effective_gbps / copy_bw_gbps
 //   cublas_fp16_median_us (us, lower), speedup_vs_cublas_fp16 (x, higher)
 //   max_rel_err (lower): max |y - y_ref| / max(|y_ref|, rms(y_ref)) over rows_checked rows;
-//     bound kGemvRelErrBound (4e-3); check_ok (1 or 0, higher)
+//     bound kGemvRelErrBound (4e-3); check_ok (always 1: a failed check fails the job)
 //   rows_checked, bytes_moved (bytes), bits_per_weight (bits), rotation_copies
 //   launches_per_sample (launches timed by one event pair), warmup_ms (ms of GPU time)
 //   launch_threads (threads per block), launch_blocks (blocks in the grid), launch_grid_x
@@ -32,6 +33,8 @@
 #include "common/device.h"
 #include "common/job_output.h"
 #include "common/status.h"
+#include "evaluators/kernels/gemv_format.h"
+#include "evaluators/kernels/gemv_reference.h"
 
 namespace qlab::kernels {
 
@@ -58,8 +61,25 @@ std::vector<DeviceInfo> CudaDevices(std::string* why_not);
 // shape (naming m/n/k), batch outside 1..8, repetitions outside 1..100000, or a device index
 // that does not exist. UNAVAILABLE when CudaAvailable() is false. CANCELLED when ctx is
 // cancelled between phases (progress is reported through ctx). RESOURCE_EXHAUSTED when the
-// weights do not fit on the device. A kernel that runs but misses the accuracy bound is still
-// a successful job: max_rel_err and check_ok say so.
+// weights do not fit on the device. INTERNAL when the output check of the kernel, or of the
+// cuBLAS baseline it is compared with, fails (KernelBenchCheckStatus): the job ends FAILED.
 StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContext& ctx);
+
+// The output check of one timed kernel, as the job judges it.
+struct KernelBenchCheck {
+  GemvKernel kernel = GemvKernel::kRazerW4;
+  GemvShape shape;
+  int64_t rows_checked = 0;  // sampled weight rows compared (x every batch row)
+  GemvComparison comparison;
+  int worst_batch = -1;  // batch row and weight row of comparison.worst_index
+  int64_t worst_row = -1;
+};
+
+// OK when rows were checked and comparison.ok(); otherwise INTERNAL naming the kernel, the
+// shape and batch, max_rel_err against kGemvRelErrBound, the non-finite outputs and where the
+// worst output is, e.g. "kernel_bench: razer_w4 output check failed for m=8 n=4096 k=4096:
+// max_rel_err 0.031 > bound 0.004 (0 non-finite) at batch row 3, weight row 1234; 256 rows
+// checked". Plain C++ (no GPU), so the verdict is unit-tested everywhere.
+Status KernelBenchCheckStatus(const KernelBenchCheck& check);
 
 }  // namespace qlab::kernels

@@ -571,6 +571,37 @@ TEST(KernelBenchJob, RejectsBadParametersBeforeLookingForAGpu) {
   EXPECT_EQ(RunKernelBenchJob(p, ctx).status().code(), StatusCode::kInvalidArgument);
 }
 
+// A failed output check is the job's error: which kernel, shape and batch, the error against
+// the bound and where the worst output is.
+TEST(KernelBenchJob, FailedCheckFailsTheJob) {
+  KernelBenchCheck check;
+  check.kernel = GemvKernel::kInt4Asym;
+  check.shape = {4096, 11008, 8};
+  check.rows_checked = 256;
+  check.comparison.max_rel_err = 0.031;
+  check.comparison.worst_index = 3 * 256 + 17;
+  check.worst_batch = 3;
+  check.worst_row = 1234;
+  const Status failed = KernelBenchCheckStatus(check);
+  EXPECT_EQ(failed.code(), StatusCode::kInternal);
+  for (const char* part : {"int4_asym", "m=8", "n=4096", "k=11008", "max_rel_err 0.031",
+                           "bound 0.004", "batch row 3", "weight row 1234", "256 rows"}) {
+    EXPECT_NE(failed.message().find(part), std::string::npos) << part << " in " << failed.message();
+  }
+
+  // Non-finite outputs fail even when the finite ones are close.
+  check.comparison.max_rel_err = 1e-4;
+  check.comparison.non_finite = 2;
+  const Status nan = KernelBenchCheckStatus(check);
+  EXPECT_EQ(nan.code(), StatusCode::kInternal);
+  EXPECT_NE(nan.message().find("2 non-finite"), std::string::npos) << nan.message();
+
+  check.comparison.non_finite = 0;
+  EXPECT_TRUE(KernelBenchCheckStatus(check).ok());
+  check.rows_checked = 0;  // the job always checks; no rows is not a pass
+  EXPECT_EQ(KernelBenchCheckStatus(check).code(), StatusCode::kInternal);
+}
+
 TEST(KernelBenchJob, UnavailableWithoutGpu) {
   std::string why_not;
   if (CudaAvailable(&why_not)) GTEST_SKIP() << "a GPU is present";
