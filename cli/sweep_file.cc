@@ -35,21 +35,52 @@ ojson ScalarToJson(const YAML::Node& node) {
   return s;
 }
 
-ojson ToJson(const YAML::Node& node) {
+// yaml-cpp makes an alias the very node its anchor names, so `&a [*a]` is a cycle and aliases of
+// aliases expand exponentially (nine lines can stand for 10^9 values): the conversion stops at
+// the coordinator's nesting bound and at one value per byte of text (plus this many, for
+// modest reuse of anchors) instead of recursing or growing on.
+constexpr size_t kMaxYamlAliasValues = 4096;
+
+// Converts `node`, a value `depth` sequences or mappings deep (the root is 1), into *out;
+// *values counts down the values still allowed.
+Status ToJson(const YAML::Node& node, int depth, size_t* values, ojson* out) {
+  if (*values == 0) {
+    return Status::InvalidArgument(
+        "sweep file holds more values once its aliases are expanded than it has bytes (plus " +
+        std::to_string(kMaxYamlAliasValues) + ")");
+  }
+  --*values;
+  const bool nests = node.Type() == YAML::NodeType::Sequence || node.Type() == YAML::NodeType::Map;
+  if (nests && depth > kMaxJsonNesting) {
+    return Status::InvalidArgument("sweep file nests deeper than " +
+                                   std::to_string(kMaxJsonNesting) +
+                                   " levels (or an alias refers to itself)");
+  }
   switch (node.Type()) {
-    case YAML::NodeType::Null: return nullptr;
-    case YAML::NodeType::Scalar: return ScalarToJson(node);
+    case YAML::NodeType::Scalar:
+      *out = ScalarToJson(node);
+      return Status::Ok();
     case YAML::NodeType::Sequence: {
-      ojson out = ojson::array();
-      for (const auto& item : node) out.push_back(ToJson(item));
-      return out;
+      *out = ojson::array();
+      for (const auto& item : node) {
+        ojson value;
+        RETURN_IF_ERROR(ToJson(item, depth + 1, values, &value));
+        out->push_back(std::move(value));
+      }
+      return Status::Ok();
     }
     case YAML::NodeType::Map: {
-      ojson out = ojson::object();
-      for (const auto& kv : node) out[kv.first.as<std::string>()] = ToJson(kv.second);
-      return out;
+      *out = ojson::object();
+      for (const auto& kv : node) {
+        ojson value;
+        RETURN_IF_ERROR(ToJson(kv.second, depth + 1, values, &value));
+        (*out)[kv.first.as<std::string>()] = std::move(value);
+      }
+      return Status::Ok();
     }
-    default: return nullptr;
+    default:
+      *out = nullptr;
+      return Status::Ok();
   }
 }
 
@@ -68,9 +99,12 @@ StatusOr<std::string> SweepTextToJson(const std::string& text) {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return Status::InvalidArgument("sweep file must be a mapping (name, kind, ...)");
     // yaml-cpp bounds its own recursion (YAML::DeepRecursion); the coordinator takes less.
+    ojson converted;
+    size_t values = text.size() + kMaxYamlAliasValues;
+    RETURN_IF_ERROR(ToJson(root, 1, &values, &converted));
     std::string json;
     try {
-      json = ToJson(root).dump();
+      json = converted.dump();
     } catch (const nlohmann::json::exception&) {
       // yaml-cpp passes bytes through unchecked; JSON text must be UTF-8 (type_error 316).
       return Status::InvalidArgument("sweep file is not valid UTF-8 text");

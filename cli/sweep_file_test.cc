@@ -78,5 +78,38 @@ TEST(SweepFileTest, YamlThatIsNotUtf8IsInvalidArgument) {
   EXPECT_EQ(*utf8, "{\"name\":\"\xc3\xa9t\xc3\xa9\"}");
 }
 
+TEST(SweepFileTest, AliasCyclesAndAliasBombsAreRefused) {
+  // Found by tests/fuzz (sweep_text): `&p [*p]` is a sequence holding itself, and the
+  // conversion to JSON recursed until the stack overflowed.
+  auto cycle = SweepTextToJson("name: a\nkind: noop\nparams: &p [*p]\n");
+  ASSERT_FALSE(cycle.ok());
+  EXPECT_EQ(cycle.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(cycle.status().message().find("nests deeper than 64"), std::string::npos)
+      << cycle.status().message();
+  // Ten aliases per line over nine lines: 10^9 values from 400 bytes.
+  std::string bomb = "name: a\nkind: noop\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    const std::string prev = "*l" + std::to_string(i - 1);
+    bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", " : "") + prev;
+    bomb += "]\n";
+  }
+  auto expanded = SweepTextToJson(bomb);
+  ASSERT_FALSE(expanded.ok());
+  EXPECT_NE(expanded.status().message().find("more values once its aliases are expanded"),
+            std::string::npos)
+      << expanded.status().message();
+  // Without aliases a file cannot hold more values than bytes: long lists stay fine.
+  std::string list = "name: a\nkind: noop\naxes: {seq: [0";
+  for (int i = 1; i < 20000; ++i) list += "," + std::to_string(i % 10);
+  auto long_list = SweepTextToJson(list + "]}\n");
+  ASSERT_TRUE(long_list.ok()) << long_list.status().ToString();
+  // Aliases that expand modestly still work.
+  auto fine = SweepTextToJson("name: a\nkind: noop\nparams: &p {x: 1}\naxes: {copy: [*p, *p]}\n");
+  ASSERT_TRUE(fine.ok()) << fine.status().ToString();
+  EXPECT_EQ(*fine,
+            R"({"name":"a","kind":"noop","params":{"x":1},"axes":{"copy":[{"x":1},{"x":1}]}})");
+}
+
 }  // namespace
 }  // namespace qlab::cli
