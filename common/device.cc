@@ -33,7 +33,8 @@ std::string DevicesToJson(const std::vector<DeviceInfo>& devices) {
                    {"cores", d.cores},
                    {"driver", d.driver},
                    {"compute_capability", d.compute_capability},
-                   {"clock_mhz", d.clock_mhz}});
+                   {"clock_mhz", d.clock_mhz},
+                   {"kinds", d.kinds}});
   }
   return out.dump();
 }
@@ -53,6 +54,11 @@ std::vector<DeviceInfo> DevicesFromJson(const std::string& json) {
     info.driver = d.value("driver", "");
     info.compute_capability = d.value("compute_capability", "");
     info.clock_mhz = d.value("clock_mhz", 0);
+    if (d.contains("kinds") && d["kinds"].is_array()) {
+      for (const auto& k : d["kinds"]) {
+        if (k.is_string()) info.kinds.push_back(k.get<std::string>());
+      }
+    }
     devices.push_back(std::move(info));
   }
   return devices;

@@ -1,6 +1,7 @@
 // A compute device as workers advertise it and the scheduler matches it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,6 +18,12 @@ struct DeviceInfo {
   std::string driver;
   std::string compute_capability;  // CUDA only, "9.0"
   int clock_mhz = 0;
+  // Job kinds this device runs; empty = every kind its worker runs.
+  std::vector<std::string> kinds;
+
+  bool RunsKind(const std::string& kind) const {
+    return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+  }
 };
 
 // "cpu" | "cuda" | "npu" | "any" and back; ParseDeviceClass returns -1 for unknown names and

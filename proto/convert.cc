@@ -14,4 +14,23 @@ Metric MetricFromProto(const v1::Metric& metric) {
   return {metric.name(), metric.value(), metric.unit(), metric.stderr(), metric.higher_is_better()};
 }
 
+void DeviceToProto(const DeviceInfo& d, v1::Device* out) {
+  out->set_device_class(static_cast<v1::DeviceClass>(d.device_class));
+  out->set_name(d.name);
+  out->set_model(d.model);
+  out->set_memory_bytes(d.memory_bytes);
+  out->set_cores(d.cores);
+  out->set_driver(d.driver);
+  out->set_compute_capability(d.compute_capability);
+  out->set_clock_mhz(d.clock_mhz);
+  for (const auto& k : d.kinds) out->add_kinds(k);
+}
+
+DeviceInfo DeviceFromProto(const v1::Device& d) {
+  DeviceInfo out{static_cast<int>(d.device_class()), d.name(), d.model(), d.memory_bytes(),
+                 d.cores(), d.driver(), d.compute_capability(), d.clock_mhz(), {}};
+  out.kinds.assign(d.kinds().begin(), d.kinds().end());
+  return out;
+}
+
 }  // namespace qlab

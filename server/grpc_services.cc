@@ -285,9 +285,7 @@ grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* ctx, const v1::Reg
   reg.host = req->host();
   for (const auto& d : req->devices()) {
     if (d.name().empty()) return ToGrpcStatus(Status::InvalidArgument("devices.name is required"));
-    reg.devices.push_back(DeviceInfo{static_cast<int>(d.device_class()), d.name(), d.model(),
-                                     d.memory_bytes(), d.cores(), d.driver(),
-                                     d.compute_capability(), d.clock_mhz()});
+    reg.devices.push_back(DeviceFromProto(d));
   }
   for (const auto& k : req->kinds()) reg.kinds.insert(k);
   reg.slots = req->slots() > 0 ? req->slots() : 1;
@@ -410,17 +408,7 @@ grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext* ctx, const v1::
     auto* p = resp->add_workers();
     p->set_worker_id(w.record.id);
     p->set_host(w.record.host);
-    for (const auto& d : DevicesFromJson(w.record.devices_json)) {
-      auto* dev = p->add_devices();
-      dev->set_device_class(static_cast<v1::DeviceClass>(d.device_class));
-      dev->set_name(d.name);
-      dev->set_model(d.model);
-      dev->set_memory_bytes(d.memory_bytes);
-      dev->set_cores(d.cores);
-      dev->set_driver(d.driver);
-      dev->set_compute_capability(d.compute_capability);
-      dev->set_clock_mhz(d.clock_mhz);
-    }
+    for (const auto& d : DevicesFromJson(w.record.devices_json)) DeviceToProto(d, p->add_devices());
     auto kinds = nlohmann::json::parse(w.record.kinds_json, nullptr, false);
     if (kinds.is_array()) {
       for (const auto& k : kinds) p->add_kinds(k.get<std::string>());

@@ -28,9 +28,10 @@ struct WorkerView {
 
 bool DeviceSatisfies(const storage::Requirements& req, const DeviceInfo& device);
 
-// The first device of `worker` that satisfies `req`, or nullptr. Device class UNSPECIFIED
-// prefers the worker's first device.
-const DeviceInfo* FindDevice(const storage::Requirements& req, const WorkerView& worker);
+// The first device of `worker` that runs `kind` and satisfies `req`, or nullptr. Device class
+// UNSPECIFIED prefers the worker's first device.
+const DeviceInfo* FindDevice(const std::string& kind, const storage::Requirements& req,
+                             const WorkerView& worker);
 
 // Whether `worker` could ever run a job of this kind and requirements (ignoring load).
 bool CanRun(const std::string& kind, const storage::Requirements& req, const WorkerView& worker);

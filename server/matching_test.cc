@@ -32,8 +32,8 @@ TEST(MatchingTest, ClassModelAndMemory) {
 
 TEST(MatchingTest, FindDevicePicksTheSatisfyingOne) {
   WorkerView w{"w", {Cpu(), H100()}, {"quantize", "kernel_bench"}, true, 1};
-  EXPECT_EQ(FindDevice(storage::Requirements{2}, w)->name, "cuda:0");
-  EXPECT_EQ(FindDevice(storage::Requirements{}, w)->name, "cpu");
+  EXPECT_EQ(FindDevice("kernel_bench", storage::Requirements{2}, w)->name, "cuda:0");
+  EXPECT_EQ(FindDevice("kernel_bench", storage::Requirements{}, w)->name, "cpu");
   EXPECT_TRUE(CanRun("kernel_bench", storage::Requirements{2}, w));
   EXPECT_FALSE(CanRun("latency", storage::Requirements{}, w)) << "kind not advertised";
 }
@@ -53,6 +53,28 @@ TEST(MatchingTest, PendingReasonNamesTheMissingCapability) {
   gpu[0].live = false;
   EXPECT_EQ(PendingReason("kernel_bench", storage::Requirements{2}, gpu),
             "no live worker is connected");
+}
+
+// A CUDA device whose worker's LibTorch has no CUDA lists only kernel_bench: latency and
+// accuracy jobs for cuda wait, with the reason, instead of landing on it.
+TEST(MatchingTest, DeviceKindsKeepTorchJobsOffACudaDeviceWithoutCudaLibTorch) {
+  DeviceInfo cpu = Cpu();
+  cpu.kinds = {"noop", "quantize", "latency", "accuracy"};
+  DeviceInfo gpu = H100();
+  gpu.kinds = {"noop", "quantize", "kernel_bench"};
+  WorkerView w{"w", {cpu, gpu}, {"noop", "quantize", "latency", "accuracy", "kernel_bench"}, true, 1};
+  const storage::Requirements cuda{2};
+  EXPECT_EQ(FindDevice("latency", cuda, w), nullptr);
+  EXPECT_EQ(FindDevice("accuracy", cuda, w), nullptr);
+  EXPECT_EQ(FindDevice("kernel_bench", cuda, w)->name, "cuda:0");
+  EXPECT_EQ(FindDevice("latency", {}, w)->name, "cpu");
+  EXPECT_EQ(FindDevice("kernel_bench", {}, w)->name, "cuda:0") << "the CPU does not run kernel_bench";
+  EXPECT_EQ(PendingReason("latency", cuda, {w}),
+            "no live worker runs latency jobs on a matching cuda device: their LibTorch has no CUDA "
+            "support (a worker needs a CUDA-enabled LibTorch)");
+  // Devices that say nothing run every kind of their worker (workers before this field).
+  WorkerView old{"o", {H100()}, {"latency"}, true, 1};
+  EXPECT_EQ(FindDevice("latency", cuda, old)->name, "cuda:0");
 }
 
 TEST(MatchingTest, DevicesJsonRoundTrip) {

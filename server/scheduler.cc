@@ -225,7 +225,7 @@ std::vector<LeaseInfo> Scheduler::PickLocked(const std::string& worker_id, Worke
       auto found = device_of.find(key);
       if (found == device_of.end()) {
         storage::Requirements req{std::get<1>(key), std::get<2>(key), std::get<3>(key), exclusive};
-        const DeviceInfo* d = view.kinds.count(std::get<0>(key)) ? FindDevice(req, view) : nullptr;
+        const DeviceInfo* d = FindDevice(std::get<0>(key), req, view);
         found = device_of.emplace(key, d).first;
       }
       if (found->second == nullptr) continue;

@@ -2,10 +2,13 @@
 // looks executors up by kind and advertises exactly the kinds it has executors for.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "common/device.h"
 #include "common/job_output.h"
 #include "common/status.h"
 #include "worker/dataset_source.h"
@@ -35,5 +38,18 @@ using ExecutorMap = std::map<std::string, std::unique_ptr<JobExecutor>>;
 // when compiled in and usable on this machine's devices). Predictor jobs read their dataset
 // from `dataset_source` unless they name a file.
 ExecutorMap BuiltInExecutors(bool have_cuda_device, DatasetSource dataset_source = {});
+
+// Whether this binary's LibTorch can run on CUDA device `ordinal` (built with CUDA, and the
+// device visible to it). False without LibTorch.
+bool TorchRunsOnCuda(int ordinal);
+
+// Fills each device's `kinds` from the executors: kernel_bench on CUDA devices only; the
+// LibTorch kinds (latency, accuracy, predictor) on the CPU, and on a CUDA device only when
+// `torch_runs_on_cuda(ordinal)`; every other kind everywhere. So a job for cuda:0 that this
+// worker's LibTorch cannot run waits for one that can, with the reason, instead of running
+// on the CPU under a CUDA label.
+void AssignDeviceKinds(const ExecutorMap& executors,
+                       const std::function<bool(int)>& torch_runs_on_cuda,
+                       std::vector<DeviceInfo>* devices);
 
 }  // namespace qlab::worker

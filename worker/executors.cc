@@ -1,6 +1,8 @@
 // The built-in executors: thin adapters from a leased job's JSON params to the evaluator
 // libraries, which know nothing of gRPC or the worker.
 #include <chrono>
+#include <cstdlib>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 #ifdef QLAB_HAVE_TORCH
 #include "evaluators/accuracy/accuracy_job.h"
 #include "evaluators/latency/latency_job.h"
+#include "evaluators/latency/network_builder.h"
 #endif
 #ifdef QLAB_HAVE_PREDICTOR
 #include "evaluators/predictor/predictor_job.h"
@@ -89,7 +92,7 @@ class AccuracyExecutor final : public JobExecutor {
  public:
   StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
     ASSIGN_OR_RETURN(auto params, ParseParams(job));
-    if (!params.contains("device")) params["device"] = job.device;
+    params["device"] = job.device;  // the leased device, whatever the params say
     return RunAccuracyJob(params, context);
   }
 };
@@ -138,6 +141,33 @@ ExecutorMap BuiltInExecutors(bool have_cuda_device, DatasetSource dataset_source
   (void)dataset_source;
 #endif
   return map;
+}
+
+bool TorchRunsOnCuda(int ordinal) {
+#ifdef QLAB_HAVE_TORCH
+  const latency::TorchRuntime runtime = latency::GetTorchRuntime();
+  return runtime.cuda_available && ordinal >= 0 && ordinal < runtime.cuda_device_count;
+#else
+  (void)ordinal;
+  return false;
+#endif
+}
+
+void AssignDeviceKinds(const ExecutorMap& executors,
+                       const std::function<bool(int)>& torch_runs_on_cuda,
+                       std::vector<DeviceInfo>* devices) {
+  static const std::set<std::string> kTorchKinds = {"latency", "accuracy", "predictor"};
+  for (DeviceInfo& d : *devices) {
+    const bool cuda = d.device_class == 2;
+    const bool torch_here = !cuda || (d.name.rfind("cuda:", 0) == 0 &&
+                                      torch_runs_on_cuda(std::atoi(d.name.c_str() + 5)));
+    d.kinds.clear();
+    for (const auto& [kind, executor] : executors) {
+      if (kind == "kernel_bench" && !cuda) continue;
+      if (kTorchKinds.count(kind) && !torch_here) continue;
+      d.kinds.push_back(kind);
+    }
+  }
 }
 
 }  // namespace qlab::worker

@@ -96,10 +96,16 @@ int main(int argc, char** argv) {
     }
     spdlog::info("qlab-worker: metrics on http://{}/metrics", metrics.address());
   }
-  qlab::worker::Worker worker(
-      options, metrics.Decorate(roots->Guard(qlab::worker::BuiltInExecutors(
-                   have_cuda, qlab::worker::CoordinatorDatasetSource(
-                             {options.coordinator, options.token, options.tls_ca_pem})))));
+  auto executors = qlab::worker::BuiltInExecutors(
+      have_cuda, qlab::worker::CoordinatorDatasetSource(
+                     {options.coordinator, options.token, options.tls_ca_pem}));
+  qlab::worker::AssignDeviceKinds(executors, qlab::worker::TorchRunsOnCuda, &options.devices);
+  for (const auto& d : options.devices) {
+    std::string kinds;
+    for (const auto& k : d.kinds) kinds += (kinds.empty() ? "" : ",") + k;
+    spdlog::info("qlab-worker: {} ({}) runs {}", d.name, d.model, kinds);
+  }
+  qlab::worker::Worker worker(options, metrics.Decorate(roots->Guard(std::move(executors))));
   qlab::HandleTerminationSignals([&worker](int sig) {
     spdlog::info("qlab-worker: signal {} received; finishing running jobs", sig);
     worker.Stop();

@@ -103,17 +103,7 @@ bool Worker::RegisterWithRetry() {
     v1::RegisterRequest req;
     req.set_worker_id(worker_id());
     req.set_host(HostName());
-    for (const auto& d : options_.devices) {
-      auto* p = req.add_devices();
-      p->set_device_class(static_cast<v1::DeviceClass>(d.device_class));
-      p->set_name(d.name);
-      p->set_model(d.model);
-      p->set_memory_bytes(d.memory_bytes);
-      p->set_cores(d.cores);
-      p->set_driver(d.driver);
-      p->set_compute_capability(d.compute_capability);
-      p->set_clock_mhz(d.clock_mhz);
-    }
+    for (const auto& d : options_.devices) DeviceToProto(d, req.add_devices());
     for (const auto& [kind, executor] : executors_) req.add_kinds(kind);
     req.set_slots(options_.slots);
     for (const auto& [k, v] : options_.labels) (*req.mutable_labels())[k] = v;
