@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -76,6 +77,34 @@ std::string ReadNvidiaGpuModel(int ordinal) {
   std::sort(buses.begin(), buses.end());  // CUDA's default order is by PCI bus id
   if (ordinal < 0 || ordinal >= static_cast<int>(buses.size())) return "";
   return ReadKeyValue((root / buses[ordinal] / "information").string(), "Model");
+}
+
+NvidiaGpuState ReadNvidiaGpuState(int ordinal) {
+  NvidiaGpuState state;
+  if (ordinal < 0) return state;
+  const std::string command =
+      "timeout 5 nvidia-smi -i " + std::to_string(ordinal) +
+      " --query-gpu=driver_version,clocks.sm,clocks.mem,clocks.max.sm --format=csv,noheader,nounits"
+      " 2>/dev/null";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return state;
+  char line[512] = {};
+  const bool got = std::fgets(line, sizeof(line), pipe) != nullptr;
+  ::pclose(pipe);
+  if (!got) return state;
+  std::vector<std::string> fields;
+  std::stringstream parts(line);
+  for (std::string field; std::getline(parts, field, ',');) {
+    const auto first = field.find_first_not_of(" \t\n");
+    const auto last = field.find_last_not_of(" \t\n");
+    fields.push_back(first == std::string::npos ? "" : field.substr(first, last - first + 1));
+  }
+  if (fields.size() != 4) return state;
+  state.driver = fields[0];
+  state.sm_clock_mhz = std::atoi(fields[1].c_str());
+  state.mem_clock_mhz = std::atoi(fields[2].c_str());
+  state.max_sm_clock_mhz = std::atoi(fields[3].c_str());
+  return state;
 }
 
 nlohmann::json ToJson(const HostInfo& info) {

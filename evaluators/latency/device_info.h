@@ -27,6 +27,14 @@ HostInfo ReadHostInfo();
 // /proc/driver/nvidia/gpus/*/information, or "" when unavailable.
 std::string ReadNvidiaGpuModel(int ordinal);
 
+// Driver and clocks of CUDA device `ordinal` as nvidia-smi reports them now (it reads NVML);
+// empty/0 when nvidia-smi is missing or does not answer within 5 s.
+struct NvidiaGpuState {
+  std::string driver;
+  int sm_clock_mhz = 0, mem_clock_mhz = 0, max_sm_clock_mhz = 0;
+};
+NvidiaGpuState ReadNvidiaGpuState(int ordinal);
+
 nlohmann::json ToJson(const HostInfo& info);
 
 // Measures how much CPU other processes used while this one measured: the evidence that a

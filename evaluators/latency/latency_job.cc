@@ -65,13 +65,16 @@ json JobDeviceContext(const LatencyJobSpec& spec, const std::vector<int>& pinned
               {"pinned_cpus", pinned_cpus.empty() ? json(nullptr) : json(pinned_cpus)},
               {"host", ToJson(ReadHostInfo())},
               {"torch", torch},
-              {"timer", spec.device == "cpu"
-                            ? "steady_clock per call"
-                            : "steady_clock per call around forward + torch::cuda::synchronize"}};
+              {"timer", TimerDescription(spec.device)}};
   if (spec.device != "cpu") {
     const int ordinal = std::stoi(spec.device.substr(spec.device.find(':') + 1));
     ctx["gpu_model"] = ReadNvidiaGpuModel(ordinal);
-    ctx["gpu_clocks"] = nullptr;  // not readable without NVML; see the report's open items
+    const NvidiaGpuState gpu = ReadNvidiaGpuState(ordinal);
+    ctx["gpu_driver"] = gpu.driver.empty() ? json(nullptr) : json(gpu.driver);
+    ctx["gpu_clocks"] = gpu.sm_clock_mhz > 0
+                            ? json{{"sm_mhz", gpu.sm_clock_mhz}, {"mem_mhz", gpu.mem_clock_mhz},
+                                   {"max_sm_mhz", gpu.max_sm_clock_mhz}}
+                            : json(nullptr);
   }
   return ctx;
 }
@@ -96,8 +99,8 @@ StatusOr<LatencySampleSet> MeasureArchitecture(const LatencyJobSpec& spec, const
   std::function<bool()> cancelled;
   if (context != nullptr) cancelled = [context] { return context->cancelled(); };
   const HostLoadMeter load;
-  auto measured = MeasureLatency(
-      spec.protocol, [&net] { return net->Run(); }, SteadyClock(), cancelled);
+  auto measured = MeasureLatencyTimed(
+      spec.protocol, [&net] { return net->TimedRun(); }, SteadyClock(), cancelled);
   const HostLoadMeter::Reading load_reading = load.Read();
   if (!measured.ok()) return measured.status().WithContext(arch.Key());
   const Measurement& m = *measured;

@@ -5,7 +5,13 @@
 
 #include <dlfcn.h>
 #include <torch/torch.h>
+#ifdef QLAB_TORCH_CUDA  // a CUDA LibTorch (docs/libtorch-versions.md lists the APIs used)
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAGuard.h>
+#endif
 
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -372,6 +378,43 @@ Status Network::Run() {
   } catch (const std::exception& e) {
     return FromException(e, "running network on " + impl_->device_name);
   }
+}
+
+StatusOr<double> Network::TimedRun() {
+#ifdef QLAB_TORCH_CUDA
+  if (impl_->cuda) {
+    try {
+      c10::InferenceMode guard;
+      c10::cuda::CUDAGuard device_guard(impl_->device.index());
+      // Timing events (the default flags); at::cuda::CUDAEvent's own default disables timing.
+      at::cuda::CUDAEvent start(cudaEventDefault), stop(cudaEventDefault);
+      const at::cuda::CUDAStream stream = at::cuda::getCurrentCUDAStream(impl_->device.index());
+      start.record(stream);
+      torch::Tensor out = impl_->net->forward(impl_->input);
+      stop.record(stream);
+      stop.synchronize();
+      if (impl_->output_shape.empty()) {
+        impl_->output_shape = out.sizes().vec();
+        impl_->output_sum = out.sum().item<double>();
+      }
+      return static_cast<double>(start.elapsed_time(stop)) * 1000.0;
+    } catch (const std::exception& e) {
+      return FromException(e, "running network on " + impl_->device_name);
+    }
+  }
+#endif
+  const auto t0 = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(Run());
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string TimerDescription(const std::string& device) {
+  if (device == "cpu") return "steady_clock per call";
+#ifdef QLAB_TORCH_CUDA
+  return "CUDA events on the current stream around each forward, then synchronize";
+#else
+  return "steady_clock per call around forward + torch::cuda::synchronize";
+#endif
 }
 
 int64_t Network::NumParameters() const { return impl_->num_parameters; }

@@ -42,6 +42,11 @@ class Network {
   // device). Errors as Build.
   Status Run();
 
+  // One forward pass timed where it runs, in microseconds: on a CUDA device between two CUDA
+  // events recorded on the current stream around it (the host's launch overhead before the
+  // first kernel is not counted), on the CPU by the steady clock around Run(). Errors as Build.
+  StatusOr<double> TimedRun();
+
   int64_t NumParameters() const;             // trainable parameters
   std::vector<int64_t> InputShape() const;   // {batch, 3, H, W}
   std::vector<int64_t> OutputShape() const;  // logits {batch, classes}; empty before Run()
@@ -53,6 +58,9 @@ class Network {
   explicit Network(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// How TimedRun() times a pass on `device` in this build, recorded with every sample set.
+std::string TimerDescription(const std::string& device);
 
 // LibTorch facts recorded with every sample set.
 struct TorchRuntime {

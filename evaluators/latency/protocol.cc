@@ -26,7 +26,7 @@ Status CheckPositive(const char* field, double value, bool allow_zero) {
 }
 
 // One timed block under the stopping rule; appends to `samples_us`.
-Status TimedBlock(const ProtocolSettings& s, const std::function<Status()>& run_once, Clock& clock,
+Status TimedBlock(const ProtocolSettings& s, const std::function<StatusOr<double>()>& timed_run,
                   const std::function<bool()>& cancelled, std::vector<double>& samples_us) {
   double timed_s = 0;
   while (true) {
@@ -35,11 +35,9 @@ Status TimedBlock(const ProtocolSettings& s, const std::function<Status()>& run_
     const bool cap_hit = n >= s.max_runs || timed_s >= s.max_time_s;
     if (minima_met || cap_hit) return Status::Ok();
     if (cancelled && cancelled()) return Status::Cancelled("latency measurement cancelled");
-    const double t0 = clock.NowSeconds();
-    RETURN_IF_ERROR(run_once());
-    const double dt = clock.NowSeconds() - t0;
-    samples_us.push_back(dt * 1e6);
-    timed_s += dt;
+    ASSIGN_OR_RETURN(const double sample_us, timed_run());
+    samples_us.push_back(sample_us);
+    timed_s += sample_us * 1e-6;
   }
 }
 
@@ -109,6 +107,19 @@ Clock& SteadyClock() {
 StatusOr<Measurement> MeasureLatency(const ProtocolSettings& s,
                                      const std::function<Status()>& run_once, Clock& clock,
                                      const std::function<bool()>& cancelled) {
+  return MeasureLatencyTimed(
+      s,
+      [&]() -> StatusOr<double> {
+        const double t0 = clock.NowSeconds();
+        RETURN_IF_ERROR(run_once());
+        return (clock.NowSeconds() - t0) * 1e6;
+      },
+      clock, cancelled);
+}
+
+StatusOr<Measurement> MeasureLatencyTimed(const ProtocolSettings& s,
+                                          const std::function<StatusOr<double>()>& timed_run,
+                                          Clock& clock, const std::function<bool()>& cancelled) {
   Measurement m;
   // Warm-up: both minima must hold; capped by max_time_s so a pathological network still ends.
   const double w0 = clock.NowSeconds();
@@ -119,17 +130,17 @@ StatusOr<Measurement> MeasureLatency(const ProtocolSettings& s,
       break;
     }
     if (cancelled && cancelled()) return Status::Cancelled("latency measurement cancelled");
-    RETURN_IF_ERROR(run_once());
+    RETURN_IF_ERROR(timed_run().status());
     ++m.warmup_runs;
   }
 
-  RETURN_IF_ERROR(TimedBlock(s, run_once, clock, cancelled, m.samples_us));
+  RETURN_IF_ERROR(TimedBlock(s, timed_run, cancelled, m.samples_us));
   m.summary = Summarize(m.samples_us);
   if (m.summary.cv > s.cv_gate) {
     if (s.remeasure) {
       m.rejected_blocks_us.push_back(std::move(m.samples_us));
       m.samples_us.clear();
-      RETURN_IF_ERROR(TimedBlock(s, run_once, clock, cancelled, m.samples_us));
+      RETURN_IF_ERROR(TimedBlock(s, timed_run, cancelled, m.samples_us));
       m.summary = Summarize(m.samples_us);
     }
     m.unstable = m.summary.cv > s.cv_gate;

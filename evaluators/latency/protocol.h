@@ -92,6 +92,14 @@ StatusOr<Measurement> MeasureLatency(const ProtocolSettings& settings,
                                      Clock& clock = SteadyClock(),
                                      const std::function<bool()>& cancelled = {});
 
+// The same protocol when the device times each call itself (CUDA events): `timed_run` runs one
+// inference and returns its duration in microseconds. `clock` still bounds warm-up and the
+// time caps.
+StatusOr<Measurement> MeasureLatencyTimed(const ProtocolSettings& settings,
+                                          const std::function<StatusOr<double>()>& timed_run,
+                                          Clock& clock = SteadyClock(),
+                                          const std::function<bool()>& cancelled = {});
+
 // The order in which to measure `num_items` items under `num_variants` variants (A/B designs,
 // or run 1 / run 2 of a repeatability check) so that slow drift (thermal, frequency, other
 // tenants) hits every variant equally. Items are taken in blocks of `block_size`; within a
