@@ -54,8 +54,8 @@ StatusOr<int> RotationCopies(int64_t bytes, int64_t rotate, const std::string& w
   }
   const int copies = static_cast<int>(std::clamp<int64_t>((rotate + bytes - 1) / bytes, 1, 64));
   return static_cast<int>(std::min<int64_t>(
-      copies, std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(free_bytes) * 0.7) /
-                                       bytes)));
+      copies,
+      std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(free_bytes) * 0.7) / bytes)));
 }
 
 std::string JsonString(const std::string& s) {
@@ -185,7 +185,7 @@ StatusOr<std::unique_ptr<GemvBenchmark>> GemvBenchmark::Create(int device,
 }
 
 StatusOr<double> GemvBenchmark::TimeBatch(const std::function<Status(int)>& launch, int count,
-                                           int* next, bool* host_bound) {
+                                          int* next, bool* host_bound) {
   volatile unsigned* flags = hold_host_;
   flags[0] = 0;  // release
   flags[1] = 0;  // timed out
@@ -204,8 +204,7 @@ StatusOr<double> GemvBenchmark::TimeBatch(const std::function<Status(int)>& laun
   if (!status.ok()) return status;
   RETURN_IF_ERROR(drained);
   float ms = 0;
-  RETURN_IF_ERROR(
-      CudaStatus(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime"));
+  RETURN_IF_ERROR(CudaStatus(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime"));
   *host_bound = held && flags[1] != 0;
   return 1000.0 * ms;
 }
@@ -215,6 +214,12 @@ StatusOr<GemvSamples> GemvBenchmark::TimeLaunches(const std::function<Status(int
   GemvSamples out;
   int next = 0;
   bool host_bound = false;
+  // One launch outside the hold first: loading a kernel's module on its first launch (lazy
+  // loading) or a library's first-call setup may wait for the device, which would wait for the
+  // hold kernel, which waits for the host (until its timeout).
+  RETURN_IF_ERROR(launch(next++));
+  RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream_), "first launch"));
+  out.warmup_launches = 1;
   // Warm-up: batches of ~10 ms of GPU time (the first of one launch) until warmup_ms of GPU
   // time has passed; the last batch, the warmest, estimates one launch.
   double warm_us = 0, per_launch_us = 0;

@@ -59,10 +59,10 @@ struct GemvSamples {
 
 // The read-only streaming reference over one byte count.
 struct GemvReadTiming {
-  int64_t bytes = 0;       // bytes read per launch
-  double median_us = 0;    // per launch
-  double read_bw_gbps = 0; // bytes / median, GB/s
-  int rotation_copies = 1; // distinct buffers cycled through
+  int64_t bytes = 0;        // bytes read per launch
+  double median_us = 0;     // per launch
+  double read_bw_gbps = 0;  // bytes / median, GB/s
+  int rotation_copies = 1;  // distinct buffers cycled through
   int launches_per_sample = 0;
 };
 
@@ -90,9 +90,9 @@ struct GemvTiming {
   int host_bound_samples = 0;  // GemvSamples::host_bound_samples
   // Per launch, over the samples.
   double median_us = 0, mean_us = 0, min_us = 0, p10_us = 0, p90_us = 0, stddev_us = 0;
-  int64_t bytes_moved = 0;                 // GemvBytesMoved
-  double effective_gbps = 0;               // bytes_moved / median, in GB/s (1e9 bytes per second)
-  int rotation_copies = 1;                 // distinct weight buffers cycled through
+  int64_t bytes_moved = 0;    // GemvBytesMoved
+  double effective_gbps = 0;  // bytes_moved / median, in GB/s (1e9 bytes per second)
+  int rotation_copies = 1;    // distinct weight buffers cycled through
   // The read-only reference over the bytes the GEMV reads (W and x; bytes_moved less y),
   // measured in the same Run; bytes 0 when options.read_reference is false.
   GemvReadTiming read;

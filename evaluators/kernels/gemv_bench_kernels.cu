@@ -9,13 +9,12 @@
 //   memory. kReadStreamThreads = 256: 8 warps per block, enough blocks per SM for the full
 //   2048 threads, i.e. the most bytes in flight the SM allows.
 // HoldKernel: one thread, no memory but the two mapped host words.
-#include "evaluators/kernels/gemv_bench_kernels.h"
-
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <string>
 
+#include "evaluators/kernels/gemv_bench_kernels.h"
 #include "evaluators/kernels/gemv_cuda.h"
 #include "evaluators/kernels/gemv_lane.h"
 
@@ -69,12 +68,11 @@ __global__ void HoldKernel(const volatile unsigned* release,  // mapped host wor
 
 StatusOr<int> ReadStreamBlocks(int device) {
   int sms = 0, per_sm = 0;
-  RETURN_IF_ERROR(CudaStatus(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
-                             "SM count"));
-  RETURN_IF_ERROR(CudaStatus(
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, ReadStreamKernel, kReadStreamThreads,
-                                                    0),
-      "read kernel occupancy"));
+  RETURN_IF_ERROR(
+      CudaStatus(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count"));
+  RETURN_IF_ERROR(CudaStatus(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                                 &per_sm, ReadStreamKernel, kReadStreamThreads, 0),
+                             "read kernel occupancy"));
   return std::max(1, sms * per_sm);
 }
 

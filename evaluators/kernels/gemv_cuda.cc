@@ -266,9 +266,8 @@ Status GemvWorkspace::Reserve(int64_t bytes) {
 Status GemvWorkspace::BeforeLaunch(const GemvLaunchConfig& config, cudaStream_t stream) {
   const int64_t bytes = ledger_.CountersToZero(config);
   if (bytes == 0) return Status::Ok();
-  RETURN_IF_ERROR(CudaStatus(
-      cudaMemsetAsync(buffer_.get(), 0, static_cast<size_t>(bytes), stream),
-      "zeroing the split-K counters"));
+  RETURN_IF_ERROR(CudaStatus(cudaMemsetAsync(buffer_.get(), 0, static_cast<size_t>(bytes), stream),
+                             "zeroing the split-K counters"));
   ledger_.Zeroed(bytes);
   return Status::Ok();
 }

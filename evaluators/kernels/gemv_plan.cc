@@ -31,8 +31,8 @@ int64_t SmemBytes(int m, int slice_groups) {
 }
 
 struct GridEstimate {
-  double time = 0;        // estimated time (gemv_plan.h)
-  bool wave_ok = false;   // the wave rule holds
+  double time = 0;       // estimated time (gemv_plan.h)
+  bool wave_ok = false;  // the wave rule holds
   double waves = 0;
 };
 
@@ -62,9 +62,10 @@ GridEstimate EstimateGrid(int64_t row_blocks, int groups, int splits, int m, int
 }  // namespace
 
 int GemvBlocksPerSmModel(const GemvDeviceLimits& limits, int64_t smem_bytes) {
-  const int64_t per_block = CeilDiv(std::max<int64_t>(0, smem_bytes) + kStaticSmemBytes,
-                                    kSmemGranuleBytes) * kSmemGranuleBytes +
-                            std::max<int64_t>(0, limits.smem_reserved_per_block_bytes);
+  const int64_t per_block =
+      CeilDiv(std::max<int64_t>(0, smem_bytes) + kStaticSmemBytes, kSmemGranuleBytes) *
+          kSmemGranuleBytes +
+      std::max<int64_t>(0, limits.smem_reserved_per_block_bytes);
   const int64_t by_smem = limits.smem_per_sm_bytes / per_block;
   return static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>(std::max(1, limits.blocks_per_sm), by_smem)));
@@ -134,8 +135,8 @@ StatusOr<GemvLaunchConfig> PlanFusedGemv(GemvKernel kernel, const GemvShape& sha
       const GridEstimate e = EstimateGrid(c.row_blocks, c.groups, s, shape.m, c.num_sms, bps);
       // The wave rule first, then the estimate; ascending s and a strict margin: ties go to
       // fewer splits.
-      const bool better = (e.wave_ok && !best_wave_ok) ||
-                          (e.wave_ok == best_wave_ok && e.time < best_time - 1e-9);
+      const bool better =
+          (e.wave_ok && !best_wave_ok) || (e.wave_ok == best_wave_ok && e.time < best_time - 1e-9);
       if (splits == 0 || better) {
         splits = s;
         best_wave_ok = e.wave_ok;

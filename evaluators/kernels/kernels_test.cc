@@ -281,9 +281,9 @@ TEST(GemvPlan, LlmShapesFillWholeWavesOnAnH100) {
         for (int m : {1, 4, 8}) {
           const auto c = PlanFusedGemv(kernel, {n, k, m}, h100);
           ASSERT_TRUE(c.ok()) << c.status().ToString();
-          const std::string where = std::to_string(n) + "x" + std::to_string(k) + " m=" +
-                                    std::to_string(m) + " " + std::to_string(blocks_per_sm) +
-                                    "/SM: " + c->ToString();
+          const std::string where = std::to_string(n) + "x" + std::to_string(k) +
+                                    " m=" + std::to_string(m) + " " +
+                                    std::to_string(blocks_per_sm) + "/SM: " + c->ToString();
           EXPECT_EQ(c->row_blocks, (n + 63) / 64);
           EXPECT_GE(c->k_splits, 1);
           EXPECT_LE(c->k_splits, c->groups);
@@ -294,12 +294,10 @@ TEST(GemvPlan, LlmShapesFillWholeWavesOnAnH100) {
           EXPECT_EQ(c->num_sms, 132);
           EXPECT_EQ(c->blocks_per_sm, GemvBlocksPerSmModel(h100, c->smem_bytes)) << where;
           EXPECT_GE(c->blocks_per_sm, std::min(blocks_per_sm, kGemvSaturatingBlocksPerSm));
-          EXPECT_DOUBLE_EQ(c->waves,
-                           static_cast<double>(c->blocks()) / (132.0 * c->blocks_per_sm));
+          EXPECT_DOUBLE_EQ(c->waves, static_cast<double>(c->blocks()) / (132.0 * c->blocks_per_sm));
           EXPECT_TRUE(LastWaveAtLeastHalfFull(*c)) << where;
           // Enough blocks to saturate DRAM: >= 90% of 4 per SM.
-          EXPECT_GE(c->blocks(),
-                    0.9 * 132 * std::min(c->blocks_per_sm, kGemvSaturatingBlocksPerSm))
+          EXPECT_GE(c->blocks(), 0.9 * 132 * std::min(c->blocks_per_sm, kGemvSaturatingBlocksPerSm))
               << where;
           if (c->k_splits > 1) {
             EXPECT_EQ(c->counters_bytes, c->row_blocks * 4);
@@ -699,8 +697,8 @@ TEST(GemvBenchmarkTest, TimesAndChecksASmallProblem) {
     EXPECT_GT(t->read.read_bw_gbps, 10.0);
     EXPECT_GT(t->pct_of_read_bw(), 0.0);
     const std::string json = GemvTimingToJson(*t, (*bench)->device(), *copy, 0);
-    for (const char* key : {"\"read_bw_gbps\"", "\"pct_of_read_bw\"", "\"launches_per_sample\"",
-                            "\"warmup_ms\""}) {
+    for (const char* key :
+         {"\"read_bw_gbps\"", "\"pct_of_read_bw\"", "\"launches_per_sample\"", "\"warmup_ms\""}) {
       EXPECT_NE(json.find(key), std::string::npos) << key;
     }
   }
