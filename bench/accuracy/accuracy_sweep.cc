@@ -5,7 +5,10 @@
 // other, then prints a Markdown table (datatype, group size, bits/weight, perplexity, increase
 // over the FP32 reference, tokens/s, wall time per job) and the sweep's total wall time.
 // `--set key=value` overrides a fixed param (value parsed as JSON, else taken as a string).
+// Built without yaml-cpp (a GPU machine with only LibTorch), it reads JSON sweep files.
+#ifdef QLAB_HAVE_YAML
 #include <yaml-cpp/yaml.h>
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -24,6 +27,7 @@ namespace {
 
 using nlohmann::json;
 
+#ifdef QLAB_HAVE_YAML
 json YamlToJson(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Sequence: {
@@ -49,6 +53,7 @@ json YamlToJson(const YAML::Node& node) {
       return nullptr;
   }
 }
+#endif
 
 // The cartesian product of the axes, in file order with the last axis varying fastest.
 std::vector<json> Expand(const json& params, const json& axes) {
@@ -76,7 +81,13 @@ int main(int argc, char** argv) {
   }
   json sweep;
   try {
+#ifdef QLAB_HAVE_YAML
     sweep = YamlToJson(YAML::LoadFile(argv[1]));
+#else
+    std::ifstream in(argv[1]);
+    if (!in) throw std::runtime_error("cannot open the file");
+    sweep = json::parse(in);
+#endif
   } catch (const std::exception& e) {
     std::cerr << "cannot read " << argv[1] << ": " << e.what() << "\n";
     return 2;

@@ -13,7 +13,7 @@
 //   qlab_latency_repro [--archs 200] [--first 0] [--threads 1] [--block 10] [--batch 1]
 //                      [--dataset cifar10] [--protocol default|reference]
 //                      [--min-runs N] [--min-time-s S] [--warmup-runs N] [--warmup-min-s S]
-//                      [--pin 1|0] [--json FILE]
+//                      [--pin 1|0] [--device cpu|cuda:N] [--json FILE]
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -50,7 +50,7 @@ int Usage(const char* why) {
   std::fprintf(stderr,
                "qlab_latency_repro: %s\nflags: --archs N --first I --threads T --block B "
                "--batch B --dataset D --protocol P --min-runs N --min-time-s S "
-               "--warmup-runs N --warmup-min-s S --pin 1|0 --json FILE\n",
+               "--warmup-runs N --warmup-min-s S --pin 1|0 --device cpu|cuda:N --json FILE\n",
                why);
   return 2;
 }
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
       json_out = value;
     } else if (flag == "--pin") {
       params["pin"] = value != "0";
-    } else if (flag == "--dataset" || flag == "--protocol") {
+    } else if (flag == "--dataset" || flag == "--protocol" || flag == "--device") {
       params[flag.substr(2)] = value;
     } else if (num_flags.count(flag)) {
       const double v = std::atof(value.c_str());
@@ -238,6 +238,7 @@ int main(int argc, char** argv) {
               device["host"]["logical_cpus"].get<int>(), device["host"]["allowed_cpus"].get<int>(),
               device["torch"]["version"].get<std::string>().c_str(), device["threads"].get<int>(),
               device["pinned_cpus"].dump().c_str());
+  std::printf("device: %s, timer: %s\n", spec.device.c_str(), device["timer"].get<std::string>().c_str());
   std::printf("protocol: %s\n", spec.protocol.ToJson().dump().c_str());
   std::printf("archs: NB201 indices %d..%d, dataset %s, batch %d; interleave block %d\n", first,
               first + archs - 1, spec.DatasetName().c_str(), spec.batch, block);
