@@ -20,6 +20,8 @@ namespace {
 
 // Headers of real checkpoints are a few MB; a larger "length" is a corrupt or hostile file.
 constexpr uint64_t kMaxHeaderBytes = uint64_t{100} << 20;
+// Elements of one tensor (and each of its dimensions): a petabyte of F8 is no real tensor.
+constexpr uint64_t kMaxElements = uint64_t{1} << 50;
 
 int DtypeBytes(const std::string& dtype) {
   if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
@@ -62,7 +64,9 @@ Status ParseHeader(const std::string& text, uint64_t data_size,
         return Status::DataLoss(where + "shape must hold non-negative integers");
       }
       const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && numel > (uint64_t{1} << 50) / dim) {
+      // Every dimension, not only their product, stays below 2^50: after a zero dimension the
+      // product cannot grow, and a dimension of 2^63 would turn negative as an int64_t.
+      if (dim > kMaxElements || (dim != 0 && numel > kMaxElements / dim)) {
         return Status::DataLoss(where + "shape is impossibly large");
       }
       numel *= dim;
@@ -173,6 +177,7 @@ StatusOr<WeightMatrix> SafetensorsFile::ReadMatrix(const std::string& name) cons
   m.rows = m.cols == 0 ? 0 : numel / m.cols;
   m.values.resize(numel);
   const uint8_t* src = data_ + info->begin;
+  if (numel == 0) return m;  // values.data() may be null: no memcpy
   if (info->dtype == "F32") {
     std::memcpy(m.values.data(), src, numel * sizeof(float));  // little-endian host
   } else {

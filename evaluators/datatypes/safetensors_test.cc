@@ -123,6 +123,31 @@ TEST(Safetensors, RejectsBadFiles) {
   EXPECT_EQ((*f)->ReadMatrix("w").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(Safetensors, EmptyTensorsReadAndHugeDimensionsAreRefused) {
+  // Found with tests/fuzz (safetensors): an empty F32 tensor was read with memcpy from a null
+  // vector (undefined behaviour), and a dimension of 2^63 after a zero one passed the size check
+  // and came out as a negative shape.
+  json h = {{"empty", {{"dtype", "F32"}, {"shape", {0, 4}}, {"data_offsets", {0, 0}}}},
+            {"none", {{"dtype", "BF16"}, {"shape", {3, 0}}, {"data_offsets", {0, 0}}}}};
+  TempFile empty(FileBytes(h, ""));
+  auto f = SafetensorsFile::Open(empty.path());
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  for (const char* name : {"empty", "none"}) {
+    auto m = (*f)->ReadMatrix(name);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->rows, 0) << name;
+    EXPECT_TRUE(m->values.empty()) << name;
+  }
+  for (const json& shape : {json{0, uint64_t{1} << 63}, json{0, ~uint64_t{0}, ~uint64_t{0}},
+                            json{uint64_t{1} << 51, 0}}) {
+    h = {{"w", {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {0, 0}}}}};
+    TempFile huge(FileBytes(h, ""));
+    Status s = SafetensorsFile::Open(huge.path()).status();
+    EXPECT_EQ(s.code(), StatusCode::kDataLoss) << shape.dump();
+    EXPECT_NE(s.message().find("impossibly large"), std::string::npos) << s.message();
+  }
+}
+
 TEST(Safetensors, QuantizeJobOnAFile) {
   // 4 x 256 F32 weights: glob expansion, a run, and NaN/Inf reported as an error.
   std::vector<float> w(4 * 256);
