@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/device.h"
+#include "server/job_kinds.h"
 
 namespace qlab::server {
 namespace {
@@ -140,23 +141,17 @@ std::string ServerMetrics::Render(Scheduler& scheduler, storage::JobStore& store
     std::lock_guard lock(mu_);
     auto counts = store.CountByStateAndKind();
     if (counts.ok()) {
-      // Every series seen once stays (at 0 when emptied) so that rates and alerts keep working.
-      for (const auto& [key, n] : *counts) {
-        jobs_.Add({{"state", storage::JobStateName(key.first)}, {"kind", key.second}}).Set(n);
-      }
-      for (const auto& metric : jobs_.Collect()) {
-        for (const auto& m : metric.metric) {
-          std::string state, kind;
-          for (const auto& l : m.label) {
-            if (l.name == "state") state = l.value;
-            if (l.name == "kind") kind = l.value;
-          }
-          bool present = false;
-          for (const auto& [key, n] : *counts) {
-            present |= storage::JobStateName(key.first) == state && key.second == kind;
-          }
-          if (!present) jobs_.Add({{"state", state}, {"kind", kind}}).Set(0);
+      // Every state of every known kind is exported, zeros included, so that rates and alert
+      // rules work without absent().
+      std::map<std::pair<std::string, std::string>, int64_t> values;
+      for (const auto& kind : JobKindNames()) {
+        for (int state = 1; state <= 6; ++state) {
+          values[{storage::JobStateName(static_cast<storage::JobState>(state)), kind}] = 0;
         }
+      }
+      for (const auto& [key, n] : *counts) values[{storage::JobStateName(key.first), key.second}] = n;
+      for (const auto& [key, n] : values) {
+        jobs_.Add({{"state", key.first}, {"kind", key.second}}).Set(static_cast<double>(n));
       }
     }
     auto [pending, leased] = scheduler.QueueSizes();

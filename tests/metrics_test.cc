@@ -85,6 +85,14 @@ TEST(MetricsTest, PromtoolAcceptsServerAndWorkerMetrics) {
   }
   EXPECT_NE(server_text.find("qlab_jobs{kind=\"noop\",state=\"SUCCEEDED\"} 4"), std::string::npos)
       << server_text;
+  // Every state of every kind is there, zeros included: alert rules need no absent().
+  for (const char* kind : {"noop", "quantize", "kernel_bench", "latency", "accuracy", "predictor"}) {
+    for (const char* state : {"PENDING", "LEASED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"}) {
+      const std::string series = std::string("qlab_jobs{kind=\"") + kind + "\",state=\"" + state + "\"} ";
+      EXPECT_NE(server_text.find(series), std::string::npos) << series;
+    }
+  }
+  EXPECT_NE(server_text.find("qlab_jobs{kind=\"latency\",state=\"FAILED\"} 0"), std::string::npos);
   EXPECT_NE(worker_text.find("qlab_worker_jobs_total{kind=\"noop\",outcome=\"succeeded\"} 4"),
             std::string::npos) << worker_text;
 

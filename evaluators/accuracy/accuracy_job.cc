@@ -174,8 +174,13 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
       out, "hw_cost",
       datatypes::EstimateHardwareCost(quantizer, std::max<int64_t>(1, group_for_cost)).relative, "",
       false);
-  AddMetric(out, "weight_sqnr_db", noise > 0 ? 10.0 * std::log10(signal / noise) : 300.0, "dB",
-            true);
+  // A lossless datatype has no finite SQNR: the metric is left out rather than stored as a
+  // made-up number; the exact reconstruction shows as zero_weight_error.
+  if (noise > 0) {
+    AddMetric(out, "weight_sqnr_db", 10.0 * std::log10(signal / noise), "dB", true);
+  } else {
+    AddMetric(out, "zero_weight_error", 1.0, "", false);
+  }
   AddMetric(out, "num_quantized_weights", static_cast<double>(num_weights), "", false);
   AddMetric(out, "scored_tokens", static_cast<double>(plan.scored_positions), "", false);
   AddMetric(out, "context", static_cast<double>(ctx), "tokens", false);

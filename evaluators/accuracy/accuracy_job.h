@@ -34,7 +34,8 @@
 // the window-by-window paired difference in Metric::stderr_value: datatypes whose increases
 // differ by less than ~2 standard errors are not told apart by this text), tokens_per_s (window
 // tokens per second of the quantized pass), bits_per_weight (storage bits of the quantized weights,
-// averaged over them), hw_cost (datatypes/hw_cost.h), weight_sqnr_db (over all quantized weights),
+// averaged over them), hw_cost (datatypes/hw_cost.h), weight_sqnr_db (over all quantized weights; left out,
+// with zero_weight_error 1, when the quantized weights equal the originals),
 // num_quantized_weights, scored_tokens, context.
 #pragma once
 
