@@ -60,7 +60,8 @@ TEST(SweepTest, BadInputNamesTheField) {
   ExpectInvalid(R"({"name": "a", "kind": "kernel_bench", "params": {"kernel": "int3", "n": 64, "k": 128}})",
                 "unknown kernel");
   ExpectInvalid(R"({"name": "a", "kind": "kernel_bench",
-                    "params": {"kernel": "razer_w4", "n": 64, "k": 100}})", "k");
+                    "params": {"kernel": "razer_w4", "n": 64, "k": 100}})",
+                "k must be a positive multiple of 128");
   ExpectInvalid(R"({"name": "a", "kind": "latency", "params": {"space": "nb201", "arch_index": 20000}})",
                 "arch_index");
   ExpectInvalid(R"({"name": "a", "kind": "latency", "params": {"space": "nb201", "arch_index": 1,

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <set>
 
 namespace qlab::latency {
@@ -161,7 +163,31 @@ TEST(ProtocolTest, InterleavedScheduleAlternatesVariants) {
   EXPECT_EQ(blocks[4], std::make_pair(2, 1));  // block 1 starts with variant B
   std::set<std::pair<int, int>> unique(blocks.begin(), blocks.end());
   EXPECT_EQ(unique.size(), 10u);
-  // Across the whole schedule each variant goes first equally often (drift is balanced).
+  // Across the whole schedule each variant goes first equally often (drift is balanced), and
+  // with three variants each takes each position of a block equally often.
+  for (int variants : {2, 3}) {
+    const int block = 3, blocks_count = 2 * variants * 5;
+    auto schedule = InterleavedSchedule(block * blocks_count, variants, block);
+    ASSERT_EQ(schedule.size(), static_cast<size_t>(block * blocks_count * variants));
+    std::map<std::pair<int, int>, int> position_count;  // (position in block, variant) -> blocks
+    for (int b = 0; b < blocks_count; ++b) {
+      for (int p = 0; p < variants; ++p) {
+        // The variants of block b come as runs of `block` items, one run per variant.
+        position_count[std::make_pair(p, schedule[static_cast<size_t>((b * variants + p) * block)].second)]++;
+      }
+    }
+    for (int p = 0; p < variants; ++p) {
+      for (int v = 0; v < variants; ++v) {
+        if (variants == 2) {
+          EXPECT_EQ(position_count[std::make_pair(p, v)], blocks_count / 2) << "position " << p << " variant " << v;
+        } else if (p == 1) {
+          EXPECT_EQ(position_count[std::make_pair(p, 1)], blocks_count) << "the middle variant stays in the middle";
+        } else if (v != 1) {
+          EXPECT_EQ(position_count[std::make_pair(p, v)], blocks_count / 2) << "position " << p << " variant " << v;
+        }
+      }
+    }
+  }
   EXPECT_TRUE(InterleavedSchedule(0, 2, 3).empty());
 }
 
