@@ -84,7 +84,7 @@ Status Scheduler::Start() {
       EnqueueLocked(j);
     } else {
       // A fresh TTL: the worker holding the lease gets one full period to heartbeat again.
-      active.expiry_unix_ms = now + options_.lease_ttl_ms;
+      SetExpiryLocked(active, now + options_.lease_ttl_ms);
       auto w = workers_.find(j.worker_id);
       if (w != workers_.end()) {
         w->second.running.insert(j.id);
@@ -248,7 +248,7 @@ std::vector<LeaseInfo> Scheduler::PickLocked(const std::string& worker_id, Worke
     r.live_token = next_token_++;
     r.worker_id = worker_id;
     r.attempts++;
-    job.expiry_unix_ms = now + options_.lease_ttl_ms;
+    SetExpiryLocked(job, now + options_.lease_ttl_ms);
     job.progress = 0;
     w.running.insert(r.id);
     if (r.spec.requirements.exclusive) w.running_exclusive = true;
@@ -347,7 +347,7 @@ StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
         reply.cancel_job_ids.push_back(l.job_id);
         continue;
       }
-      it->second.expiry_unix_ms = reply.lease_expiry_unix_ms;
+      SetExpiryLocked(it->second, reply.lease_expiry_unix_ms);
       it->second.progress = std::clamp(l.progress, 0.0, 1.0);
       if (l.running && it->second.record.state == JobState::kLeased) {
         started.emplace_back(l.job_id, l.token);
@@ -443,20 +443,37 @@ StatusOr<std::vector<storage::CompletionAck>> Scheduler::Complete(
   return acks;
 }
 
+void Scheduler::SetExpiryLocked(ActiveJob& job, int64_t expiry_unix_ms) {
+  job.expiry_unix_ms = expiry_unix_ms;
+  lease_deadlines_.emplace(expiry_unix_ms, job.record.id, job.record.live_token);
+}
+
 StatusOr<int> Scheduler::ExpireLeases() {
   const int64_t now = clock_->NowMs();
   std::vector<std::pair<int64_t, int64_t>> expired;
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> taken;  // put back if the store fails
   {
     std::lock_guard lock(mu_);
-    for (const auto& [id, job] : jobs_) {
-      if (job.record.live_token != 0 && job.expiry_unix_ms < now) {
-        expired.emplace_back(id, job.record.live_token);
+    while (!lease_deadlines_.empty() && std::get<0>(*lease_deadlines_.begin()) < now) {
+      const auto [expiry, id, token] = *lease_deadlines_.begin();
+      lease_deadlines_.erase(lease_deadlines_.begin());
+      ++counters_.lease_deadlines_examined;
+      auto it = jobs_.find(id);
+      if (it == jobs_.end() || it->second.record.live_token != token ||
+          it->second.expiry_unix_ms != expiry) {
+        continue;  // stale: extended, finished or leased again since
       }
+      expired.emplace_back(id, token);
+      taken.emplace_back(expiry, id, token);
     }
   }
   if (expired.empty()) return 0;
   std::vector<storage::ExpiryOutcome> outcomes;
-  RETURN_IF_ERROR(store_->Expire(expired, now, &outcomes));
+  if (Status st = store_->Expire(expired, now, &outcomes); !st.ok()) {
+    std::lock_guard lock(mu_);
+    lease_deadlines_.insert(taken.begin(), taken.end());
+    return st;
+  }
   int applied = 0;
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < expired.size(); ++i) {

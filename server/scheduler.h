@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -126,6 +127,9 @@ class Scheduler {
   struct Counters {
     int64_t leases_granted = 0, lease_expiries = 0, requeues = 0, completions_accepted = 0,
             completions_rejected = 0;
+    // Lease deadlines ExpireLeases looked at: grows with leases and heartbeats, never with the
+    // number of pending jobs.
+    int64_t lease_deadlines_examined = 0;
   };
   Counters counters();
   // Queue depth (PENDING jobs in memory) and leased jobs.
@@ -164,6 +168,7 @@ class Scheduler {
   std::vector<LeaseInfo> PickLocked(const std::string& worker_id, WorkerState& w, int max_jobs,
                                     int64_t now);
   void ForgetLeaseLocked(const std::string& worker_id, int64_t job_id);
+  void SetExpiryLocked(ActiveJob& job, int64_t expiry_unix_ms);
   std::string NewWorkerIdLocked(const std::string& host);
 
   storage::JobStore* const store_;
@@ -175,6 +180,10 @@ class Scheduler {
   bool shutdown_ = false;                                  // guarded by mu_
   int64_t next_token_ = 1;                                 // guarded by mu_
   std::unordered_map<int64_t, ActiveJob> jobs_;            // guarded by mu_
+  // Lease deadlines in time order, (expiry, job id, token), so that finding the expired leases
+  // costs their number, not the number of unfinished jobs. An entry whose job has moved on (a
+  // newer expiry, another token, finished) is stale and dropped when it comes up.
+  std::set<std::tuple<int64_t, int64_t, int64_t>> lease_deadlines_;  // guarded by mu_
   std::map<QueueKey, Queue> pending_;                      // guarded by mu_
   int64_t pending_count_ = 0;                              // guarded by mu_
   std::map<std::string, WorkerState> workers_;             // guarded by mu_

@@ -155,6 +155,33 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndRejectsLateCompletion) {
   EXPECT_EQ(store_->GetMetrics(job)->size(), 1u);
 }
 
+// Finding expired leases costs the leases' deadlines, not the queue: 100,000 pending jobs are
+// never looked at, however often the reaper runs.
+TEST_F(SchedulerTest, LeaseExpiryLooksOnlyAtLeaseDeadlines) {
+  Register("a", {kCpu}, /*slots=*/2);
+  Submit("big", 100000);
+  auto leases = Acquire("a", 2);
+  ASSERT_EQ(leases.size(), 2u);
+  for (int tick = 0; tick < 50; ++tick) {
+    clock_.AdvanceMs(10);
+    EXPECT_EQ(*scheduler_->ExpireLeases(), 0);
+  }
+  EXPECT_EQ(scheduler_->counters().lease_deadlines_examined, 0) << "no deadline has passed";
+  // Heartbeats move the deadlines; the old entries are dropped when they come up, not acted on.
+  ASSERT_TRUE(scheduler_->Heartbeat("a", {{leases[0].job_id, leases[0].token, 0.1, true},
+                                          {leases[1].job_id, leases[1].token, 0.1, true}}).ok());
+  clock_.AdvanceMs(800);  // past the first deadlines, before the extended ones
+  EXPECT_EQ(*scheduler_->ExpireLeases(), 0);
+  EXPECT_EQ(scheduler_->counters().lease_deadlines_examined, 2);
+  // A completed lease leaves a stale deadline that expires nothing.
+  EXPECT_TRUE(Complete("a", leases[0]).accepted);
+  clock_.AdvanceMs(1000);
+  EXPECT_EQ(*scheduler_->ExpireLeases(), 1) << "only the lease that stopped heartbeating";
+  EXPECT_EQ(scheduler_->counters().lease_deadlines_examined, 4);
+  EXPECT_EQ(store_->GetJob(leases[1].job_id)->state, storage::JobState::kPending);
+  EXPECT_EQ(store_->GetJob(leases[0].job_id)->state, storage::JobState::kSucceeded);
+}
+
 TEST_F(SchedulerTest, FailsAfterMaxAttempts) {
   Register("a", {kCpu});
   int64_t job = Submit("e", 1, {}, 0, /*max_attempts=*/2);
