@@ -31,6 +31,8 @@ int CmdCancel(Client& c, int64_t id, const std::string& experiment);
 // Lists a job's artifacts, or writes one (`name`) to `output` ("" or "-": stdout).
 int CmdArtifacts(Client& c, int64_t job_id, const std::string& name, const std::string& output);
 int CmdWorkers(Client& c);
+// Drains a worker (admin): it finishes its jobs and takes no more; `undo` puts it back to work.
+int CmdDrainWorker(Client& c, const std::string& worker_id, bool undo);
 int CmdExperiments(Client& c);
 
 // data_commands.cc

@@ -168,11 +168,28 @@ int CmdWorkers(Client& c) {
     for (const auto& d : w.devices()) devices += (devices.empty() ? "" : "; ") + d.name() + " " + d.model();
     for (const auto& k : w.kinds()) kinds += (kinds.empty() ? "" : ",") + k;
     for (auto id : w.running_job_ids()) running += (running.empty() ? "" : ",") + std::to_string(id);
-    cells.push_back({w.worker_id(), w.live() ? "live" : "gone", Ago(w.last_heartbeat_unix_ms()),
+    const std::string status = std::string(w.live() ? "live" : "gone") + (w.draining() ? ", draining" : "");
+    cells.push_back({w.worker_id(), status, Ago(w.last_heartbeat_unix_ms()),
                      std::to_string(w.slots()), running, kinds, devices});
   }
   std::fputs(FormatTable({"worker", "status", "last seen", "slots", "running", "kinds", "devices"}, cells).c_str(),
              stdout);
+  return 0;
+}
+
+int CmdDrainWorker(Client& c, const std::string& worker_id, bool undo) {
+  v1::DrainWorkerRequest req;
+  req.set_worker_id(worker_id);
+  req.set_undo(undo);
+  v1::DrainWorkerResponse resp;
+  grpc::Status st = c.workers().DrainWorker(c.Ctx().get(), req, &resp);
+  if (!st.ok()) return Fail(st, undo ? "workers undrain" : "workers drain");
+  if (undo) {
+    std::printf("worker %s takes jobs again\n", worker_id.c_str());
+  } else {
+    std::printf("worker %s is draining: %d running job(s) to finish, no new ones\n", worker_id.c_str(),
+                resp.running_jobs());
+  }
   return 0;
 }
 

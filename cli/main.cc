@@ -84,7 +84,13 @@ int main(int argc, char** argv) {
   artifacts->add_option("--get", artifact_name, "write this artifact's bytes");
   artifacts->add_option("-o,--output", artifact_output, "to this file (default: stdout)");
 
-  app.add_subcommand("workers", "workers, their devices and running jobs");
+  auto* workers = app.add_subcommand("workers", "workers, their devices and running jobs");
+  std::string drain_worker;
+  bool undrain = false;
+  auto* drain = workers->add_subcommand(
+      "drain", "let a worker finish its running jobs and give it no more (admin)");
+  drain->add_option("worker", drain_worker, "worker id as `qlab workers` lists it")->required();
+  drain->add_flag("--undo", undrain, "put the worker back to work");
   app.add_subcommand("experiments", "experiments with job counts");
 
   auto* dataset = app.add_subcommand("dataset", "latency datasets");
@@ -137,7 +143,8 @@ int main(int argc, char** argv) {
   }
   if (results->parsed()) return CmdResults(client, experiment, filter, as_json, as_csv, sort_by, only_metrics);
   if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all);
-  if (app.got_subcommand("workers")) return CmdWorkers(client);
+  if (drain->parsed()) return CmdDrainWorker(client, drain_worker, undrain);
+  if (workers->parsed()) return CmdWorkers(client);
   if (artifacts->parsed()) return CmdArtifacts(client, job_id, artifact_name, artifact_output);
   if (dataset_export->parsed()) {
     return CmdDatasetExport(client, export_space, export_device, export_batch, experiment, format,

@@ -344,6 +344,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::He
   if (!reply.ok()) return ToGrpcStatus(reply.status());
   for (int64_t id : reply->cancel_job_ids) resp->add_cancel_job_ids(id);
   resp->set_lease_expiry_unix_ms(reply->lease_expiry_unix_ms);
+  resp->set_drain(reply->drain);
   return grpc::Status::OK;
 }
 
@@ -401,6 +402,19 @@ grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext* ctx, const v1::Com
   return grpc::Status::OK;
 }
 
+grpc::Status WorkerServiceImpl::DrainWorker(grpc::ServerContext* ctx, const v1::DrainWorkerRequest* req,
+                                            v1::DrainWorkerResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kAdmin, "DrainWorker");
+  if (req->worker_id().empty()) return ToGrpcStatus(Status::InvalidArgument("worker_id is required"));
+  if (Status st = scheduler_->SetDraining(req->worker_id(), !req->undo()); !st.ok()) {
+    return ToGrpcStatus(st);
+  }
+  for (const auto& w : scheduler_->Workers()) {
+    if (w.record.id == req->worker_id()) resp->set_running_jobs(static_cast<int>(w.running_job_ids.size()));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext* ctx, const v1::ListWorkersRequest*,
                                             v1::ListWorkersResponse* resp) {
   QLAB_AUTHORIZE(ctx, Access::kReadOrWork, "ListWorkers");
@@ -416,6 +430,7 @@ grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext* ctx, const v1::
     p->set_slots(w.record.slots);
     p->set_last_heartbeat_unix_ms(w.record.last_heartbeat_unix_ms);
     p->set_live(w.live);
+    p->set_draining(w.draining);
     for (int64_t id : w.running_job_ids) p->add_running_job_ids(id);
     auto labels = nlohmann::json::parse(w.record.labels_json, nullptr, false);
     if (labels.is_object()) {

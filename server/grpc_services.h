@@ -65,6 +65,8 @@ class WorkerServiceImpl final : public qlab::v1::WorkerService::Service {
                         v1::CompleteResponse*) override;
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse*) override;
+  grpc::Status DrainWorker(grpc::ServerContext*, const v1::DrainWorkerRequest*,
+                           v1::DrainWorkerResponse*) override;
 
  private:
   Scheduler* scheduler_;

@@ -493,7 +493,8 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
       out.push_back({{"worker_id", w.record.id}, {"host", w.record.host},
                      {"devices", ParseObject(w.record.devices_json)},
                      {"kinds", ParseObject(w.record.kinds_json)}, {"slots", w.record.slots},
-                     {"live", w.live}, {"last_heartbeat_unix_ms", w.record.last_heartbeat_unix_ms},
+                     {"live", w.live}, {"draining", w.draining},
+                     {"last_heartbeat_unix_ms", w.record.last_heartbeat_unix_ms},
                      {"running_job_ids", w.running_job_ids},
                      {"labels", ParseObject(w.record.labels_json)}});
     }

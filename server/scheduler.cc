@@ -205,7 +205,9 @@ WorkerView Scheduler::ViewLocked(const WorkerState& w, int64_t now) const {
   v.devices = w.reg.devices;
   v.kinds = w.reg.kinds;
   v.live = w.last_seen_unix_ms > 0 && now - w.last_seen_unix_ms <= options_.worker_live_ms;
-  v.free_slots = w.running_exclusive ? 0 : std::max(0, w.reg.slots - static_cast<int>(w.running.size()));
+  v.free_slots = w.running_exclusive || w.draining
+                     ? 0
+                     : std::max(0, w.reg.slots - static_cast<int>(w.running.size()));
   return v;
 }
 
@@ -341,6 +343,7 @@ StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
       return Status::NotFound("unknown worker '" + worker_id + "'; register again");
     }
     w->second.last_seen_unix_ms = now;
+    reply.drain = w->second.draining;
     for (const LeaseReport& l : leases) {
       auto it = jobs_.find(l.job_id);
       if (it == jobs_.end() || it->second.record.live_token != l.token) {
@@ -535,9 +538,20 @@ std::vector<WorkerSnapshot> Scheduler::Workers() {
     s.last_seen_unix_ms = w.last_seen_unix_ms;
     s.live = ViewLocked(w, now).live;
     s.running_job_ids.assign(w.running.begin(), w.running.end());
+    s.draining = w.draining;
     out.push_back(std::move(s));
   }
   return out;
+}
+
+Status Scheduler::SetDraining(const std::string& worker_id, bool draining) {
+  std::lock_guard lock(mu_);
+  auto w = workers_.find(worker_id);
+  if (w == workers_.end()) return Status::NotFound("no worker '" + worker_id + "'");
+  w->second.draining = draining;
+  changes_++;
+  changed_.notify_all();  // an undrained worker's long poll may find work at once
+  return Status::Ok();
 }
 
 Scheduler::Counters Scheduler::counters() {

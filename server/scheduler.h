@@ -69,6 +69,7 @@ struct LeaseReport {
 struct HeartbeatReply {
   std::vector<int64_t> cancel_job_ids;
   int64_t lease_expiry_unix_ms = 0;
+  bool drain = false;  // the worker should finish its jobs and ask for no more
 };
 
 struct WorkerSnapshot {
@@ -76,6 +77,7 @@ struct WorkerSnapshot {
   bool live = false;
   int64_t last_seen_unix_ms = 0;
   std::vector<int64_t> running_job_ids;
+  bool draining = false;
 };
 
 class Scheduler {
@@ -123,6 +125,12 @@ class Scheduler {
   double Progress(int64_t job_id);
   std::vector<WorkerSnapshot> Workers();
 
+  // Drains a worker (it finishes its running jobs and is leased nothing more, and is told so
+  // in its next heartbeat) or, with draining false, puts it back to work. NOT_FOUND for an
+  // unknown worker. Held in memory, and kept when the worker registers again; a coordinator
+  // restart forgets it.
+  Status SetDraining(const std::string& worker_id, bool draining);
+
   // Counters for metrics.
   struct Counters {
     int64_t leases_granted = 0, lease_expiries = 0, requeues = 0, completions_accepted = 0,
@@ -155,6 +163,7 @@ class Scheduler {
     std::set<int64_t> running;          // job ids leased to it
     std::set<int64_t> cancel;           // to be told in the next heartbeat
     bool running_exclusive = false;
+    bool draining = false;              // leases nothing more; kept when it registers again
   };
   // Jobs with the same kind and requirements share one queue, so matching checks each
   // distinct requirement once, not each job.

@@ -158,6 +158,12 @@ TEST_F(AuthIntegrationTest, EveryGrpcMethodNeedsATokenWithTheRightRole) {
          v1::ListWorkersResponse resp;
          return workers->ListWorkers(c, {}, &resp);
        }}},
+      {"qlab.v1.WorkerService.DrainWorker", {{"admin"}, [&](grpc::ClientContext* c) {
+         v1::DrainWorkerRequest r;
+         r.set_worker_id("probe");
+         v1::DrainWorkerResponse resp;
+         return workers->DrainWorker(c, r, &resp);
+       }}},
       {"qlab.v1.ResultService.QueryResults", {kReaders, [&](grpc::ClientContext* c) {
          v1::QueryResultsRequest r;
          r.set_experiment("seed");

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -254,6 +255,35 @@ TEST(IntegrationTest, CancelRunningJobStopsItOnTheWorker) {
   // The worker is free again: a new job runs.
   auto next = Submit(c, {{"name", "after-cancel"}, {"kind", "noop"}, {"params", {{"duration_ms", 0}}}});
   EXPECT_TRUE(WaitFor([&] { return AllDone(c, "after-cancel"); }, 20s));
+}
+
+// `qlab workers drain`: the worker finishes the job it runs, is leased nothing more while
+// drained, and takes the waiting jobs once put back to work.
+TEST(IntegrationTest, DrainedWorkerFinishesItsJobAndTakesNoMore) {
+  Cluster c;
+  c.StartServer();
+  c.StartWorker({"--worker-id", "w1", "--slots", "1"});
+  auto sub = Submit(c, {{"name", "drain"}, {"kind", "noop"},
+                        {"axes", {{"duration_ms", {1500, 0, 0, 0}}}}});
+  const int64_t first = sub.first_job_id();
+  ASSERT_TRUE(WaitFor([&] { return GetJob(c, first).state() == v1::JOB_STATE_RUNNING; }, 20s));
+  std::string out;
+  ASSERT_EQ(c.Cli({"workers", "drain", "w1"}, &out), 0) << out;
+  EXPECT_NE(out.find("1 running job(s) to finish"), std::string::npos) << out;
+  ASSERT_TRUE(WaitFor([&] { return GetJob(c, first).state() == v1::JOB_STATE_SUCCEEDED; }, 20s));
+  std::this_thread::sleep_for(1s);  // time in which an undrained worker would take the next job
+  for (int64_t id = first + 1; id < first + 4; ++id) {
+    v1::Job j = GetJob(c, id);
+    EXPECT_EQ(j.state(), v1::JOB_STATE_PENDING) << id;
+    EXPECT_NE(j.pending_reason().find("busy"), std::string::npos) << j.pending_reason();
+  }
+  ASSERT_EQ(c.Cli({"workers"}, &out), 0);
+  EXPECT_NE(out.find("live, draining"), std::string::npos) << out;
+  ASSERT_EQ(c.Cli({"workers", "drain", "w1", "--undo"}, &out), 0) << out;
+  EXPECT_TRUE(WaitFor([&] { return AllDone(c, "drain"); }, 20s));
+  EXPECT_EQ(GetExperiment(c, "drain").succeeded_jobs(), 4);
+  EXPECT_EQ(c.Cli({"workers", "drain", "nobody"}, &out), 2);
+  EXPECT_NE(out.find("no worker 'nobody'"), std::string::npos) << out;
 }
 
 TEST(IntegrationTest, PendingJobSaysWhyItWaits) {

@@ -265,7 +265,8 @@ async function workersPage(el, route, ctx) {
       table([
         { label: 'Worker', get: (w) => w.worker_id },
         { label: 'Host', get: (w) => w.host },
-        { label: 'Live', get: (w) => h('span', { class: 'badge ' + (w.live ? 'SUCCEEDED' : 'CANCELLED') }, w.live ? 'live' : 'gone') },
+        { label: 'Live', get: (w) => h('span', { class: 'badge ' + (w.live ? (w.draining ? 'PENDING' : 'SUCCEEDED') : 'CANCELLED') },
+          w.live ? (w.draining ? 'draining' : 'live') : 'gone') },
         { label: 'Devices', get: (w) => (w.devices || []).map((d) => h('div', null, deviceText(d))) },
         { label: 'Kinds', get: (w) => (w.kinds || []).join(', ') },
         { label: 'Slots', num: true, get: (w) => w.slots },

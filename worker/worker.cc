@@ -195,7 +195,7 @@ void Worker::LeaseLoop() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] {
         ReapFinishedLocked();
-        return stopping_ || static_cast<int>(running_.size()) < options_.slots;
+        return stopping_ || (!draining_ && static_cast<int>(running_.size()) < options_.slots);
       });
       if (stopping_) break;
       free_slots = options_.slots - static_cast<int>(running_.size());
@@ -302,6 +302,16 @@ void Worker::HeartbeatLoop() {
     if (st.ok()) {
       attempt = 0;
       std::lock_guard lock(mu_);
+      if (resp.drain() != draining_) {
+        draining_ = resp.drain();
+        if (draining_) {
+          spdlog::info("qlab-worker: drained: finishing {} running job(s), taking no more",
+                       running_.size());
+        } else {
+          spdlog::info("qlab-worker: undrained: taking jobs again ({} running)", running_.size());
+        }
+        cv_.notify_all();
+      }
       for (int64_t id : resp.cancel_job_ids()) {
         auto r = running_.find(id);
         if (r != running_.end() && !r->second.finished) {

@@ -82,6 +82,7 @@ class Worker {
   std::vector<v1::Completion> outbox_;            // guarded by mu_
   std::vector<std::thread> done_threads_;         // guarded by mu_: finished, to be joined
   bool heartbeat_now_ = false;                    // guarded by mu_: a job started
+  bool draining_ = false;                         // guarded by mu_: the coordinator drains us
   std::atomic<bool> stopping_{false};
   std::atomic<bool> sender_done_{false};
 };

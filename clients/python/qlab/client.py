@@ -272,6 +272,7 @@ class Client:
         """Registered workers: devices, kinds they run, liveness and running jobs."""
         response = self._call(self._workers.ListWorkers, worker_service_pb2.ListWorkersRequest())
         return Rows({"worker_id": w.worker_id, "host": w.host, "live": w.live,
+                     "draining": w.draining,
                      "last_heartbeat_unix_ms": w.last_heartbeat_unix_ms, "slots": w.slots,
                      "kinds": list(w.kinds), "running_job_ids": list(w.running_job_ids),
                      "labels": dict(w.labels), "devices": [_device_dict(d) for d in w.devices]}
