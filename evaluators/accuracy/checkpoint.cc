@@ -77,6 +77,20 @@ uint64_t TensorBytes(const ModelConfig& config) {
   return bytes;
 }
 
+// Tensors a config.json may require beyond those its folder holds and still have the missing
+// ones named; past it the check compares counts without listing them.
+constexpr uint64_t kMaxMissingTensors = 4096;
+
+// The number of tensors RequiredTensors(config) lists, without listing them.
+uint64_t NumRequiredTensors(const ModelConfig& config) {
+  ModelConfig one_layer = config, no_layer = config;
+  one_layer.n_layers = 1;
+  no_layer.n_layers = 0;
+  const uint64_t fixed = RequiredTensors(no_layer).size();
+  return fixed +
+         (RequiredTensors(one_layer).size() - fixed) * static_cast<uint64_t>(config.n_layers);
+}
+
 // ---------------------------------------------------------------------------------------------
 // llama2.c
 
@@ -405,6 +419,13 @@ class HfCheckpoint : public Checkpoint {
 
   // Every required tensor present with the configured shape and a float dtype.
   Status CheckTensors() const {
+    // Counted before they are listed: config.json may claim 2^24 layers, 151 million names.
+    const uint64_t required = NumRequiredTensors(config_);
+    if (required > where_.size() + kMaxMissingTensors) {
+      return Status::NotFound("model folder '" + dir_.string() + "' holds " +
+                              std::to_string(where_.size()) + " tensors but config.json (" +
+                              config_.Summary() + ") implies " + std::to_string(required));
+    }
     std::vector<std::string> missing;
     for (const TensorSpec& spec : RequiredTensors(config_)) {
       auto it = where_.find(spec.name);
