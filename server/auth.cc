@@ -127,7 +127,7 @@ size_t TokenAuth::size() const {
 }
 
 StatusOr<Principal> TokenAuth::Check(std::string_view authorization, Access access,
-                                     std::string_view what) const {
+                                     std::string_view verb, std::string_view object) const {
   constexpr std::string_view kBearer = "Bearer ";
   if (authorization.empty()) {
     return Status::Unauthenticated("no bearer token: send 'authorization: Bearer TOKEN' "
@@ -149,7 +149,7 @@ StatusOr<Principal> TokenAuth::Check(std::string_view authorization, Access acce
   if (!RoleAllows(principal.role, access)) {
     return Status::PermissionDenied("'" + principal.name + "' has role " +
                                     RoleName(principal.role) + ", which may not " +
-                                    std::string(what));
+                                    std::string(verb) + " " + std::string(object));
   }
   return principal;
 }

@@ -48,9 +48,10 @@ class TokenAuth {
 
   // The principal of an `authorization` value "Bearer TOKEN" when its role allows `access`.
   // UNAUTHENTICATED when the value is missing, malformed or names no known token;
-  // PERMISSION_DENIED naming the principal, its role and `what` when the role may not.
-  StatusOr<Principal> Check(std::string_view authorization, Access access,
-                            std::string_view what) const;
+  // PERMISSION_DENIED naming the principal, its role and "`verb` `object`" when the role may
+  // not. The message is built only on refusal: every RPC passes here.
+  StatusOr<Principal> Check(std::string_view authorization, Access access, std::string_view verb,
+                            std::string_view object) const;
 
   size_t size() const;
 

@@ -53,16 +53,16 @@ TEST(AuthTest, CreatedTokensAreCheckedByRoleAndStoredOnlyHashed) {
 
   auto auth = TokenAuth::Load(file);
   ASSERT_TRUE(auth.ok()) << auth.status().ToString();
-  auto alice = (*auth)->Check("Bearer " + *viewer, Access::kRead, "call GetJob");
+  auto alice = (*auth)->Check("Bearer " + *viewer, Access::kRead, "call", "GetJob");
   ASSERT_TRUE(alice.ok());
   EXPECT_EQ(alice->name, "alice");
-  auto denied = (*auth)->Check("Bearer " + *viewer, Access::kSubmit, "call SubmitExperiment");
+  auto denied = (*auth)->Check("Bearer " + *viewer, Access::kSubmit, "call", "SubmitExperiment");
   EXPECT_EQ(denied.status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(denied.status().message(), "'alice' has role viewer, which may not call SubmitExperiment");
-  EXPECT_TRUE((*auth)->Check("Bearer " + *worker, Access::kWork, "x").ok());
+  EXPECT_TRUE((*auth)->Check("Bearer " + *worker, Access::kWork, "call", "x").ok());
   for (const std::string& bad : std::vector<std::string>{std::string(), "Bearer", "Bearer ", "bearer " + *viewer, *viewer,
                                  "Bearer " + *viewer + "x", "Bearer " + std::string(10000, 'a')}) {
-    EXPECT_EQ((*auth)->Check(bad, Access::kRead, "x").status().code(), StatusCode::kUnauthenticated)
+    EXPECT_EQ((*auth)->Check(bad, Access::kRead, "call", "x").status().code(), StatusCode::kUnauthenticated)
         << bad;
   }
 }
@@ -78,14 +78,14 @@ TEST(AuthTest, TheFileIsReadAgainWhenItChanges) {
   ASSERT_TRUE(token.ok());
   bool seen = false;
   for (int i = 0; i < 40 && !seen; ++i) {
-    seen = (*auth)->Check("Bearer " + *token, Access::kSubmit, "x").ok();
+    seen = (*auth)->Check("Bearer " + *token, Access::kSubmit, "call", "x").ok();
     if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(seen) << "a token created while the server runs works within seconds";
   // A broken rewrite keeps the tokens last read.
   std::ofstream(file, std::ios::app) << "nonsense line\n";
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  EXPECT_TRUE((*auth)->Check("Bearer " + *token, Access::kSubmit, "x").ok());
+  EXPECT_TRUE((*auth)->Check("Bearer " + *token, Access::kSubmit, "call", "x").ok());
 }
 
 TEST(AuthTest, MalformedFilesNameTheLine) {

@@ -57,7 +57,7 @@ grpc::Status Authorize(const TokenAuth* auth, const grpc::ServerContext* ctx, Ac
   auto it = metadata.find("authorization");
   std::string_view value = it == metadata.end() ? std::string_view()
                                                 : std::string_view(it->second.data(), it->second.size());
-  auto principal = auth->Check(value, access, std::string("call ") + method);
+  auto principal = auth->Check(value, access, "call", method);
   return principal.ok() ? grpc::Status::OK : ToGrpcStatus(principal.status());
 }
 

@@ -149,8 +149,8 @@ Status AuthorizeHttp(const TokenAuth& auth, const httplib::Request& req) {
   // Workers read artifacts as they do over gRPC (GetArtifacts).
   const bool artifacts = req.path.find("/artifacts") != std::string::npos;
   auto principal = auth.Check(req.get_header_value("Authorization"),
-                              artifacts ? Access::kReadOrWork : Access::kRead,
-                              "read " + req.path.substr(0, 200));
+                              artifacts ? Access::kReadOrWork : Access::kRead, "read",
+                              std::string_view(req.path).substr(0, 200));
   return principal.status();
 }
 
