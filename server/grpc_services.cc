@@ -7,9 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/input_limits.h"
-#include "evaluators/latency/nb201.h"
 #include "proto/convert.h"
-#include "server/pareto_query.h"
+#include "server/grpc_common.h"
 #include "server/sweep.h"
 
 namespace qlab::server {
@@ -40,16 +39,6 @@ grpc::Status ToGrpcStatus(const Status& status) {
   return grpc::Status(code, message);
 }
 
-namespace {
-
-// Every handler's first line: the caller's token must carry a role that allows `access`.
-#define QLAB_AUTHORIZE(ctx, access, method)                                            \
-  do {                                                                                 \
-    if (grpc::Status denied = Authorize(auth_, ctx, access, method); !denied.ok()) {   \
-      return denied;                                                                   \
-    }                                                                                  \
-  } while (0)
-
 grpc::Status Authorize(const TokenAuth* auth, const grpc::ServerContext* ctx, Access access,
                        const char* method) {
   if (auth == nullptr) return grpc::Status::OK;
@@ -71,6 +60,8 @@ StatusOr<int64_t> ParsePageToken(const std::string& token) {
   }
   return Status::InvalidArgument("page_token '" + token + "' is not a token this server issued");
 }
+
+namespace {
 
 v1::Experiment ToProto(const storage::ExperimentRecord& e) {
   v1::Experiment out;
@@ -440,145 +431,6 @@ grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext* ctx, const v1::
     }
   }
   return grpc::Status::OK;
-}
-
-// ---- ResultService ---------------------------------------------------------------------------
-
-grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext* ctx,
-                                             const v1::QueryResultsRequest* req,
-                                             v1::QueryResultsResponse* resp) {
-  QLAB_AUTHORIZE(ctx, Access::kRead, "QueryResults");
-  if (req->experiment().empty()) {
-    return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
-  }
-  auto e = store_->GetExperiment(req->experiment(), 0);
-  if (!e.ok()) return ToGrpcStatus(e.status());
-  int page_size = req->page_size() == 0 ? 10000 : req->page_size();
-  if (page_size < 1 || page_size > 100000) {
-    return ToGrpcStatus(Status::InvalidArgument("page_size must be in [1, 100000]"));
-  }
-  auto after = ParsePageToken(req->page_token());
-  if (!after.ok()) return ToGrpcStatus(after.status());
-  auto rows = store_->QueryResults(e->id, *after, page_size + 1, req->filter());
-  if (!rows.ok()) return ToGrpcStatus(rows.status());
-  for (int i = 0; i < static_cast<int>(rows->size()) && i < page_size; ++i) {
-    const auto& r = (*rows)[i];
-    auto* p = resp->add_rows();
-    p->set_job_id(r.job_id);
-    p->set_experiment(r.experiment);
-    p->set_kind(r.kind);
-    p->set_state(static_cast<v1::JobState>(r.state));
-    p->set_params_json(r.params_json);
-    p->set_last_error(r.last_error);
-    for (const auto& m : r.metrics) MetricToProto(m, p->add_metrics());
-  }
-  if (static_cast<int>(rows->size()) > page_size) {
-    resp->set_next_page_token(std::to_string((*rows)[page_size - 1].job_id));
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext* ctx, const v1::ParetoRequest* req,
-                                       v1::ParetoResponse* resp) {
-  QLAB_AUTHORIZE(ctx, Access::kRead, "Pareto");
-  auto direction = [](v1::ParetoRequest::Direction d) {
-    return d == v1::ParetoRequest::DIRECTION_MAXIMIZE   ? ParetoDirection::kMaximize
-           : d == v1::ParetoRequest::DIRECTION_MINIMIZE ? ParetoDirection::kMinimize
-                                                        : ParetoDirection::kAuto;
-  };
-  ParetoQuery query{req->experiment(), req->x_metric(), req->y_metric(),
-                    direction(req->x_direction()), direction(req->y_direction()), req->filter()};
-  auto result = RunParetoQuery(*store_, query);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  for (const auto& p : result->points) {
-    auto* out = resp->add_points();
-    out->set_job_id(p.job_id);
-    out->set_x(p.x);
-    out->set_y(p.y);
-    out->set_on_frontier(p.on_frontier);
-    out->set_params_json(p.params_json);
-  }
-  resp->set_x_maximized(result->x_maximized);
-  resp->set_y_maximized(result->y_maximized);
-  return grpc::Status::OK;
-}
-
-grpc::Status ResultServiceImpl::GetArtifacts(grpc::ServerContext* ctx,
-                                             const v1::GetArtifactsRequest* req,
-                                             v1::GetArtifactsResponse* resp) {
-  QLAB_AUTHORIZE(ctx, Access::kReadOrWork, "GetArtifacts");
-  auto job = store_->GetJob(req->job_id());
-  if (!job.ok()) return ToGrpcStatus(job.status());
-  auto artifacts = store_->GetArtifacts(req->job_id(), req->name(), req->include_content());
-  if (!artifacts.ok()) return ToGrpcStatus(artifacts.status());
-  if (!req->name().empty() && artifacts->empty()) {
-    return ToGrpcStatus(Status::NotFound("name: job " + std::to_string(req->job_id()) +
-                                         " has no artifact '" + req->name() + "'"));
-  }
-  for (auto& a : *artifacts) {
-    v1::StoredArtifact* out = resp->add_artifacts();
-    out->set_name(a.artifact.name);
-    out->set_media_type(a.artifact.media_type);
-    out->set_size_bytes(a.size_bytes);
-    if (req->include_content()) out->set_content(std::move(a.artifact.bytes));
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status ResultServiceImpl::ExportDataset(grpc::ServerContext* ctx,
-                                              const v1::ExportDatasetRequest* req,
-                                              grpc::ServerWriter<v1::DatasetRow>* writer) {
-  QLAB_AUTHORIZE(ctx, Access::kReadOrWork, "ExportDataset");
-  if (!req->space().empty() && req->space() != "nb201" && req->space() != "fbnet") {
-    return ToGrpcStatus(Status::InvalidArgument("space must be nb201 or fbnet, got '" +
-                                                req->space() + "'"));
-  }
-  if (req->batch() < 0) return ToGrpcStatus(Status::InvalidArgument("batch must be >= 0"));
-  const std::string prefix = req->space().empty() ? "" : req->space() + ":";
-  int64_t after = 0;
-  for (;;) {
-    int64_t last = 0;
-    auto page = store_->ListLatency(req->device(), prefix, req->experiment(), after, 5000, &last,
-                                    req->include_samples());
-    if (!page.ok()) return ToGrpcStatus(page.status());
-    if (page->empty()) return grpc::Status::OK;
-    after = last;
-    for (const auto& l : *page) {
-      if (req->batch() > 0 && l.batch != req->batch()) continue;
-      v1::DatasetRow row;
-      row.set_job_id(l.job_id);
-      row.set_arch_key(l.arch_key);
-      row.set_arch_index(-1);
-      const auto colon = l.arch_key.find(':');
-      const std::string space = l.arch_key.substr(0, colon);
-      const std::string rest = colon == std::string::npos ? "" : l.arch_key.substr(colon + 1);
-      row.set_arch(rest);
-      if (space == "nb201") {
-        try {
-          int index = std::stoi(rest);
-          auto arch = nas::Nb201ArchString(index);
-          if (arch.ok()) {
-            row.set_arch_index(index);
-            row.set_arch(*arch);
-          }
-        } catch (...) {
-        }
-      }
-      row.set_device(l.device);
-      row.set_batch(l.batch);
-      row.set_median_us(l.median_us);
-      row.set_mean_us(l.mean_us);
-      row.set_p10_us(l.p10_us);
-      row.set_p90_us(l.p90_us);
-      row.set_min_us(l.min_us);
-      row.set_cv(l.cv);
-      row.set_n(static_cast<int32_t>(l.samples));
-      row.set_unstable(l.unstable);
-      for (double v : l.samples_us) row.add_samples_us(v);
-      if (!writer->Write(row)) return grpc::Status::OK;  // client went away
-    }
-    if (ctx->IsCancelled()) return grpc::Status(grpc::CANCELLED, "export cancelled");
-  }
 }
 
 }  // namespace qlab::server

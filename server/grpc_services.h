@@ -1,4 +1,5 @@
-// gRPC front of the coordinator: JobService, WorkerService and ResultService.
+// gRPC front of the coordinator: JobService and WorkerService (grpc_services.cc), ResultService
+// (result_service.cc).
 //
 // Handlers are thin: check the request, convert it to storage records, call the Scheduler or
 // JobStore, convert the Status once (ToGrpcStatus). The client's deadline bounds long polls.
