@@ -101,6 +101,33 @@ StatusOr<PackedMxfp4> PackMxfp4(const float* w, int64_t n, int64_t k) {
   return p;
 }
 
+StatusOr<PackedInt8Asym> PackInt8Asym(const float* w, int64_t n, int64_t k) {
+  ASSIGN_OR_RETURN(QuantizedTensor t, Quantize(Datatype::kInt8Asym, w, n, k));
+  PackedInt8Asym p;
+  p.n = n;
+  p.k = k;
+  p.qweight.resize(n * k);
+  for (int64_t i = 0; i < n * k; ++i) p.qweight[i] = static_cast<uint8_t>(t.codes[i]);
+  p.scales_fp16.resize(t.groups.size());
+  p.zeros.resize(t.groups.size());
+  for (size_t i = 0; i < t.groups.size(); ++i) {
+    p.scales_fp16[i] = t.groups[i].scale_bits;
+    p.zeros[i] = t.groups[i].zero;
+  }
+  return p;
+}
+
+StatusOr<PackedE2m1> PackE2m1(const float* w, int64_t n, int64_t k) {
+  ASSIGN_OR_RETURN(QuantizedTensor t, Quantize(Datatype::kE2M1, w, n, k));
+  PackedE2m1 p;
+  p.n = n;
+  p.k = k;
+  p.qweight = PackNibbles(t);
+  p.scales_fp16.resize(t.groups.size());
+  for (size_t i = 0; i < t.groups.size(); ++i) p.scales_fp16[i] = t.groups[i].scale_bits;
+  return p;
+}
+
 std::vector<float> Dequantize(const PackedRazerW4& p) {
   std::vector<float> out(p.n * p.k);
   const int64_t kw = p.k / 8, groups = p.k / p.group_size, sel_words = CeilDiv(groups, 16);
@@ -150,6 +177,31 @@ std::vector<float> Dequantize(const PackedMxfp4& p) {
     for (int64_t c = 0; c < p.k; ++c) {
       const float v = E2M1BitsToFloat(static_cast<uint8_t>(NibbleAt(p.qweight, kw, r, c)));
       out[r * p.k + c] = v * E8M0BitsToFloat(p.scales_e8m0[r * blocks + c / p.group_size]);
+    }
+  }
+  return out;
+}
+
+std::vector<float> Dequantize(const PackedInt8Asym& p) {
+  std::vector<float> out(p.n * p.k);
+  const int64_t groups = p.k / p.group_size;
+  for (int64_t r = 0; r < p.n; ++r) {
+    for (int64_t c = 0; c < p.k; ++c) {
+      const int64_t j = r * groups + c / p.group_size;
+      const int32_t q = p.qweight[r * p.k + c];
+      out[r * p.k + c] = static_cast<float>(q - int32_t{p.zeros[j]}) * Fp16BitsToFloat(p.scales_fp16[j]);
+    }
+  }
+  return out;
+}
+
+std::vector<float> Dequantize(const PackedE2m1& p) {
+  std::vector<float> out(p.n * p.k);
+  const int64_t kw = p.k / 8, groups = p.k / p.group_size;
+  for (int64_t r = 0; r < p.n; ++r) {
+    for (int64_t c = 0; c < p.k; ++c) {
+      const float v = E2M1BitsToFloat(static_cast<uint8_t>(NibbleAt(p.qweight, kw, r, c)));
+      out[r * p.k + c] = Fp16BitsToFloat(p.scales_fp16[r * groups + c / p.group_size]) * v;
     }
   }
   return out;

@@ -76,12 +76,35 @@ struct PackedMxfp4 {
   std::vector<uint8_t> scales_e8m0;  // [n, k/32]
 };
 
+// ---- int8_asym, g = 128 (the CPU kernels' 8-bit format) ---------------------------------------
+// qweight: uint8 [n, k], q in [0, 255]. scales_fp16: fp16 bits [n, k/128]. zeros: uint8 [n, k/128].
+// Value: (q - zero) * fp16_to_float(scale). 8 + 24/128 = 8.1875 bits per weight.
+struct PackedInt8Asym {
+  int64_t n = 0, k = 0;
+  int64_t group_size = 128;
+  std::vector<uint8_t> qweight;       // [n, k]
+  std::vector<uint16_t> scales_fp16;  // [n, k/128]
+  std::vector<uint8_t> zeros;         // [n, k/128]
+};
+
+// ---- e2m1, g = 128 (plain E2M1 with an FP16 absmax scale) -------------------------------------
+// qweight: E2M1 nibbles (0x8 is -0). scales_fp16: fp16 bits [n, k/128] = absmax / 6.
+// Value: fp16_to_float(scale) * e2m1(code). 4 + 16/128 = 4.125 bits per weight.
+struct PackedE2m1 {
+  int64_t n = 0, k = 0;
+  int64_t group_size = 128;
+  std::vector<uint32_t> qweight;      // [n, k/8]
+  std::vector<uint16_t> scales_fp16;  // [n, k/128]
+};
+
 // Quantise and pack w ([n, k] row-major floats). INVALID_ARGUMENT when n <= 0, k <= 0, k is not
-// a multiple of the group size (128, 128, 16, 32), or w has NaN/Inf values.
+// a multiple of the group size (128, 128, 16, 32, 128, 128), or w has NaN/Inf values.
 StatusOr<PackedRazerW4> PackRazerW4(const float* w, int64_t n, int64_t k);
 StatusOr<PackedInt4Asym> PackInt4Asym(const float* w, int64_t n, int64_t k);
 StatusOr<PackedNvfp4> PackNvfp4(const float* w, int64_t n, int64_t k);
 StatusOr<PackedMxfp4> PackMxfp4(const float* w, int64_t n, int64_t k);
+StatusOr<PackedInt8Asym> PackInt8Asym(const float* w, int64_t n, int64_t k);
+StatusOr<PackedE2m1> PackE2m1(const float* w, int64_t n, int64_t k);
 
 // The dequantised [n, k] row-major matrix, computed from the packed buffers alone with the value
 // formula above (the CPU reference for the kernels). Bit-identical to the `quantize` job's
@@ -91,5 +114,7 @@ std::vector<float> Dequantize(const PackedRazerW4& packed);
 std::vector<float> Dequantize(const PackedInt4Asym& packed);
 std::vector<float> Dequantize(const PackedNvfp4& packed);
 std::vector<float> Dequantize(const PackedMxfp4& packed);
+std::vector<float> Dequantize(const PackedInt8Asym& packed);
+std::vector<float> Dequantize(const PackedE2m1& packed);
 
 }  // namespace qlab::datatypes

@@ -56,6 +56,17 @@ TEST_P(PackShapes, DequantizeEqualsFakeQuant) {
     EXPECT_EQ(p.scales_e8m0.size(), static_cast<size_t>(n * k / 32));
     EXPECT_EQ(Dequantize(p), FakeQuant(Datatype::kMxfp4, w, n, k));
   }
+  {
+    PackedInt8Asym p = PackInt8Asym(w.data(), n, k).value();
+    EXPECT_EQ(p.qweight.size(), static_cast<size_t>(n * k));
+    EXPECT_EQ(p.zeros.size(), static_cast<size_t>(n * k / 128));
+    EXPECT_EQ(Dequantize(p), FakeQuant(Datatype::kInt8Asym, w, n, k));
+  }
+  {
+    PackedE2m1 p = PackE2m1(w.data(), n, k).value();
+    EXPECT_EQ(p.scales_fp16.size(), static_cast<size_t>(n * k / 128));
+    EXPECT_EQ(Dequantize(p), FakeQuant(Datatype::kE2M1, w, n, k));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Packing, PackShapes, ::testing::Values(384, 2560));

@@ -69,13 +69,18 @@ std::string GemvComparison::ToString() const {
   std::snprintf(buf, sizeof(buf),
                 "max_rel_err=%.3g (bound %.1g) max_abs_err=%.3g ref_rms=%.3g worst=%lld "
                 "non_finite=%lld",
-                max_rel_err, kGemvRelErrBound, max_abs_err, ref_rms,
+                max_rel_err, bound, max_abs_err, ref_rms,
                 static_cast<long long>(worst_index), static_cast<long long>(non_finite));
   return buf;
 }
 
-GemvComparison CompareGemv(const std::vector<double>& ref, const std::vector<uint16_t>& got) {
+namespace {
+
+template <class T, class ToDouble>
+GemvComparison CompareOutputs(const std::vector<double>& ref, const std::vector<T>& got,
+                              double bound, ToDouble to_double) {
   GemvComparison c;
+  c.bound = bound;
   if (ref.size() != got.size() || ref.empty()) {
     c.non_finite = static_cast<int64_t>(std::max(ref.size(), got.size()));
     return c;
@@ -85,7 +90,7 @@ GemvComparison CompareGemv(const std::vector<double>& ref, const std::vector<uin
   c.ref_rms = std::sqrt(sum_sq / static_cast<double>(ref.size()));
   const double floor = c.ref_rms > 0 ? c.ref_rms : 1e-30;
   for (size_t i = 0; i < ref.size(); ++i) {
-    const double g = datatypes::Fp16BitsToFloat(got[i]);
+    const double g = to_double(got[i]);
     if (!std::isfinite(g)) {
       ++c.non_finite;
       continue;
@@ -99,6 +104,18 @@ GemvComparison CompareGemv(const std::vector<double>& ref, const std::vector<uin
     }
   }
   return c;
+}
+
+}  // namespace
+
+GemvComparison CompareGemv(const std::vector<double>& ref, const std::vector<uint16_t>& got) {
+  return CompareOutputs(ref, got, kGemvRelErrBound,
+                        [](uint16_t h) { return double{datatypes::Fp16BitsToFloat(h)}; });
+}
+
+GemvComparison CompareGemv(const std::vector<double>& ref, const std::vector<float>& got,
+                           double bound) {
+  return CompareOutputs(ref, got, bound, [](float f) { return double{f}; });
 }
 
 }  // namespace qlab::kernels

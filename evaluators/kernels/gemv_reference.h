@@ -35,11 +35,15 @@ struct GemvComparison {
   double ref_rms = 0;
   int64_t worst_index = -1;  // index of max_rel_err in y
   int64_t non_finite = 0;    // outputs of y_gpu that are NaN or Inf
-  bool ok() const { return non_finite == 0 && max_rel_err <= kGemvRelErrBound; }
+  double bound = kGemvRelErrBound;  // the max_rel_err that passes
+  bool ok() const { return non_finite == 0 && max_rel_err <= bound; }
   std::string ToString() const;
 };
 
 // Compares FP16 bits `got` with `ref` element by element (same length).
 GemvComparison CompareGemv(const std::vector<double>& ref, const std::vector<uint16_t>& got);
+// The same for FP32 outputs (the CPU kernels), against `bound`.
+GemvComparison CompareGemv(const std::vector<double>& ref, const std::vector<float>& got,
+                           double bound);
 
 }  // namespace qlab::kernels

@@ -56,7 +56,7 @@ Status KernelBenchCheckStatus(const KernelBenchCheck& check) {
   std::snprintf(buf, sizeof(buf),
                 "max_rel_err %.3g %s bound %.3g (%lld non-finite) at batch row %d, weight row "
                 "%lld; %lld rows checked",
-                c.max_rel_err, c.max_rel_err > kGemvRelErrBound ? ">" : "<=", kGemvRelErrBound,
+                c.max_rel_err, c.max_rel_err > c.bound ? ">" : "<=", c.bound,
                 static_cast<long long>(c.non_finite), check.worst_batch,
                 static_cast<long long>(check.worst_row),
                 static_cast<long long>(check.rows_checked));
