@@ -12,6 +12,7 @@
 
 #include "common/results_csv.h"
 #include "common/text_format.h"
+#include "server/http_join.h"
 #include "server/pareto_query.h"
 
 namespace qlab::server {
@@ -283,6 +284,16 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
 
   http.Get(R"(/api/v1/experiments/([^/]+)/results)", [store](const httplib::Request& req,
                                                               httplib::Response& res) {
+    if (req.has_param("join") || req.has_param("on")) {
+      if (WantsCsv(req)) {
+        return ReplyError(res, Status::InvalidArgument("format: a join is answered in JSON only"));
+      }
+      JoinSpec spec = HttpJoinSpec(req.matches[1], req.get_param_value("join"),
+                                   req.get_param_value("on"), req.get_param_value("filter"));
+      auto join = RunJoinQuery(*store, spec);
+      if (!join.ok()) return ReplyError(res, join.status());
+      return ReplyJson(res, JoinedResultsJson(spec, *join));
+    }
     auto e = store->GetExperiment(req.matches[1], 0);
     if (!e.ok()) return ReplyError(res, e.status());
     auto rows = AllResults(store, e->id, req.get_param_value("filter"));
@@ -324,6 +335,15 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     auto max_points = IntParam(req, "max_points", 0, 0, std::numeric_limits<int32_t>::max());
     if (!max_points.ok()) return ReplyError(res, max_points.status());
     q.max_points = *max_points;
+    const bool joined = req.has_param("join") || req.has_param("on");
+    if (joined) {
+      JoinSpec spec = HttpJoinSpec(q.experiment, req.get_param_value("join"),
+                                   req.get_param_value("on"), q.filter);
+      q.join = spec.join;
+      q.on = spec.on;
+      // "join=" alone must be refused, not taken for no join.
+      if (Status bad = ValidateJoin(spec); !bad.ok()) return ReplyError(res, bad);
+    }
     auto result = RunParetoQuery(*store, q);
     if (!result.ok()) return ReplyError(res, result.status());
     const int64_t total_points = result->total_points;
@@ -331,10 +351,13 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     for (const auto& p : result->points) {
       points.push_back({{"job_id", p.job_id}, {"x", p.x}, {"y", p.y},
                         {"on_frontier", p.on_frontier}, {"params", ParseObject(p.params_json)}});
+      if (joined) points.back()["job_id_b"] = p.job_id_b;
     }
-    ReplyJson(res, {{"x", q.x_metric}, {"y", q.y_metric}, {"x_maximized", result->x_maximized},
-                    {"y_maximized", result->y_maximized}, {"total_points", total_points},
-                    {"points", points}});
+    ojson out = {{"x", q.x_metric}, {"y", q.y_metric}, {"x_maximized", result->x_maximized},
+                 {"y_maximized", result->y_maximized}, {"total_points", total_points},
+                 {"points", points}};
+    if (joined) AddParetoJoinJson(q, *result, q.max_points, &out);
+    ReplyJson(res, out);
   });
 
   http.Get("/api/v1/jobs", [store, scheduler](const httplib::Request& req, httplib::Response& res) {

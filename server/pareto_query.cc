@@ -5,41 +5,25 @@
 
 #include "server/pareto.h"
 
+#include "common/input_limits.h"
+
 namespace qlab::server {
+namespace {
 
-StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuery& q) {
-  if (q.experiment.empty()) return Status::InvalidArgument("experiment is required");
-  if (q.x_metric.empty() || q.y_metric.empty()) {
-    return Status::InvalidArgument("x and y metrics are required");
-  }
-  ASSIGN_OR_RETURN(auto experiment, store.GetExperiment(q.experiment, 0));
-  bool x_higher = false, y_higher = false, x_seen = false, y_seen = false;
-  ASSIGN_OR_RETURN(auto pairs, store.MetricPairs(experiment.id, q.x_metric, q.y_metric, q.filter,
-                                                 &x_higher, &y_higher, &x_seen, &y_seen));
-  if (!x_seen || !y_seen) {
-    const std::string& missing = !x_seen ? q.x_metric : q.y_metric;
-    return Status::InvalidArgument("metric '" + missing + "' is not a metric of any succeeded job "
-                                   "of experiment '" + q.experiment + "'");
-  }
-  auto maximize = [](ParetoDirection d, bool own) {
-    return d == ParetoDirection::kMaximize || (d == ParetoDirection::kAuto && own);
-  };
-  ParetoResult out;
-  out.x_maximized = maximize(q.x_direction, x_higher);
-  out.y_maximized = maximize(q.y_direction, y_higher);
-  out.total_points = static_cast<int64_t>(pairs.size());
-  std::vector<ParetoInput> points;
-  points.reserve(pairs.size());
-  for (const auto& p : pairs) points.push_back({p.job_id, p.x, p.y});
-  std::vector<bool> on = ParetoFrontier(points, out.x_maximized, out.y_maximized);
+bool Maximize(ParetoDirection d, bool own) {
+  return d == ParetoDirection::kMaximize || (d == ParetoDirection::kAuto && own);
+}
 
-  // Which points to return: all, or the frontier and an even sample of the rest.
+// Which points to return, x ascending (ties by id): all, or every frontier point and an even
+// sample of the rest, max_points in all.
+std::vector<size_t> KeptPoints(const std::vector<ParetoInput>& points, const std::vector<bool>& on,
+                               int64_t max_points) {
   std::vector<size_t> keep;
-  const int64_t total = out.total_points;
-  if (q.max_points > 0 && total > q.max_points) {
+  const int64_t total = static_cast<int64_t>(points.size());
+  if (max_points > 0 && total > max_points) {
     int64_t frontier = 0;
     for (bool f : on) frontier += f;
-    const int64_t budget = std::max<int64_t>(0, q.max_points - frontier);
+    const int64_t budget = std::max<int64_t>(0, max_points - frontier);
     const int64_t dominated = total - frontier;
     int64_t seen = 0;
     for (size_t i = 0; i < points.size(); ++i) {
@@ -52,6 +36,72 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
   std::sort(keep.begin(), keep.end(), [&](size_t a, size_t b) {
     return points[a].x != points[b].x ? points[a].x < points[b].x : points[a].id < points[b].id;
   });
+  return keep;
+}
+
+StatusOr<ParetoResult> RunJoinedPareto(storage::JobStore& store, const ParetoQuery& q) {
+  RETURN_IF_ERROR(CheckSize(q.x_metric.size(), kMaxNameBytes, "x"));
+  RETURN_IF_ERROR(CheckSize(q.y_metric.size(), kMaxNameBytes, "y"));
+  ASSIGN_OR_RETURN(JoinResult join, RunJoinQuery(store, {q.experiment, q.join, q.on, q.filter,
+                                                         /*succeeded_only=*/true}));
+  ASSIGN_OR_RETURN(std::string x, ResolveJoinedMetric(join, q.x_metric, "x"));
+  ASSIGN_OR_RETURN(std::string y, ResolveJoinedMetric(join, q.y_metric, "y"));
+  // A point per pair that has both metrics; its id is the pair's place in the join's order,
+  // which keeps ties in (A's job id, B's job id) order.
+  std::vector<ParetoInput> points;
+  bool x_higher = false, y_higher = false;
+  for (size_t i = 0; i < join.rows.size(); ++i) {
+    const Metric *mx = nullptr, *my = nullptr;
+    for (const auto& m : join.rows[i].metrics) {
+      if (m.name == x) mx = &m;
+      if (m.name == y) my = &m;
+    }
+    if (!mx || !my) continue;
+    x_higher = mx->higher_is_better;
+    y_higher = my->higher_is_better;
+    points.push_back({static_cast<int64_t>(i), mx->value, my->value});
+  }
+  ParetoResult out;
+  out.x_maximized = Maximize(q.x_direction, x_higher);
+  out.y_maximized = Maximize(q.y_direction, y_higher);
+  out.total_points = static_cast<int64_t>(points.size());
+  std::vector<bool> on = ParetoFrontier(points, out.x_maximized, out.y_maximized);
+  for (size_t k : KeptPoints(points, on, q.max_points)) {
+    const JoinedRow& row = join.rows[static_cast<size_t>(points[k].id)];
+    out.points.push_back({row.job_id_a, points[k].x, points[k].y, on[k], row.on_json, row.job_id_b});
+  }
+  out.unmatched_a = std::move(join.unmatched_a);
+  out.unmatched_b = std::move(join.unmatched_b);
+  out.metric_names = std::move(join.metric_names);
+  return out;
+}
+
+}  // namespace
+
+StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuery& q) {
+  if (q.experiment.empty()) return Status::InvalidArgument("experiment is required");
+  if (q.x_metric.empty() || q.y_metric.empty()) {
+    return Status::InvalidArgument("x and y metrics are required");
+  }
+  if (!q.join.empty() || !q.on.empty()) return RunJoinedPareto(store, q);
+  ASSIGN_OR_RETURN(auto experiment, store.GetExperiment(q.experiment, 0));
+  bool x_higher = false, y_higher = false, x_seen = false, y_seen = false;
+  ASSIGN_OR_RETURN(auto pairs, store.MetricPairs(experiment.id, q.x_metric, q.y_metric, q.filter,
+                                                 &x_higher, &y_higher, &x_seen, &y_seen));
+  if (!x_seen || !y_seen) {
+    const std::string& missing = !x_seen ? q.x_metric : q.y_metric;
+    return Status::InvalidArgument("metric '" + missing + "' is not a metric of any succeeded job "
+                                   "of experiment '" + q.experiment + "'");
+  }
+  ParetoResult out;
+  out.x_maximized = Maximize(q.x_direction, x_higher);
+  out.y_maximized = Maximize(q.y_direction, y_higher);
+  out.total_points = static_cast<int64_t>(pairs.size());
+  std::vector<ParetoInput> points;
+  points.reserve(pairs.size());
+  for (const auto& p : pairs) points.push_back({p.job_id, p.x, p.y});
+  std::vector<bool> on = ParetoFrontier(points, out.x_maximized, out.y_maximized);
+  const std::vector<size_t> keep = KeptPoints(points, on, q.max_points);
   std::vector<int64_t> ids;
   ids.reserve(keep.size());
   for (size_t i : keep) ids.push_back(points[i].id);

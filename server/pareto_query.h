@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "server/join_query.h"
 #include "storage/job_store.h"
 
 namespace qlab::server {
@@ -20,23 +21,33 @@ struct ParetoQuery {
   // > 0: keep every frontier point and an even sample of the dominated ones, at most this
   // many points in all (the frontier alone may exceed it). 0 = every point.
   int64_t max_points = 0;
+  // Join (server/join_query.h): "" = the front of `experiment` alone; else the front over the
+  // pairs of its succeeded jobs with those of experiment `join` whose `on` params are equal,
+  // with x_metric and y_metric naming joined metrics.
+  std::string join;
+  std::vector<std::string> on;
 };
 
 struct ParetoPointResult {
   int64_t job_id = 0;
   double x = 0, y = 0;
   bool on_frontier = false;
-  std::string params_json;
+  std::string params_json;  // with a join: the pair's `on` params
+  int64_t job_id_b = 0;     // with a join: B's job (job_id is A's)
 };
 
 struct ParetoResult {
   bool x_maximized = false, y_maximized = false;
   int64_t total_points = 0;               // before thinning by max_points
-  std::vector<ParetoPointResult> points;  // x ascending, then job id
+  std::vector<ParetoPointResult> points;  // x ascending, then job id (A's, then B's)
+  // With a join: succeeded jobs without a partner, and the joined metric names.
+  std::vector<UnmatchedRow> unmatched_a, unmatched_b;
+  std::vector<std::string> metric_names;
 };
 
 // INVALID_ARGUMENT when a name is missing, a metric appears in no succeeded job, or the filter
-// is malformed; NOT_FOUND for an unknown experiment.
+// is malformed; NOT_FOUND for an unknown experiment. With a join, RunJoinQuery's errors and
+// ResolveJoinedMetric's (naming x or y) as well.
 StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuery& query);
 
 }  // namespace qlab::server

@@ -1,13 +1,55 @@
-// ResultService: results of finished jobs, Pareto fronts and latency datasets.
+// ResultService: results of finished jobs, joins of two experiments' results, Pareto fronts
+// and latency datasets.
 #include <string>
 
 #include "evaluators/latency/nb201.h"
 #include "proto/convert.h"
 #include "server/grpc_common.h"
 #include "server/grpc_services.h"
+#include "server/join_query.h"
 #include "server/pareto_query.h"
 
 namespace qlab::server {
+namespace {
+
+std::vector<std::string> JoinKeys(const google::protobuf::RepeatedPtrField<std::string>& on) {
+  // Past the bound the list is refused anyway: copying a hostile request's million keys first
+  // would only cost memory.
+  std::vector<std::string> out;
+  for (int i = 0; i < on.size() && out.size() <= kMaxJoinKeys; ++i) out.push_back(on[i]);
+  return out;
+}
+
+void UnmatchedToProto(const UnmatchedRow& r, v1::UnmatchedRow* out) {
+  out->set_job_id(r.job_id);
+  out->set_state(static_cast<v1::JobState>(r.state));
+  out->set_on_json(r.on_json);
+}
+
+grpc::Status JoinedResults(storage::JobStore& store, const v1::QueryResultsRequest& req,
+                           v1::QueryResultsResponse* resp) {
+  if (!req.page_token().empty() || req.page_size() != 0) {
+    return ToGrpcStatus(Status::InvalidArgument(
+        "page_size, page_token: a join is answered whole in one response; leave them unset"));
+  }
+  auto join = RunJoinQuery(store, {req.experiment(), req.join(), JoinKeys(req.on()), req.filter()});
+  if (!join.ok()) return ToGrpcStatus(join.status());
+  for (const auto& r : join->rows) {
+    auto* p = resp->add_joined_rows();
+    p->set_on_json(r.on_json);
+    p->set_job_id_a(r.job_id_a);
+    p->set_job_id_b(r.job_id_b);
+    p->set_state_a(static_cast<v1::JobState>(r.state_a));
+    p->set_state_b(static_cast<v1::JobState>(r.state_b));
+    for (const auto& m : r.metrics) MetricToProto(m, p->add_metrics());
+  }
+  for (const auto& r : join->unmatched_a) UnmatchedToProto(r, resp->add_unmatched_a());
+  for (const auto& r : join->unmatched_b) UnmatchedToProto(r, resp->add_unmatched_b());
+  for (const auto& n : join->metric_names) resp->add_joined_metric_names(n);
+  return grpc::Status::OK;
+}
+
+}  // namespace
 
 grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext* ctx,
                                              const v1::QueryResultsRequest* req,
@@ -16,6 +58,7 @@ grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext* ctx,
   if (req->experiment().empty()) {
     return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
   }
+  if (!req->join().empty() || req->on_size() > 0) return JoinedResults(*store_, *req, resp);
   auto e = store_->GetExperiment(req->experiment(), 0);
   if (!e.ok()) return ToGrpcStatus(e.status());
   int page_size = req->page_size() == 0 ? 10000 : req->page_size();
@@ -53,6 +96,8 @@ grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext* ctx, const v1::Paret
   };
   ParetoQuery query{req->experiment(), req->x_metric(), req->y_metric(),
                     direction(req->x_direction()), direction(req->y_direction()), req->filter()};
+  query.join = req->join();
+  query.on = JoinKeys(req->on());
   auto result = RunParetoQuery(*store_, query);
   if (!result.ok()) return ToGrpcStatus(result.status());
   for (const auto& p : result->points) {
@@ -62,9 +107,12 @@ grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext* ctx, const v1::Paret
     out->set_y(p.y);
     out->set_on_frontier(p.on_frontier);
     out->set_params_json(p.params_json);
+    out->set_job_id_b(p.job_id_b);
   }
   resp->set_x_maximized(result->x_maximized);
   resp->set_y_maximized(result->y_maximized);
+  for (const auto& r : result->unmatched_a) UnmatchedToProto(r, resp->add_unmatched_a());
+  for (const auto& r : result->unmatched_b) UnmatchedToProto(r, resp->add_unmatched_b());
   return grpc::Status::OK;
 }
 
