@@ -15,12 +15,25 @@ namespace qlab::cli {
 int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool wait,
               bool dry_run, bool quiet);
 
-// results_commands.cc
+// results_commands.cc. A `join` or `on` that is not empty pairs the rows with experiment
+// `join`'s (join_commands.cc).
 int CmdResults(Client& c, const std::string& experiment, const std::string& filter, bool as_json,
-               bool as_csv, const std::string& sort_by, const std::vector<std::string>& only_metrics);
+               bool as_csv, const std::string& sort_by, const std::vector<std::string>& only_metrics,
+               const std::string& join = "", const std::vector<std::string>& on = {});
 int CmdPareto(Client& c, const std::string& experiment, const std::string& filter,
               const std::string& x, const std::string& y, const std::string& x_dir,
-              const std::string& y_dir, bool as_json, bool all_points);
+              const std::string& y_dir, bool as_json, bool all_points,
+              const std::string& join = "", const std::vector<std::string>& on = {});
+
+// join_commands.cc
+int CmdResultsJoined(Client& c, const std::string& experiment, const std::string& join,
+                     const std::vector<std::string>& on, const std::string& filter, bool as_json,
+                     const std::string& sort_by, const std::vector<std::string>& only_metrics);
+int PrintJoinedPareto(const std::string& experiment, const std::string& join,
+                      const std::vector<std::string>& on, const std::string& x,
+                      const std::string& y, const v1::ParetoResponse& resp, bool as_json,
+                      bool all_points);
+std::string JoinKeysText(const std::vector<std::string>& on);  // "a,b"
 
 // job_commands.cc
 int CmdJobs(Client& c, const std::string& experiment, const std::string& state,

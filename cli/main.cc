@@ -66,6 +66,16 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   results->add_option("--filter", filter,
                       "only jobs matching, e.g. \"datatype in (e2m1, nf4) and mse < 0.01\"");
+  // Joins (DESIGN §10): the same two flags on results and pareto.
+  std::string join;
+  std::vector<std::string> on;
+  auto add_join = [&](CLI::App* cmd) {
+    cmd->add_option("--join", join,
+                    "pair each row with the rows of this experiment whose --on params are equal");
+    cmd->add_option("--on", on, "params the join compares, e.g. datatype,group_size")
+        ->delimiter(',');
+  };
+  add_join(results);
 
   auto* pareto = app.add_subcommand("pareto", "Pareto frontier over two metrics of an experiment");
   pareto->add_option("--experiment", experiment)->required();
@@ -76,6 +86,7 @@ int main(int argc, char** argv) {
   pareto->add_flag("--all", all, "also print dominated points");
   pareto->add_option("--filter", filter, "only jobs matching, e.g. \"distribution = student_t\"");
   pareto->add_flag("--json", as_json);
+  add_join(pareto);
 
   auto* artifacts = app.add_subcommand(
       "artifacts", "files a job stored (a predictor's predictor.json): list, or --get one");
@@ -123,6 +134,10 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (nas->parsed()) return CmdNasArch(space, index, arch, index_opt->count() > 0);
+  for (auto& k : on) {  // "--on 'datatype, group_size'" means the same as without the space
+    k.erase(0, k.find_first_not_of(" \t"));
+    k.erase(k.find_last_not_of(" \t") + 1);
+  }
 
   auto token = qlab::ReadBearerToken(token_file);
   if (!token.ok()) return Fail(token.status(), "");
@@ -141,8 +156,10 @@ int main(int argc, char** argv) {
     }
     return CmdCancel(client, job_id, experiment);
   }
-  if (results->parsed()) return CmdResults(client, experiment, filter, as_json, as_csv, sort_by, only_metrics);
-  if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all);
+  if (results->parsed()) {
+    return CmdResults(client, experiment, filter, as_json, as_csv, sort_by, only_metrics, join, on);
+  }
+  if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all, join, on);
   if (drain->parsed()) return CmdDrainWorker(client, drain_worker, undrain);
   if (workers->parsed()) return CmdWorkers(client);
   if (artifacts->parsed()) return CmdArtifacts(client, job_id, artifact_name, artifact_output);

@@ -77,7 +77,16 @@ const v1::Metric* FindMetric(const v1::ResultRow& r, const std::string& name) {
 }  // namespace
 
 int CmdResults(Client& c, const std::string& experiment, const std::string& filter, bool as_json,
-               bool as_csv, const std::string& sort_by, const std::vector<std::string>& only_metrics) {
+               bool as_csv, const std::string& sort_by, const std::vector<std::string>& only_metrics,
+               const std::string& join, const std::vector<std::string>& on) {
+  if (!join.empty() || !on.empty()) {
+    if (as_csv) {
+      std::fprintf(stderr, "qlab results: --csv does not apply to --join (its unmatched rows have "
+                           "no place in one table); use --json or the table\n");
+      return 2;
+    }
+    return CmdResultsJoined(c, experiment, join, on, filter, as_json, sort_by, only_metrics);
+  }
   auto rows = FetchResults(c, experiment, filter);
   if (!rows.ok()) return Fail(rows.status(), "results");
   if (!sort_by.empty()) {
@@ -137,8 +146,11 @@ int CmdResults(Client& c, const std::string& experiment, const std::string& filt
 
 int CmdPareto(Client& c, const std::string& experiment, const std::string& filter,
               const std::string& x, const std::string& y, const std::string& x_dir,
-              const std::string& y_dir, bool as_json, bool all_points) {
+              const std::string& y_dir, bool as_json, bool all_points, const std::string& join,
+              const std::vector<std::string>& on) {
   v1::ParetoRequest req;
+  req.set_join(join);
+  for (const auto& k : on) req.add_on(k);
   req.set_experiment(experiment);
   req.set_filter(filter);
   req.set_x_metric(x);
@@ -153,6 +165,7 @@ int CmdPareto(Client& c, const std::string& experiment, const std::string& filte
   v1::ParetoResponse resp;
   grpc::Status st = c.results().Pareto(c.Ctx(120).get(), req, &resp);
   if (!st.ok()) return Fail(st, "pareto");
+  if (!join.empty() || !on.empty()) return PrintJoinedPareto(experiment, join, on, x, y, resp, as_json, all_points);
   std::vector<std::string> varying;
   {
     std::map<std::string, std::set<std::string>> values;
