@@ -13,7 +13,7 @@ test('the vendored chart library is the pinned npm package, with its licence', (
   assert.equal(hash(path.join(WEB_ROOT, 'vendor/chart.umd.min.js')), hash(path.join(pkg, 'dist/chart.umd.min.js')));
   assert.equal(hash(path.join(WEB_ROOT, 'vendor/chart.js-LICENSE.md')), hash(path.join(pkg, 'LICENSE.md')));
   // No page pulls anything from another host.
-  for (const f of ['index.html', 'app.js', 'core.js', 'charts.js', 'app.css']) {
+  for (const f of ['index.html', 'app.js', 'core.js', 'chart_kit.js', 'charts.js', 'pareto.js', 'app.css']) {
     assert.doesNotMatch(fs.readFileSync(path.join(WEB_ROOT, f), 'utf8'), /https?:\/\//, f);
   }
 });

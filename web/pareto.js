@@ -1,0 +1,135 @@
+// The Pareto page: the runs of an experiment over two metrics, the frontier drawn as a line
+// and listed beside the chart.
+import {
+  api, apiUrl, h, clear, select, labelled, fmtNum, fmtValue, fmtPairs, go, hashFor, table,
+  downloads,
+} from './core.js';
+import {
+  PALETTE, FRONTIER, loadChart, hideTip, scatterOptions, chartBox, metricDefaults,
+  colourParamDefault, groupBy, experimentNames, axisType, early,
+} from './chart_kit.js';
+
+export async function paretoPage(el, route, ctx) {
+  const q = route.query;
+  // Everything the URL already names is fetched at once, side by side with the chart library.
+  const chartP = early(loadChart());
+  const listP = early(experimentNames(ctx));
+  const named = q.get('experiment');
+  const detailP = named ? early(api(`experiments/${encodeURIComponent(named)}`, null, ctx)) : null;
+  // The server keeps every frontier point and thins the rest to an even sample: a chart of
+  // 100,000 runs stays quick to fetch and draw without losing its front.
+  const paretoArgs = (v) => ({ x: v.x, y: v.y, x_dir: v.x_dir, y_dir: v.y_dir, filter: v.filter, max_points: 5000 });
+  const first = named && q.get('x') && q.get('y')
+    ? early(api(`experiments/${encodeURIComponent(named)}/pareto`, paretoArgs(Object.fromEntries(q.entries())), ctx)) : null;
+  const experiments = await listP;
+  clear(el, h('h1', null, 'Pareto frontier'));
+  if (!experiments.length) {
+    el.append(h('p', { class: 'muted', 'data-empty': '' }, 'No experiments yet.'));
+    return {};
+  }
+  const name = named || (experiments.find((e) => e.succeeded > 0) || experiments[0]).name;
+  const exp = await (detailP || api(`experiments/${encodeURIComponent(name)}`, null, ctx));
+  const metrics = exp.metric_names || [];
+  const keys = exp.param_keys || [];
+  const d = metricDefaults(metrics);
+  const s = {
+    experiment: name, x: q.get('x') || d.x, y: q.get('y') || d.y, x_dir: q.get('x_dir') || '', y_dir: q.get('y_dir') || '',
+    color: q.has('color') ? q.get('color') : colourParamDefault(keys), filter: q.get('filter') || '',
+    logx: q.get('logx') || '', logy: q.get('logy') || '',
+  };
+  const set = (patch) => go('pareto', { ...s, ...patch });
+  const dirs = [['', 'auto'], ['min', 'min'], ['max', 'max']];
+  const filterInput = h('input', { type: 'text', class: 'wide', name: 'filter', value: s.filter, placeholder: 'group_size in (32, 64) or datatype = e2m1' });
+  const form = h('form', { class: 'toolbar', id: 'pareto-controls' },
+    labelled('Experiment', select({ name: 'experiment', onchange: (e) => go('pareto', { experiment: e.target.value }) }, experiments.map((e) => e.name), name)),
+    labelled('x', select({ name: 'x', onchange: (e) => set({ x: e.target.value }) }, metrics, s.x)),
+    labelled('x is better', select({ name: 'x_dir', onchange: (e) => set({ x_dir: e.target.value }) }, dirs, s.x_dir)),
+    labelled('y', select({ name: 'y', onchange: (e) => set({ y: e.target.value }) }, metrics, s.y)),
+    labelled('y is better', select({ name: 'y_dir', onchange: (e) => set({ y_dir: e.target.value }) }, dirs, s.y_dir)),
+    labelled('Colour by', select({ name: 'color', onchange: (e) => set({ color: e.target.value }) }, [['', 'none'], ...keys], s.color)),
+    labelled('Filter', filterInput),
+    labelled('log x', h('input', { type: 'checkbox', checked: s.logx, onchange: (e) => set({ logx: e.target.checked ? '1' : '' }) }), 'check'),
+    labelled('log y', h('input', { type: 'checkbox', checked: s.logy, onchange: (e) => set({ logy: e.target.checked ? '1' : '' }) }), 'check'),
+    h('button', { type: 'submit' }, 'Apply'));
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); set({ filter: filterInput.value }); });
+  el.append(form);
+  if (!s.x || !s.y) {
+    el.append(h('p', { class: 'muted', 'data-empty': '' }, 'This experiment has no metrics yet.'));
+    return {};
+  }
+  const info = h('p', { class: 'muted', id: 'pareto-info' });
+  const { box, canvas } = chartBox('pareto-chart');
+  const side = h('div', { id: 'pareto-side' });
+  el.append(info, h('div', { class: 'chartrow' }, box, side),
+    downloads(
+      { label: 'Pareto JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter }), filename: `${name}-pareto.json` },
+      { label: 'Results CSV', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'csv', filter: s.filter }), filename: `${name}.csv` },
+      { label: 'Results JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter: s.filter }), filename: `${name}.json` }));
+  const Chart = await chartP;
+  let chart = null;
+  const extraKeys = ['group_size', 'model'].filter((k) => k !== s.color && keys.includes(k));
+
+  async function load(started) {
+    const p = await (started || api(`experiments/${encodeURIComponent(name)}/pareto`, paretoArgs(s), ctx));
+    const points = p.points || [];
+    const frontier = points.filter((pt) => pt.on_frontier).sort((a, b) => a.x - b.x);
+    const colourOf = (pt) => (s.color ? fmtValue(pt.params ? pt.params[s.color] : undefined) || '(none)' : 'all runs');
+    const groups = groupBy(points, colourOf);
+    const many = points.length > 5000;
+    const datasets = [{
+      type: 'line', label: 'frontier', data: frontier.map((pt) => ({ x: pt.x, y: pt.y, pt })),
+      borderColor: FRONTIER, backgroundColor: FRONTIER, borderWidth: 2, pointRadius: 5, pointHoverRadius: 7,
+      pointStyle: 'circle', pointBackgroundColor: 'rgba(0,0,0,0)', pointBorderWidth: 2, order: 0, tension: 0,
+    }, ...groups.map(([g, pts], i) => ({
+      type: 'scatter', label: String(g), data: pts.map((pt) => ({ x: pt.x, y: pt.y, pt })),
+      backgroundColor: PALETTE[i % PALETTE.length], borderColor: PALETTE[i % PALETTE.length],
+      pointRadius: many ? 1.5 : 4, pointHoverRadius: many ? 4 : 6, order: 1,
+    }))];
+    const xs = points.map((pt) => pt.x), ys = points.map((pt) => pt.y);
+    const tooltip = (dp) => {
+      const pt = dp.raw.pt;
+      const params = pt.params || {};
+      return [
+        h('div', null, h('b', null, `job ${pt.job_id}`), pt.on_frontier ? ' · on the frontier' : ''),
+        h('div', null, `${s.x} = ${fmtNum(pt.x)}`), h('div', null, `${s.y} = ${fmtNum(pt.y)}`),
+        s.color ? h('div', null, `${s.color} = ${fmtValue(params[s.color])}`) : null,
+        ['group_size', 'model'].map((k) => (k !== s.color ? h('div', null, `${k} = ${params[k] === undefined ? '—' : fmtValue(params[k])}`) : null)),
+        h('div', { class: 'muted' }, fmtPairs(Object.fromEntries(Object.entries(params).filter(([k]) => ![s.color, 'group_size', 'model'].includes(k))))),
+      ];
+    };
+    const xDir = p.x_maximized ? 'higher is better' : 'lower is better';
+    const yDir = p.y_maximized ? 'higher is better' : 'lower is better';
+    if (!chart) {
+      chart = new Chart(canvas, {
+        data: { datasets },
+        options: scatterOptions({
+          xTitle: `${s.x} (${xDir})`, yTitle: `${s.y} (${yDir})`, xLog: axisType(s.logx, xs), yLog: axisType(s.logy, ys),
+          tooltip, onClickPoint: (d) => go('job', null, d.pt.job_id),
+        }),
+      });
+    } else {
+      chart.data.datasets = datasets;
+      chart.options.scales.x.title.text = `${s.x} (${xDir})`;
+      chart.options.scales.y.title.text = `${s.y} (${yDir})`;
+      chart.update('none');
+    }
+    canvas.dataset.frontier = JSON.stringify(frontier.map((pt) => [pt.x, pt.y]));
+    canvas.dataset.points = String(points.length);
+    const total = p.total_points ?? points.length;
+    const shown = total > points.length ? ` (${fmtNum(points.length)} drawn: the frontier and an even sample of the rest)` : '';
+    clear(info, `${fmtNum(total)} runs with both metrics${shown}, ${frontier.length} on the frontier (${s.x}: ${xDir}, ${s.y}: ${yDir}). Hover a point for its run; click it to open the job.`);
+    clear(side, h('h2', { style: 'margin-top:0' }, 'Frontier'), table([
+      { label: 'Job', num: true, get: (pt) => h('a', { href: hashFor('job', null, pt.job_id) }, pt.job_id) },
+      { label: s.x, num: true, get: (pt) => fmtNum(pt.x) },
+      { label: s.y, num: true, get: (pt) => fmtNum(pt.y) },
+      s.color ? { label: s.color, get: (pt) => fmtValue((pt.params || {})[s.color]) } : null,
+      ...extraKeys.map((k) => ({ label: k, get: (pt) => fmtValue((pt.params || {})[k]) })),
+    ].filter(Boolean), frontier, {
+      id: 'frontier', empty: 'No point has both metrics.',
+      rowAttrs: (pt) => ({ 'data-job-id': pt.job_id, 'data-x': pt.x, 'data-y': pt.y }),
+    }));
+  }
+  // The early request asked for exactly what the controls now say only if x and y were named.
+  await load(first && s.x === q.get('x') && s.y === q.get('y') ? first : null);
+  return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
+}
