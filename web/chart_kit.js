@@ -71,9 +71,11 @@ export function chartBox(id, cls = '') {
   return { box: h('div', { class: 'chart ' + cls }, canvas), canvas };
 }
 
-export function metricDefaults(metrics) {
-  const useful = metrics.filter((m) => m !== 'duration_ms');
-  const pick = (prefs, not) => prefs.find((m) => metrics.includes(m) && m !== not) || useful.find((m) => m !== not) || metrics.find((m) => m !== not) || '';
+// `base` maps a name to the one the preferences list: a join's "A:mse" is an "mse".
+export function metricDefaults(metrics, base = (m) => m) {
+  const useful = metrics.filter((m) => base(m) !== 'duration_ms');
+  const preferred = (pref, not) => metrics.find((m) => base(m) === pref && m !== not);
+  const pick = (prefs, not) => prefs.map((p) => preferred(p, not)).find(Boolean) || useful.find((m) => m !== not) || metrics.find((m) => m !== not) || '';
   const x = pick(['bits_per_weight', 'median_us', 'tokens_per_s']);
   const y = pick(['mse', 'sqnr_db', 'perplexity', 'max_abs_err'], x);
   return { x, y };

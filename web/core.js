@@ -97,6 +97,14 @@ export async function api(path, params, { signal } = {}) {
   return body;
 }
 
+// Metric names of a join (DESIGN §10 "Joins"), as the server names them: a name both
+// experiments have is written "A:name" / "B:name" with their names, any other stays plain;
+// A's names first.
+export function joinedMetricNames(a, metricsA, b, metricsB) {
+  const inA = new Set(metricsA), inB = new Set(metricsB);
+  return [...metricsA.map((m) => (inB.has(m) ? `${a}:${m}` : m)), ...metricsB.map((m) => (inA.has(m) ? `${b}:${m}` : m))];
+}
+
 // ---- DOM -----------------------------------------------------------------------------------
 
 // h('a', {href: '#/x', class: 'y'}, 'text', child, [more children]) — text is never parsed as HTML.

@@ -1,8 +1,10 @@
 // The Pareto page: the runs of an experiment over two metrics, the frontier drawn as a line
-// and listed beside the chart.
+// and listed beside the chart. Joined with a second experiment (DESIGN §10 "Joins"), the points
+// are pairs of runs with equal `on` params and the metrics are the pair's: accuracy from one
+// experiment against latency from the other.
 import {
-  api, apiUrl, h, clear, select, labelled, fmtNum, fmtValue, fmtPairs, go, hashFor, table,
-  downloads,
+  api, apiUrl, ApiError, h, clear, select, labelled, fmtNum, fmtValue, fmtPairs, go, hashFor,
+  table, downloads, errorBox, joinedMetricNames,
 } from './core.js';
 import {
   PALETTE, FRONTIER, loadChart, hideTip, scatterOptions, chartBox, metricDefaults,
@@ -16,10 +18,16 @@ export async function paretoPage(el, route, ctx) {
   const listP = early(experimentNames(ctx));
   const named = q.get('experiment');
   const detailP = named ? early(api(`experiments/${encodeURIComponent(named)}`, null, ctx)) : null;
+  const joinNamed = named ? q.get('join') || '' : '';
+  const joinP = joinNamed ? early(api(`experiments/${encodeURIComponent(joinNamed)}`, null, ctx)) : null;
   // The server keeps every frontier point and thins the rest to an even sample: a chart of
   // 100,000 runs stays quick to fetch and draw without losing its front.
-  const paretoArgs = (v) => ({ x: v.x, y: v.y, x_dir: v.x_dir, y_dir: v.y_dir, filter: v.filter, max_points: 5000 });
-  const first = named && q.get('x') && q.get('y')
+  const paretoArgs = (v) => ({
+    x: v.x, y: v.y, x_dir: v.x_dir, y_dir: v.y_dir, filter: v.filter, max_points: 5000,
+    join: v.join, on: v.join ? v.on : '',
+  });
+  // A join's `on` may still be the page's default, which only the two experiments' params say.
+  const first = named && q.get('x') && q.get('y') && (!joinNamed || q.get('on'))
     ? early(api(`experiments/${encodeURIComponent(named)}/pareto`, paretoArgs(Object.fromEntries(q.entries())), ctx)) : null;
   const experiments = await listP;
   clear(el, h('h1', null, 'Pareto frontier'));
@@ -29,19 +37,34 @@ export async function paretoPage(el, route, ctx) {
   }
   const name = named || (experiments.find((e) => e.succeeded > 0) || experiments[0]).name;
   const exp = await (detailP || api(`experiments/${encodeURIComponent(name)}`, null, ctx));
-  const metrics = exp.metric_names || [];
-  const keys = exp.param_keys || [];
-  const d = metricDefaults(metrics);
+  const join = experiments.some((e) => e.name === joinNamed) && joinNamed !== name ? joinNamed : '';
+  const other = join ? await joinP : null;
+  const on = join ? (q.get('on') || defaultJoinKeys(exp.param_keys || [], other.param_keys || [])) : '';
+  // Joined, the points carry only the `on` params: those are the keys to colour by.
+  const keys = join ? on.split(',').map((k) => k.trim()).filter(Boolean) : exp.param_keys || [];
+  const metrics = join ? joinedMetricNames(name, exp.metric_names || [], join, other.metric_names || []) : exp.metric_names || [];
+  const prefixes = [`${name}:`, `${join}:`];
+  const d = metricDefaults(metrics, (m) => {
+    const prefix = join && prefixes.find((p) => m.startsWith(p));
+    return prefix ? m.slice(prefix.length) : m;
+  });
+  // A join's metric names change with the experiment joined: a name it does not have is replaced.
+  const known = (v) => (v && (!join || metrics.includes(v)) ? v : '');
   const s = {
-    experiment: name, x: q.get('x') || d.x, y: q.get('y') || d.y, x_dir: q.get('x_dir') || '', y_dir: q.get('y_dir') || '',
-    color: q.has('color') ? q.get('color') : colourParamDefault(keys), filter: q.get('filter') || '',
+    experiment: name, join, on, x: known(q.get('x')) || d.x, y: known(q.get('y')) || d.y, x_dir: q.get('x_dir') || '', y_dir: q.get('y_dir') || '',
+    color: q.has('color') && (!join || keys.includes(q.get('color'))) ? q.get('color') : colourParamDefault(keys), filter: q.get('filter') || '',
     logx: q.get('logx') || '', logy: q.get('logy') || '',
   };
   const set = (patch) => go('pareto', { ...s, ...patch });
+  const aJob = join ? `${name} job` : 'Job', bJob = `${join} job`;
   const dirs = [['', 'auto'], ['min', 'min'], ['max', 'max']];
   const filterInput = h('input', { type: 'text', class: 'wide', name: 'filter', value: s.filter, placeholder: 'group_size in (32, 64) or datatype = e2m1' });
+  const onInput = h('input', { type: 'text', name: 'on', value: s.on, placeholder: 'datatype,group_size', title: 'params whose values must be equal in both experiments' });
   const form = h('form', { class: 'toolbar', id: 'pareto-controls' },
     labelled('Experiment', select({ name: 'experiment', onchange: (e) => go('pareto', { experiment: e.target.value }) }, experiments.map((e) => e.name), name)),
+    labelled('Join with', select({ name: 'join', onchange: (e) => set({ join: e.target.value, on: '', x: '', y: '', color: '' }) },
+      [['', 'none'], ...experiments.map((e) => e.name).filter((n) => n !== name)], s.join)),
+    join ? labelled('on', onInput) : null,
     labelled('x', select({ name: 'x', onchange: (e) => set({ x: e.target.value }) }, metrics, s.x)),
     labelled('x is better', select({ name: 'x_dir', onchange: (e) => set({ x_dir: e.target.value }) }, dirs, s.x_dir)),
     labelled('y', select({ name: 'y', onchange: (e) => set({ y: e.target.value }) }, metrics, s.y)),
@@ -51,26 +74,44 @@ export async function paretoPage(el, route, ctx) {
     labelled('log x', h('input', { type: 'checkbox', checked: s.logx, onchange: (e) => set({ logx: e.target.checked ? '1' : '' }) }), 'check'),
     labelled('log y', h('input', { type: 'checkbox', checked: s.logy, onchange: (e) => set({ logy: e.target.checked ? '1' : '' }) }), 'check'),
     h('button', { type: 'submit' }, 'Apply'));
-  form.addEventListener('submit', (ev) => { ev.preventDefault(); set({ filter: filterInput.value }); });
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); set({ filter: filterInput.value, on: join ? onInput.value : '' }); });
   el.append(form);
   if (!s.x || !s.y) {
     el.append(h('p', { class: 'muted', 'data-empty': '' }, 'This experiment has no metrics yet.'));
     return {};
   }
   const info = h('p', { class: 'muted', id: 'pareto-info' });
+  const unmatched = h('div', { id: 'pareto-unmatched' });
+  const refusal = h('div', { id: 'pareto-error' });
   const { box, canvas } = chartBox('pareto-chart');
   const side = h('div', { id: 'pareto-side' });
-  el.append(info, h('div', { class: 'chartrow' }, box, side),
+  const joinArgs = join ? { join, on: s.on } : {};
+  el.append(info, refusal, h('div', { class: 'chartrow' }, box, side), unmatched,
     downloads(
-      { label: 'Pareto JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter }), filename: `${name}-pareto.json` },
-      { label: 'Results CSV', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'csv', filter: s.filter }), filename: `${name}.csv` },
-      { label: 'Results JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter: s.filter }), filename: `${name}.json` }));
+      { label: 'Pareto JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter, ...joinArgs }), filename: `${name}${join ? '-' + join : ''}-pareto.json` },
+      // A join is answered in JSON only: its unmatched rows have no place in one CSV table.
+      join ? null : { label: 'Results CSV', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'csv', filter: s.filter }), filename: `${name}.csv` },
+      { label: join ? 'Joined results JSON' : 'Results JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter: s.filter, ...joinArgs }), filename: `${name}${join ? '-' + join : ''}.json` }));
   const Chart = await chartP;
   let chart = null;
   const extraKeys = ['group_size', 'model'].filter((k) => k !== s.color && keys.includes(k));
 
   async function load(started) {
-    const p = await (started || api(`experiments/${encodeURIComponent(name)}/pareto`, paretoArgs(s), ctx));
+    let p;
+    try {
+      p = await (started || api(`experiments/${encodeURIComponent(name)}/pareto`, paretoArgs(s), ctx));
+    } catch (e) {
+      // A join the server refuses (an `on` param neither has, an ambiguous metric) is the
+      // user's to correct in the controls above, not a broken page.
+      if (!(join && e instanceof ApiError && e.status === 400)) throw e;
+      if (chart) { chart.destroy(); chart = null; }
+      clear(info);
+      clear(refusal, errorBox(e));
+      clear(side);
+      clear(unmatched);
+      return;
+    }
+    clear(refusal);
     const points = p.points || [];
     const frontier = points.filter((pt) => pt.on_frontier).sort((a, b) => a.x - b.x);
     const colourOf = (pt) => (s.color ? fmtValue(pt.params ? pt.params[s.color] : undefined) || '(none)' : 'all runs');
@@ -90,7 +131,7 @@ export async function paretoPage(el, route, ctx) {
       const pt = dp.raw.pt;
       const params = pt.params || {};
       return [
-        h('div', null, h('b', null, `job ${pt.job_id}`), pt.on_frontier ? ' · on the frontier' : ''),
+        h('div', null, h('b', null, join ? `${aJob} ${pt.job_id} · ${bJob} ${pt.job_id_b}` : `job ${pt.job_id}`), pt.on_frontier ? ' · on the frontier' : ''),
         h('div', null, `${s.x} = ${fmtNum(pt.x)}`), h('div', null, `${s.y} = ${fmtNum(pt.y)}`),
         s.color ? h('div', null, `${s.color} = ${fmtValue(params[s.color])}`) : null,
         ['group_size', 'model'].map((k) => (k !== s.color ? h('div', null, `${k} = ${params[k] === undefined ? '—' : fmtValue(params[k])}`) : null)),
@@ -117,19 +158,54 @@ export async function paretoPage(el, route, ctx) {
     canvas.dataset.points = String(points.length);
     const total = p.total_points ?? points.length;
     const shown = total > points.length ? ` (${fmtNum(points.length)} drawn: the frontier and an even sample of the rest)` : '';
-    clear(info, `${fmtNum(total)} runs with both metrics${shown}, ${frontier.length} on the frontier (${s.x}: ${xDir}, ${s.y}: ${yDir}). Hover a point for its run; click it to open the job.`);
+    const runs = join ? `pairs of ${name} and ${join} runs (equal ${s.on})` : 'runs';
+    clear(info, `${fmtNum(total)} ${runs} with both metrics${shown}, ${frontier.length} on the frontier (${s.x}: ${xDir}, ${s.y}: ${yDir}). Hover a point for its run; click it to open the job${join ? ` of ${name}` : ''}.`);
+    clear(unmatched, join ? unmatchedPart(p, name, join) : null);
+    const jobLink = (id) => h('a', { href: hashFor('job', null, id) }, id);
     clear(side, h('h2', { style: 'margin-top:0' }, 'Frontier'), table([
-      { label: 'Job', num: true, get: (pt) => h('a', { href: hashFor('job', null, pt.job_id) }, pt.job_id) },
+      { label: aJob, num: true, get: (pt) => jobLink(pt.job_id) },
+      join ? { label: bJob, num: true, get: (pt) => jobLink(pt.job_id_b) } : null,
       { label: s.x, num: true, get: (pt) => fmtNum(pt.x) },
       { label: s.y, num: true, get: (pt) => fmtNum(pt.y) },
       s.color ? { label: s.color, get: (pt) => fmtValue((pt.params || {})[s.color]) } : null,
       ...extraKeys.map((k) => ({ label: k, get: (pt) => fmtValue((pt.params || {})[k]) })),
     ].filter(Boolean), frontier, {
       id: 'frontier', empty: 'No point has both metrics.',
-      rowAttrs: (pt) => ({ 'data-job-id': pt.job_id, 'data-x': pt.x, 'data-y': pt.y }),
+      rowAttrs: (pt) => ({ 'data-job-id': pt.job_id, 'data-job-id-b': pt.job_id_b, 'data-x': pt.x, 'data-y': pt.y }),
     }));
   }
-  // The early request asked for exactly what the controls now say only if x and y were named.
-  await load(first && s.x === q.get('x') && s.y === q.get('y') ? first : null);
+  // The early request asked for exactly what the controls now say only if the URL named it all.
+  const asked = first && s.x === q.get('x') && s.y === q.get('y') && s.join === (q.get('join') || '') && (!join || s.on === q.get('on'));
+  await load(asked ? first : null);
   return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
+}
+
+// The params a join pairs on unless the page says otherwise: datatype and group_size where both
+// experiments have them (an accuracy sweep against a latency sweep), else every param they share.
+function defaultJoinKeys(keysA, keysB) {
+  const common = keysA.filter((k) => keysB.includes(k));
+  const usual = ['datatype', 'group_size'].filter((k) => common.includes(k));
+  return (usual.length ? usual : common).join(',');
+}
+
+// The runs of either side that no run of the other pairs with: counted, and listed with their
+// `on` params (the server lists at most as many as the chart draws).
+function unmatchedPart(p, a, b) {
+  const na = p.unmatched_a_total ?? (p.unmatched_a || []).length;
+  const nb = p.unmatched_b_total ?? (p.unmatched_b || []).length;
+  const side = (label, exp, n, rows) => h('div', { class: 'card' },
+    h('h3', { style: 'margin-top:0' }, `${label}: ${fmtNum(n)} runs of ${exp} without a partner`),
+    table([
+      { label: 'Job', num: true, get: (r) => h('a', { href: hashFor('job', null, r.job_id) }, r.job_id) },
+      { label: 'State', get: (r) => r.state },
+      { label: 'on params', get: (r) => fmtPairs(r.on) },
+    ], rows || [], { empty: 'None.', rowAttrs: (r) => ({ 'data-job-id': r.job_id }) }),
+    n > (rows || []).length ? h('p', { class: 'muted' }, `${fmtNum(n - rows.length)} more in the joined results JSON.`) : null);
+  return [
+    h('p', { id: 'pareto-unmatched-count', 'data-a': na, 'data-b': nb },
+      h('b', null, `Unmatched: ${fmtNum(na)} in ${a}, ${fmtNum(nb)} in ${b}`),
+      na + nb ? ' — runs with no partner of equal params are not drawn.' : ' — every run has a partner.'),
+    na + nb ? h('details', null, h('summary', null, 'Show them'),
+      h('div', { class: 'grid2' }, side('A', a, na, p.unmatched_a), side('B', b, nb, p.unmatched_b))) : null,
+  ];
 }
