@@ -19,11 +19,11 @@ from .client import Client, Experiment, state_name
 from .errors import (AlreadyExists, DeadlineExceeded, FailedPrecondition, InvalidArgument,
                      InvalidSweep, NotFound, PermissionDenied, QlabError, ResourceExhausted,
                      Timeout, Unauthenticated, Unavailable)
-from .rows import Rows
+from .rows import JoinedRows, Rows
 from .sweep import load_sweep, sweep_text_to_dict
 
 __version__ = "0.1.0"
-__all__ = ["Client", "Experiment", "Rows", "QlabError", "InvalidArgument", "InvalidSweep",
-           "NotFound", "AlreadyExists", "FailedPrecondition", "ResourceExhausted",
+__all__ = ["Client", "Experiment", "JoinedRows", "Rows", "QlabError", "InvalidArgument",
+           "InvalidSweep", "NotFound", "AlreadyExists", "FailedPrecondition", "ResourceExhausted",
            "Unauthenticated", "PermissionDenied", "Unavailable", "DeadlineExceeded", "Timeout",
            "load_sweep", "sweep_text_to_dict", "state_name"]

@@ -16,7 +16,7 @@ import time
 import grpc
 
 from . import errors
-from .rows import Rows, json_number, parse_params
+from .rows import JoinedRows, Rows, json_number, parse_params
 from .sweep import load_sweep, sweep_to_json
 from .v1 import common_pb2, job_service_pb2, job_service_pb2_grpc, result_service_pb2
 from .v1 import result_service_pb2_grpc, worker_service_pb2, worker_service_pb2_grpc
@@ -187,11 +187,16 @@ class Client:
 
     # ---- results ----------------------------------------------------------------------------
 
-    def results(self, experiment, filter=""):
+    def results(self, experiment, filter="", join=None, on=None):
         """One row per job of the experiment, exactly as `qlab results --json` prints them.
 
         filter: the server's filter expression, e.g. "datatype in (e2m1, nf4) and mse < 0.01".
+        join, on: pair the rows with those of experiment `join` whose `on` params ("a,b" or a
+        list) are equal, as `qlab results --join --on --json` does: JoinedRows, whose rows are
+        the pairs and whose unmatched_a / unmatched_b list the rows without a partner.
         """
+        if join is not None or on is not None:
+            return self._joined_results(experiment, filter, join or "", on)
         rows = Rows()
         request = result_service_pb2.QueryResultsRequest(experiment=experiment, filter=filter)
         while True:
@@ -206,6 +211,24 @@ class Client:
             if not response.next_page_token:
                 return rows
             request.page_token = response.next_page_token
+
+    def _joined_results(self, experiment, filter, join, on):
+        keys = [k.strip() for k in on.split(",")] if isinstance(on, str) else list(on or [])
+        request = result_service_pb2.QueryResultsRequest(
+            experiment=experiment, filter=filter, join=join, on=keys)
+        response = self._call(self._results.QueryResults, request)
+
+        def unmatched(rows):
+            return [{"job_id": r.job_id, "state": state_name(r.state), "on": parse_params(r.on_json)}
+                    for r in rows]
+
+        return JoinedRows(
+            ({"on": parse_params(r.on_json), "job_id_a": r.job_id_a, "job_id_b": r.job_id_b,
+              "state_a": state_name(r.state_a), "state_b": state_name(r.state_b),
+              "metrics": _metrics(r.metrics)} for r in response.joined_rows),
+            experiment=experiment, join=join, on=keys,
+            metric_names=list(response.joined_metric_names),
+            unmatched_a=unmatched(response.unmatched_a), unmatched_b=unmatched(response.unmatched_b))
 
     def pareto(self, experiment, x, y, x_dir="auto", y_dir="auto", filter="", all_points=False):
         """Non-dominated points over metrics x and y, as `qlab pareto --json` prints them.
@@ -352,9 +375,11 @@ class Experiment:
         s = self.status()
         return s["succeeded"] == s["total"]
 
-    def results(self, filter=""):
-        """Rows as `qlab results --experiment NAME --json`; `.to_pandas()` for a DataFrame."""
-        return self.client.results(self.name, filter=filter)
+    def results(self, filter="", join=None, on=None):
+        """Rows as `qlab results --experiment NAME --json`; `.to_pandas()` for a DataFrame.
+
+        join, on: joined with another experiment (Client.results)."""
+        return self.client.results(self.name, filter=filter, join=join, on=on)
 
     def to_pandas(self, filter=""):
         return self.results(filter=filter).to_pandas()

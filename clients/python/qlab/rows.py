@@ -28,7 +28,26 @@ class Rows(list):
         return pandas.DataFrame.from_records(flat_rows, columns=columns)
 
 
-_NESTED = ("params", "metrics")
+class JoinedRows(Rows):
+    """The pairs of a join (`qlab results --join B --on KEYS --json`): one row per pair,
+    {"on", "job_id_a", "job_id_b", "state_a", "state_b", "metrics"}, metric names both
+    experiments have written "A:name" / "B:name". The rows without a partner are in
+    unmatched_a and unmatched_b ({"job_id", "state", "on"}); to_json() gives the CLI's object.
+    """
+
+    def __init__(self, rows, experiment, join, on, metric_names, unmatched_a, unmatched_b):
+        super().__init__(rows)
+        self.experiment, self.join, self.on = experiment, join, on
+        self.metric_names = metric_names
+        self.unmatched_a, self.unmatched_b = unmatched_a, unmatched_b
+
+    def to_json(self):
+        return {"experiment": self.experiment, "join": self.join, "on": self.on,
+                "metric_names": self.metric_names, "rows": list(self),
+                "unmatched_a": self.unmatched_a, "unmatched_b": self.unmatched_b}
+
+
+_NESTED = ("params", "on", "metrics")
 
 
 def _hashable(value):

@@ -83,6 +83,25 @@ def test_pareto_matches_the_cli(coordinator, finished_sweep):
     assert 1 <= len(front) < 6 and all(p["on_frontier"] for p in front)
 
 
+def test_joined_results_match_the_cli(coordinator, finished_sweep):
+    # The same tensor with scale search, and one datatype more: its rows have no partner.
+    other = dict(QUANTIZE_SWEEP, name="py-quantize-mse",
+                 params=dict(QUANTIZE_SWEEP["params"], scale_search="mse"),
+                 axes={"datatype": ["int4_asym", "nf4", "e2m1", "sf4"], "group_size": [32, 128]})
+    coordinator.client().submit(other).wait(progress=False, timeout=120)
+    joined = finished_sweep.results(join="py-quantize-mse", on="datatype, group_size")
+    code, out, err = coordinator.cli("results", "--experiment", "py-quantize", "--join",
+                                     "py-quantize-mse", "--on", "datatype,group_size", "--json")
+    assert code == 0, err
+    assert json.loads(json.dumps(joined.to_json())) == json.loads(out)
+    assert len(joined) == 6 and joined.unmatched_a == [] and len(joined.unmatched_b) == 2
+    assert {"py-quantize:mse", "py-quantize-mse:mse"} <= set(joined.metric_names)
+    frame = joined.to_pandas()
+    assert {"datatype", "group_size", "job_id_a", "job_id_b", "py-quantize:mse"} <= set(frame.columns)
+    with pytest.raises(qlab.InvalidArgument, match="on:"):
+        finished_sweep.results(join="py-quantize-mse")
+
+
 def test_pareto_directions_are_honoured(coordinator):
     client = coordinator.client()
     points = [{"x": 1, "y": 1}, {"x": 2, "y": 3}, {"x": 3, "y": 2}]
