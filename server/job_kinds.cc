@@ -65,10 +65,14 @@ const std::map<std::string, JobKind>& Kinds() {
       {"kernel_bench",
        {"kernel_bench",
         [](const nlohmann::json& p) { return kernels::KernelBenchParamsFromJson(p).status(); }, {},
-        [](const nlohmann::json&) {
+        [](const nlohmann::json& p) {
+          // `device: cpu` runs the CPU kernels; anything else (cuda:N, N, absent) needs CUDA.
+          const auto device = p.find("device");
+          const bool cpu = device != p.end() && device->is_string() &&
+                           device->get<std::string>().rfind("cpu", 0) == 0;
           storage::Requirements r;
-          r.device_class = 2;  // CUDA only
-          r.exclusive = true;  // timings need the GPU to themselves
+          r.device_class = cpu ? ParseDeviceClass("cpu") : ParseDeviceClass("cuda");
+          r.exclusive = true;  // timings need the device to themselves
           return r;
         }}},
       {"latency",

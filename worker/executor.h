@@ -43,7 +43,7 @@ ExecutorMap BuiltInExecutors(bool have_cuda_device, DatasetSource dataset_source
 // device visible to it). False without LibTorch.
 bool TorchRunsOnCuda(int ordinal);
 
-// Fills each device's `kinds` from the executors: kernel_bench on CUDA devices only; the
+// Fills each device's `kinds` from the executors: kernel_bench everywhere (CPU kernels); the
 // LibTorch kinds (latency, accuracy, predictor) on the CPU, and on a CUDA device only when
 // `torch_runs_on_cuda(ordinal)`; every other kind everywhere. So a job for cuda:0 that this
 // worker's LibTorch cannot run waits for one that can, with the reason, instead of running

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evaluators/datatypes/quantize_job.h"
+#include "evaluators/kernels/cpu_kernel_bench_job.h"
 #include "evaluators/kernels/kernel_bench_job.h"
 #include "evaluators/kernels/kernel_bench_params.h"
 #include "worker/executor.h"
@@ -66,15 +67,26 @@ class QuantizeExecutor final : public JobExecutor {
   }
 };
 
-// Times one GEMV kernel on the leased CUDA device (params: kernel, n, k, batch, repetitions).
+// Times one GEMV kernel (or a model's block linears) on the leased device: the CPU kernels on
+// a CPU device, the CUDA kernels on "cuda:<index>".
 class KernelBenchExecutor final : public JobExecutor {
  public:
   StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
     ASSIGN_OR_RETURN(auto params, ParseParams(job));
     ASSIGN_OR_RETURN(kernels::KernelBenchParams p, kernels::KernelBenchParamsFromJson(params));
-    // The scheduler matched the job to one of our devices, named "cuda:<index>".
-    if (job.device.rfind("cuda:", 0) == 0) p.device = std::stoi(job.device.substr(5));
-    return kernels::RunKernelBenchJob(p, context);
+    if (job.device.rfind("cuda:", 0) == 0) {
+      if (p.device_kind != "cuda") {
+        return Status::InvalidArgument("kernel_bench: params.device is " + p.device_kind +
+                                       " but the job was leased on " + job.device);
+      }
+      p.device = std::stoi(job.device.substr(5));
+      return kernels::RunKernelBenchJob(p, context);
+    }
+    if (p.device_kind != "cpu") {
+      return Status::InvalidArgument("kernel_bench: params.device is cuda but the job was leased on " +
+                                     job.device);
+    }
+    return kernels::RunCpuKernelBenchJob(p, context);
   }
 };
 
@@ -130,7 +142,8 @@ ExecutorMap BuiltInExecutors(bool have_cuda_device, DatasetSource dataset_source
   ExecutorMap map;
   map["noop"] = std::make_unique<NoopExecutor>();
   map["quantize"] = std::make_unique<QuantizeExecutor>();
-  if (have_cuda_device) map["kernel_bench"] = std::make_unique<KernelBenchExecutor>();
+  (void)have_cuda_device;  // kernel_bench runs on CPUs too; CUDA devices exist only with CUDA
+  map["kernel_bench"] = std::make_unique<KernelBenchExecutor>();
 #ifdef QLAB_HAVE_TORCH
   map["latency"] = std::make_unique<LatencyExecutor>();
   map["accuracy"] = std::make_unique<AccuracyExecutor>();
@@ -163,7 +176,6 @@ void AssignDeviceKinds(const ExecutorMap& executors,
                                       torch_runs_on_cuda(std::atoi(d.name.c_str() + 5)));
     d.kinds.clear();
     for (const auto& [kind, executor] : executors) {
-      if (kind == "kernel_bench" && !cuda) continue;
       if (kTorchKinds.count(kind) && !torch_here) continue;
       d.kinds.push_back(kind);
     }

@@ -221,6 +221,8 @@ class Llama2cCheckpoint : public Checkpoint {
 // Hugging Face
 
 constexpr const char* kSupportedArchitectures[] = {"LlamaForCausalLM", "MistralForCausalLM"};
+// Same block-linear shapes as Llama (q/k/v biases aside): readable for shapes, not for weights.
+constexpr const char* kShapeOnlyArchitectures[] = {"Qwen2ForCausalLM"};
 
 StatusOr<nlohmann::json> ReadJsonFile(const fs::path& path) {
   std::ifstream in(path);
@@ -233,7 +235,8 @@ StatusOr<nlohmann::json> ReadJsonFile(const fs::path& path) {
 }
 
 // Reads config.json into a ModelConfig. nlohmann exceptions are converted by the caller.
-Status ParseHfConfig(const nlohmann::json& j, const std::string& where, ModelConfig* c) {
+Status ParseHfConfig(const nlohmann::json& j, const std::string& where, ModelConfig* c,
+                     bool shapes_only = false) {
   auto get_int = [&](const char* key, int64_t* out, bool required) -> Status {
     auto it = j.find(key);
     if (it == j.end() || it->is_null()) {
@@ -265,10 +268,14 @@ Status ParseHfConfig(const nlohmann::json& j, const std::string& where, ModelCon
     const std::string model_type = mt->get<std::string>();
     arch = model_type == "llama"     ? "LlamaForCausalLM"
            : model_type == "mistral" ? "MistralForCausalLM"
+           : model_type == "qwen2"   ? "Qwen2ForCausalLM"
                                      : "model_type " + model_type;
   }
-  if (std::find(std::begin(kSupportedArchitectures), std::end(kSupportedArchitectures), arch) ==
-      std::end(kSupportedArchitectures)) {
+  const bool shape_arch = shapes_only && std::find(std::begin(kShapeOnlyArchitectures),
+                                                   std::end(kShapeOnlyArchitectures),
+                                                   arch) != std::end(kShapeOnlyArchitectures);
+  if (!shape_arch && std::find(std::begin(kSupportedArchitectures), std::end(kSupportedArchitectures), arch) ==
+                         std::end(kSupportedArchitectures)) {
     return Status::InvalidArgument(where + ": unknown architecture '" + arch +
                                    "'; supported: LlamaForCausalLM, MistralForCausalLM");
   }
@@ -299,6 +306,7 @@ Status ParseHfConfig(const nlohmann::json& j, const std::string& where, ModelCon
                                    "' is not supported (SwiGLU with silu only)");
   }
   for (const char* bias : {"attention_bias", "mlp_bias"}) {
+    if (shapes_only) break;  // biases do not change the weights' shapes
     if (auto it = j.find(bias); it != j.end() && it->is_boolean() && it->get<bool>()) {
       return Status::InvalidArgument(where + ": " + bias + " = true is not supported");
     }
@@ -583,6 +591,32 @@ StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path) 
                                    "it and its config.json");
   }
   return Llama2cCheckpoint::Open(path);
+}
+
+StatusOr<ModelConfig> ReadModelShapes(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) return Status::NotFound("model '" + path + "' does not exist");
+  const bool is_json = !fs::is_directory(st) && path.size() >= 5 && path.substr(path.size() - 5) == ".json";
+  if (!fs::is_directory(st) && !is_json) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(path));
+    return ckpt->config();
+  }
+  const fs::path config_path = is_json ? fs::path(path) : fs::path(path) / "config.json";
+  ModelConfig config;
+  try {
+    // A config.json is a few kilobytes; anything near this is not one.
+    if (fs::file_size(config_path, ec) > (uint64_t{1} << 20)) {
+      return Status::InvalidArgument("'" + config_path.string() + "' is over 1 MiB: not a config.json");
+    }
+    ASSIGN_OR_RETURN(nlohmann::json j, ReadJsonFile(config_path));
+    if (!j.is_object()) return Status::InvalidArgument(config_path.string() + " is not a JSON object");
+    RETURN_IF_ERROR(ParseHfConfig(j, config_path.string(), &config, /*shapes_only=*/true));
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument("reading '" + config_path.string() + "': " + e.what());
+  }
+  RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
 }
 
 Status WriteLlama2cCheckpoint(const std::string& path, const ModelConfig& config,

@@ -108,6 +108,12 @@ class Checkpoint {
   ModelConfig config_;
 };
 
+// The configuration of a model without its weights: a llama2.c file (header checked against
+// the file's size), a Hugging Face folder (only its config.json is read) or a bare config.json.
+// Accepts, for shapes, Qwen2ForCausalLM besides the architectures Open accepts. Errors as for
+// Open; INVALID_ARGUMENT for a config.json over 1 MiB.
+StatusOr<ModelConfig> ReadModelShapes(const std::string& path);
+
 // Supplies the float32 values of a required tensor (row-major, spec.shape).
 using TensorProvider = std::function<StatusOr<std::vector<float>>(const TensorSpec&)>;
 

@@ -39,12 +39,20 @@
 namespace qlab::kernels {
 
 struct KernelBenchParams {
-  std::string kernel;     // "razer_w4" | "int4_asym" | "nvfp4" | "fp16_cublas"
-  int64_t n = 0;          // output features (rows of W)
+  // CUDA: "razer_w4" | "int4_asym" | "nvfp4" | "fp16_cublas"; CPU: a CpuGemvFormat name
+  // ("int4_asym", "nvfp4", "razer_fp4", "int8_asym", "e2m1"). Params `datatype` or `kernel`.
+  std::string kernel;
+  int64_t n = 0;          // output features (rows of W); 0 with `model`
   int64_t k = 0;          // reduction length; multiple of 128 for the 4-bit kernels
   int batch = 1;          // 1..8
   int repetitions = 100;  // timed samples (of launches_per_sample launches each); Default: 100
   int device = 0;         // CUDA device index; Default: 0
+  std::string device_kind = "cuda";  // "cuda" or "cpu" (params `device`: cpu | cuda:N | N)
+  int group_size = 0;     // 0: the format's own (16 for nvfp4, else 128); no other is built
+  int threads = 0;        // CPU: threads, 0 = all hardware threads
+  std::string activations = "fp32";  // CPU: fp32 | int8
+  std::string isa;                   // CPU: "" = the best this CPU has, or a CpuIsa name
+  std::string model;                 // time every block-linear shape of this model instead
 };
 
 // True when this build has CUDA and a usable GPU; otherwise false with *why_not (if non-null)

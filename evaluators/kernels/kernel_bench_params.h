@@ -1,13 +1,21 @@
-// kernel_bench job parameters: the checks RunKernelBenchJob makes first, callable without CUDA
-// (the coordinator refuses a bad sweep at submit time), and the JSON form of a job's params.
-//
-// JSON params (unknown keys are rejected):
-//   kernel       "razer_w4" | "int4_asym" | "nvfp4" | "fp16_cublas"   (required)
-//   n, k         weight rows (output features) and reduction length     (required), or
-//   shape        [n, k], so that a sweep can list shapes as one axis
+// kernel_bench job parameters: the checks the job makes first, callable without CUDA (the
+// coordinator refuses a bad sweep at submit time), and the JSON form of a job's params
+// (DESIGN.md section 10; unknown keys are rejected):
+//   device       "cpu" | "cuda:N" | N (an integer N means cuda:N). Default: cuda:0
+//   datatype     CUDA: razer_fp4 (= razer_w4) | int4_asym | nvfp4 | fp16_cublas;
+//                CPU: int4_asym | nvfp4 | razer_fp4 | int8_asym | e2m1   (required; `kernel`
+//                is an alias, either may name the CUDA kernel or the registry datatype)
+//   group_size   the format's own group size (16 for nvfp4, else 128): no other is built
+//   n, k         weight rows (output features) and reduction length, or
+//   shape        [n, k], so that a sweep can list shapes as one axis, or
+//   model        a llama2.c file, a Hugging Face folder or a config.json: every distinct
+//                block-linear shape of the model is timed (CPU)
 //   batch        activation rows, 1..8. Default: 1
-//   repetitions  timed samples (each >= 200 us of back-to-back launches), 1..100000. Default: 100
-// The device is the one the scheduler leased the job on.
+//   repetitions  timed samples, 1..100000. Default: 100 (CUDA), 30 (CPU)
+//   threads      CPU threads, 0..1024 (0 = all). Default: 0
+//   activations  CPU: fp32 | int8 (per-128-block int8 with integer dot products). Default: fp32
+//   isa          CPU: portable | avx2 | avx512 | avx512_vnni. Default: the best available
+// On CUDA the device is the one the scheduler leased the job on.
 #pragma once
 
 #include "common/status.h"
@@ -19,8 +27,9 @@
 
 namespace qlab::kernels {
 
-// OK, or INVALID_ARGUMENT for an unknown kernel, a bad shape (naming m/n/k), batch outside
-// 1..8, repetitions outside 1..100000 or a negative device index. In qlab_kernels_cpu.
+// OK, or INVALID_ARGUMENT naming the field: an unknown kernel for the device kind, a group size
+// other than the format's, a bad shape (naming m/n/k), batch outside 1..8, repetitions outside
+// 1..100000, a negative device index, CPU-only params on CUDA. In qlab_kernels_cpu.
 Status ValidateKernelBenchParams(const KernelBenchParams& params);
 
 #ifdef QLAB_KERNELS_HAVE_JSON
