@@ -311,11 +311,36 @@ Status CpuGemv(const CpuWeights& w, const float* x, int m, float* y, const CpuGe
   t.lut_e2m1 = tables.e2m1[mode];
   t.lut_razer = &tables.razer[mode][0][0];
 
+  t.group_begin = 0;
+  t.group_end = t.groups;
+  t.prefetch_bytes = std::clamp(options.prefetch_bytes, 0, 1 << 16);
   const RowsFn rows = RowsFor(options.isa);
   // At least 256 KiB of weights per thread: below that, starting a thread costs more than it saves.
   const int64_t min_rows = std::max<int64_t>(1, (int64_t{256} << 10) / std::max<int64_t>(1, t.row_bytes));
-  datatypes::ParallelFor(w.n, options.threads, min_rows,
-                         [&](int64_t begin, int64_t end) { rows(t, begin, end); });
+  // Batch > 1: every row reads all m activation rows, m*k*4 bytes, more than L1 holds. Tiles of
+  // kTileRows rows then walk K in slices whose activations (~16 KiB) stay in L1 for the whole
+  // tile; the tiling does not depend on the thread count, so neither do the results.
+  const int64_t x_bytes_per_group = int64_t{m} * kGroup * (options.activations == ActivationMode::kInt8 ? 1 : 4);
+  const int64_t slice = std::max<int64_t>(1, (int64_t{16} << 10) / x_bytes_per_group);
+  if (m == 1 || slice >= t.groups) {
+    datatypes::ParallelFor(w.n, options.threads, min_rows,
+                           [&](int64_t begin, int64_t end) { rows(t, begin, end); });
+    return Status::Ok();
+  }
+  constexpr int64_t kTileRows = 64;
+  datatypes::ParallelFor(CeilDiv(w.n, kTileRows), options.threads, CeilDiv(min_rows, kTileRows),
+                         [&](int64_t tile_begin, int64_t tile_end) {
+                           for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
+                             const int64_t r0 = tile * kTileRows, r1 = std::min(w.n, r0 + kTileRows);
+                             internal::Task part = t;
+                             for (int64_t g = 0; g < t.groups; g += slice) {
+                               part.group_begin = g;
+                               part.group_end = std::min(t.groups, g + slice);
+                               part.accumulate = g > 0;
+                               rows(part, r0, r1);
+                             }
+                           }
+                         });
   return Status::Ok();
 }
 

@@ -83,10 +83,16 @@ CpuWeights CpuWeightsOf(const datatypes::PackedRazerW4& w);
 CpuWeights CpuWeightsOf(const datatypes::PackedInt8Asym& w);
 CpuWeights CpuWeightsOf(const datatypes::PackedE2m1& w);
 
+// Measured with cpu_kernel_bench --prefetch (bench/results/cpu-kernels.md).
+inline constexpr int kDefaultCpuGemvPrefetchBytes = 2048;
+
 struct CpuGemvOptions {
   CpuIsa isa = CpuIsa::kPortable;  // must be supported (CpuIsaSupported)
   ActivationMode activations = ActivationMode::kFp32;
   int threads = 1;  // <= 0: all hardware threads
+  // Software prefetch distance along a row's weights (bytes; 0: none). Prefetches address
+  // memory past a row's end harmlessly (they never fault).
+  int prefetch_bytes = kDefaultCpuGemvPrefetchBytes;
 };
 
 // Scratch reused across calls (the prepared activations); one per calling thread.

@@ -16,6 +16,7 @@ struct V {
   static constexpr int kLanes = 8;
 
   static I Load(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
   static F LoadF(const float* p) { return _mm256_loadu_ps(p); }
   static I Zero() { return _mm256_setzero_si256(); }
   static F ZeroF() { return _mm256_setzero_ps(); }

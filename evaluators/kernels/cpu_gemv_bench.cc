@@ -100,43 +100,52 @@ std::string BlasDescription() {
 #endif
 }
 
-CpuTiming TimeCpuCalls(const std::function<void(int copy)>& fn, int copies,
-                       const CpuBenchOptions& options) {
-  int copy = 0;
-  auto call = [&] {
-    fn(copy);
-    copy = (copy + 1) % copies;
+std::vector<CpuTiming> TimeCpuCallsInterleaved(const std::vector<TimedCall>& calls,
+                                               const CpuBenchOptions& options) {
+  const size_t n = calls.size();
+  std::vector<int> next_copy(n, 0);
+  auto call = [&](size_t i) {
+    calls[i].fn(next_copy[i]);
+    next_copy[i] = (next_copy[i] + 1) % std::max(1, calls[i].copies);
   };
-  // Warm-up: at least warmup_ms and 3 calls; its mean call time sizes the samples.
-  const auto start = Clock::now();
-  int warm_calls = 0;
-  double elapsed_us = 0;
-  while (warm_calls < 3 || elapsed_us < options.warmup_ms * 1000.0) {
-    call();
-    ++warm_calls;
-    elapsed_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  std::vector<CpuTiming> timings(n);
+  // Warm-up: at least warmup_ms and 3 calls each; its mean call time sizes the samples.
+  for (size_t i = 0; i < n; ++i) {
+    const auto start = Clock::now();
+    int warm_calls = 0;
+    double elapsed_us = 0;
+    while (warm_calls < 3 || elapsed_us < options.warmup_ms * 1000.0) {
+      call(i);
+      ++warm_calls;
+      elapsed_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    }
+    const double per_call_us = std::max(0.01, elapsed_us / warm_calls);
+    timings[i].calls_per_sample =
+        static_cast<int>(std::clamp(std::ceil(options.min_sample_us / per_call_us), 1.0, 1e6));
   }
-  const double per_call_us = std::max(0.01, elapsed_us / warm_calls);
-  CpuTiming t;
-  t.calls_per_sample = static_cast<int>(std::clamp(std::ceil(options.min_sample_us / per_call_us), 1.0, 1e6));
-  std::vector<double> samples;
-  samples.reserve(options.repetitions);
+  std::vector<std::vector<double>> samples(n);
   for (int s = 0; s < options.repetitions; ++s) {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < t.calls_per_sample; ++i) call();
-    samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() /
-                      t.calls_per_sample);
+    for (size_t i = 0; i < n; ++i) {
+      const auto t0 = Clock::now();
+      for (int c = 0; c < timings[i].calls_per_sample; ++c) call(i);
+      samples[i].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() /
+                           timings[i].calls_per_sample);
+    }
   }
-  t.samples = static_cast<int>(samples.size());
-  t.median_us = Percentile(samples, 0.5);
-  t.p10_us = Percentile(samples, 0.1);
-  t.p90_us = Percentile(samples, 0.9);
-  double mean = 0, var = 0;
-  for (double v : samples) mean += v;
-  mean /= samples.size();
-  for (double v : samples) var += (v - mean) * (v - mean);
-  t.stddev_us = samples.size() > 1 ? std::sqrt(var / (samples.size() - 1)) : 0.0;
-  return t;
+  for (size_t i = 0; i < n; ++i) {
+    CpuTiming& t = timings[i];
+    const std::vector<double>& v = samples[i];
+    t.samples = static_cast<int>(v.size());
+    t.median_us = Percentile(v, 0.5);
+    t.p10_us = Percentile(v, 0.1);
+    t.p90_us = Percentile(v, 0.9);
+    double mean = 0, var = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    for (double x : v) var += (x - mean) * (x - mean);
+    t.stddev_us = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
+  }
+  return timings;
 }
 
 StatusOr<CpuGemvBenchResult> RunCpuGemvBenchmark(CpuGemvFormat format, int64_t n, int64_t k, int m,
@@ -185,7 +194,7 @@ StatusOr<CpuGemvBenchResult> RunCpuGemvBenchmark(CpuGemvFormat format, int64_t n
   const std::vector<float> x = SynthCpuActivations(m, k, options.seed + 17);
   std::vector<float> y(m * n);
   CpuGemvWorkspace ws;
-  const CpuGemvOptions gemv{options.isa, options.activations, options.threads};
+  const CpuGemvOptions gemv{options.isa, options.activations, options.threads, options.prefetch_bytes};
   if (stop()) return Status::Cancelled("kernel_bench cancelled");
 
   // Check first: a wrong kernel is not timed.
@@ -203,47 +212,52 @@ StatusOr<CpuGemvBenchResult> RunCpuGemvBenchmark(CpuGemvFormat format, int64_t n
   QuantizationErrors(format, k, m, options.seed, &r);
   if (stop()) return Status::Cancelled("kernel_bench cancelled");
 
-  r.kernel = TimeCpuCalls(
-      [&](int c) { (void)CpuGemv(copies[c].View(), x.data(), m, y.data(), gemv, &ws); },
-      r.rotation_copies, options);
   uint64_t sink = 0;
-  r.read = TimeCpuCalls(
-      [&](int c) {
-        sink += CpuStreamRead(copies[c].qweight.data(), static_cast<int64_t>(copies[c].qweight.size()),
-                              options.isa, options.threads);
-      },
-      r.rotation_copies, options);
+  std::vector<TimedCall> calls = {
+      {[&](int c) { (void)CpuGemv(copies[c].View(), x.data(), m, y.data(), gemv, &ws); }, r.rotation_copies},
+      {[&](int c) {
+         sink += CpuStreamRead(copies[c].qweight.data(), static_cast<int64_t>(copies[c].qweight.size()),
+                               options.isa, options.threads);
+       },
+       r.rotation_copies}};
+#if defined(QLAB_HAVE_CBLAS)
+  std::vector<std::vector<float>> w32(blas_copies);
+  for (auto& w : w32) {
+    w.resize(n * k);
+    datatypes::ParallelFor(n, options.threads, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin * k; i < end * k; ++i) {
+        w[i] = static_cast<float>(static_cast<int32_t>(SynthHash(options.seed, SynthTensor::kFp16Weights, i))) * 1e-11f;
+      }
+    });
+  }
+  SetBlasThreads(r.threads);
+  std::vector<float> y_blas(m * n);
+  const TimedCall blas_call{[&](int c) {
+                     if (m == 1) {
+                       cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), 1.0f,
+                                   w32[c].data(), static_cast<int>(k), x.data(), 1, 0.0f, y_blas.data(), 1);
+                     } else {
+                       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, static_cast<int>(n),
+                                   static_cast<int>(k), 1.0f, x.data(), static_cast<int>(k), w32[c].data(),
+                                   static_cast<int>(k), 0.0f, y_blas.data(), static_cast<int>(n));
+                     }
+                   },
+                   blas_copies};
+#endif
+  if (stop()) return Status::Cancelled("kernel_bench cancelled");
+  const std::vector<CpuTiming> timings = TimeCpuCallsInterleaved(calls, options);
+  r.kernel = timings[0];
+  r.read = timings[1];
+#if defined(QLAB_HAVE_CBLAS)
+  // Timed after, not between: OpenBLAS's threads spin for a while after each call and would
+  // take the cores from the samples that follow them.
+  if (stop()) return Status::Cancelled("kernel_bench cancelled");
+  r.blas = TimeCpuCallsInterleaved({blas_call}, options)[0];
+  r.blas_effective_gbps = static_cast<double>(blas_bytes + int64_t{4} * m * (k + n)) / (r.blas.median_us * 1e3);
+#endif
   // The read covers the payload; the few metadata bytes are read at the same rate.
   r.read_bw_gbps = static_cast<double>(copies.front().qweight.size()) / (r.read.median_us * 1e3);
   r.effective_gbps = static_cast<double>(r.bytes_moved) / (r.kernel.median_us * 1e3);
-  copies.clear();
-  if (stop()) return Status::Cancelled("kernel_bench cancelled");
-
-#if defined(QLAB_HAVE_CBLAS)
-  {
-    std::vector<std::vector<float>> w32(blas_copies);
-    for (auto& w : w32) {
-      w.resize(n * k);
-      datatypes::ParallelFor(n, options.threads, 16, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin * k; i < end * k; ++i) w[i] = static_cast<float>(static_cast<int32_t>(SynthHash(options.seed, SynthTensor::kFp16Weights, i))) * 1e-11f;
-      });
-    }
-    SetBlasThreads(r.threads);
-    r.blas = TimeCpuCalls(
-        [&](int c) {
-          if (m == 1) {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), 1.0f,
-                        w32[c].data(), static_cast<int>(k), x.data(), 1, 0.0f, y.data(), 1);
-          } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, static_cast<int>(n),
-                        static_cast<int>(k), 1.0f, x.data(), static_cast<int>(k), w32[c].data(),
-                        static_cast<int>(k), 0.0f, y.data(), static_cast<int>(n));
-          }
-        },
-        blas_copies, options);
-    r.blas_effective_gbps = static_cast<double>(blas_bytes + int64_t{4} * m * (k + n)) / (r.blas.median_us * 1e3);
-  }
-#endif
   if (sink == 42) r.read.samples += 0;  // keeps the reads observable
   return r;
 }

@@ -2,7 +2,8 @@
 // the standalone `cpu_kernel_bench`: the kernel, a streaming read of the same bytes and the
 // FP32 BLAS GEMV of the same shape (the user's alternative on a CPU), measured in one run.
 //
-// How it times: a sample is N back-to-back calls (N chosen after >= warmup_ms of warm-up so a
+// How it times: a sample is N back-to-back calls (the kernel's and the read's samples interleaved,
+// see TimeCpuCallsInterleaved; the BLAS's after them, as its threads spin after each call) (N chosen after >= warmup_ms of warm-up so a
 // sample is >= min_sample_us), the median and percentiles are per call over `repetitions`
 // samples. Calls rotate through copies of the operand totalling >= 2x the last-level cache, so
 // every call reads its weights from DRAM, as decoding a model larger than the cache does.
@@ -28,6 +29,7 @@ struct CpuBenchOptions {
   CpuIsa isa = CpuIsa::kPortable;
   ActivationMode activations = ActivationMode::kFp32;
   int64_t check_rows = 64;       // rows of W compared with the reference
+  int prefetch_bytes = kDefaultCpuGemvPrefetchBytes;
   uint64_t seed = 1;
 };
 
@@ -37,9 +39,17 @@ struct CpuTiming {
   int samples = 0;
 };
 
-// Times fn(copy) called with copy = 0, 1, ..., copies-1, 0, ... (see above).
-CpuTiming TimeCpuCalls(const std::function<void(int copy)>& fn, int copies,
-                       const CpuBenchOptions& options);
+// A function to time: fn(copy) for copy = 0, 1, ..., copies-1, 0, ... (see above).
+struct TimedCall {
+  std::function<void(int copy)> fn;
+  int copies = 1;
+};
+
+// Times the calls side by side: after each one's warm-up, sample i of every call is taken
+// before sample i+1 of any, so a machine that slows down for a while slows all of them alike
+// and their ratios stay meaningful. One CpuTiming per call, in order.
+std::vector<CpuTiming> TimeCpuCallsInterleaved(const std::vector<TimedCall>& calls,
+                                               const CpuBenchOptions& options);
 
 // The last-level cache size in bytes (48 MiB if the system does not say).
 int64_t LastLevelCacheBytes();

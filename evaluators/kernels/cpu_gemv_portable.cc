@@ -44,7 +44,7 @@ void GemvRowsPortable(const Task& t, int64_t row_begin, int64_t row_end) {
   for (int64_t r = row_begin; r < row_end; ++r) {
     for (int b = 0; b < t.m; ++b) {
       float acc = 0.0f;
-      for (int64_t g = 0; g < G; ++g) {
+      for (int64_t g = t.group_begin; g < t.group_end; ++g) {
         DecodeGroup(t, r, g, w);
         const int64_t xi = b * k + g * kGroup, si = b * G + g;
         if (t.format == kNvfp4) {
@@ -81,7 +81,7 @@ void GemvRowsPortable(const Task& t, int64_t row_begin, int64_t row_end) {
           acc += gscale * (sum - static_cast<float>(zero) * t.xsumf[si]);
         }
       }
-      t.y[b * t.n + r] = acc;
+      t.y[b * t.n + r] = t.accumulate ? t.y[b * t.n + r] + acc : acc;
     }
   }
 }

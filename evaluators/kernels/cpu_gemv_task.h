@@ -21,6 +21,10 @@ struct Task {
   int m = 1;
   int64_t n = 0, k = 0, groups = 0;  // groups = k / 128
   float* y = nullptr;                // [m, n]
+  // The groups this call covers, and whether it adds to y (a later K slice) or sets it.
+  int64_t group_begin = 0, group_end = 0;
+  bool accumulate = false;
+  int prefetch_bytes = 0;  // software prefetch distance along a row's weights; 0: none
 
   // Weights (see CpuWeights).
   const uint8_t* qweight = nullptr;

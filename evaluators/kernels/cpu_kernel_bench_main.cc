@@ -5,7 +5,7 @@
 // Usage: cpu_kernel_bench [--formats int4_asym,nvfp4,razer_fp4,int8_asym,e2m1]
 //                         [--shapes 8192x28672,...] [--batches 1,8] [--modes fp32,int8]
 //                         [--isa avx512_vnni] [--threads 2] [--reps 30]
-//                         [--markdown FILE] [--json FILE]
+//                         [--prefetch 0,1024,...] [--markdown FILE] [--json FILE]
 // Exit status: 0 ran (targets may be missed: see the table); 1 an output check failed;
 // 3 usage or runtime error.
 #include <cstdio>
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> shapes = {"8192x28672"};
   std::vector<std::string> batches = {"1", "8"};
   std::vector<std::string> modes = {"fp32", "int8"};
+  std::vector<std::string> prefetches = {std::to_string(kDefaultCpuGemvPrefetchBytes)};
   std::string markdown_path, json_path;
   CpuBenchOptions options;
   options.isa = BestCpuIsa();
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     else if (flag == "--shapes") shapes = Split(value, ',');
     else if (flag == "--batches") batches = Split(value, ',');
     else if (flag == "--modes") modes = Split(value, ',');
+    else if (flag == "--prefetch") prefetches = Split(value, ',');
     else if (flag == "--threads") options.threads = std::atoi(value.c_str());
     else if (flag == "--reps") options.repetitions = std::max(1, std::atoi(value.c_str()));
     else if (flag == "--markdown") markdown_path = value;
@@ -80,20 +82,23 @@ int main(int argc, char** argv) {
       for (const std::string& format_name : formats) {
         const auto format = ParseCpuGemvFormat(format_name);
         if (!format) return Usage("unknown format " + format_name);
-        for (const std::string& mode_name : modes) {
+        for (const std::string& mode_name : modes)
+        for (const std::string& prefetch : prefetches) {
           const auto mode = ParseActivationMode(mode_name);
           if (!mode) return Usage("unknown mode " + mode_name + " (fp32, int8)");
           CpuBenchOptions o = options;
           o.activations = *mode;
+          o.prefetch_bytes = std::atoi(prefetch.c_str());
           auto result = RunCpuGemvBenchmark(*format, n, k, m, o);
           if (!result.ok()) return Usage(result.status().ToString());
           const CpuGemvBenchResult& r = *result;
           if (!r.check.ok()) check_failed = true;
           char line[512];
           std::snprintf(line, sizeof(line),
-                        "| %s | %lldx%lld | %d | %s | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.2f | %.2g | %.3g | %.3g |\n",
+                        "| %s | %lldx%lld | %d | %s%s | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.2f | %.2g | %.3g | %.3g |\n",
                         format_name.c_str(), static_cast<long long>(n), static_cast<long long>(k), m,
-                        mode_name.c_str(), r.kernel.median_us, r.effective_gbps, r.read_bw_gbps,
+                        mode_name.c_str(), prefetches.size() > 1 ? (" pf" + prefetch).c_str() : "",
+                        r.kernel.median_us, r.effective_gbps, r.read_bw_gbps,
                         r.pct_of_read_bw(), r.blas.median_us, r.speedup_vs_blas(), r.check.max_rel_err,
                         r.weight_rel_err, r.activation_rel_err);
           md << line;
@@ -101,12 +106,12 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
           std::snprintf(line, sizeof(line),
                         "{\"format\":\"%s\",\"n\":%lld,\"k\":%lld,\"batch\":%d,\"activations\":\"%s\","
-                        "\"isa\":\"%s\",\"threads\":%d,\"median_us\":%.3f,\"p10_us\":%.3f,\"p90_us\":%.3f,"
+                        "\"isa\":\"%s\",\"threads\":%d,\"prefetch_bytes\":%d,\"median_us\":%.3f,\"p10_us\":%.3f,\"p90_us\":%.3f,"
                         "\"effective_gbps\":%.3f,\"read_bw_gbps\":%.3f,\"pct_of_read_bw\":%.2f,"
                         "\"fp32_blas_median_us\":%.3f,\"speedup_vs_fp32_blas\":%.3f,\"max_rel_err\":%.3g,"
                         "\"weight_rel_err\":%.4g,\"activation_rel_err\":%.4g,\"calls_per_sample\":%d}\n",
                         format_name.c_str(), static_cast<long long>(n), static_cast<long long>(k), m,
-                        mode_name.c_str(), CpuIsaName(r.isa), r.threads, r.kernel.median_us,
+                        mode_name.c_str(), CpuIsaName(r.isa), r.threads, o.prefetch_bytes, r.kernel.median_us,
                         r.kernel.p10_us, r.kernel.p90_us, r.effective_gbps, r.read_bw_gbps,
                         r.pct_of_read_bw(), r.blas.median_us, r.speedup_vs_blas(), r.check.max_rel_err,
                         r.weight_rel_err, r.activation_rel_err, r.kernel.calls_per_sample);
