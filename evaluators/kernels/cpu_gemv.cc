@@ -2,6 +2,8 @@
 #include "evaluators/kernels/cpu_gemv.h"
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <cmath>
 #include <string>
 
@@ -194,7 +196,11 @@ std::optional<CpuIsa> ParseCpuIsa(std::string_view name) {
   return std::nullopt;
 }
 
-bool CpuIsaSupported(CpuIsa isa) {
+namespace {
+
+// What this CPU can run, asked once: CPUID traps to the hypervisor in a VM (tens of
+// microseconds), and CpuGemv checks its path on every call.
+bool DetectCpuIsa(CpuIsa isa) {
   if (isa == CpuIsa::kPortable) return true;
 #if defined(QLAB_CPU_GEMV_X86)
   __builtin_cpu_init();
@@ -210,6 +216,18 @@ bool CpuIsaSupported(CpuIsa isa) {
 #else
   return false;
 #endif
+}
+
+}  // namespace
+
+bool CpuIsaSupported(CpuIsa isa) {
+  static const auto* supported = [] {
+    auto* s = new std::array<bool, std::size(kAllCpuIsas)>();
+    for (size_t i = 0; i < s->size(); ++i) (*s)[i] = DetectCpuIsa(kAllCpuIsas[i]);
+    return s;
+  }();
+  const size_t i = static_cast<size_t>(isa);
+  return i < supported->size() && (*supported)[i];
 }
 
 CpuIsa BestCpuIsa() {
