@@ -12,9 +12,12 @@
 
 namespace qlab::datatypes {
 
-// Hardware concurrency, at least 1.
+// Hardware concurrency, at least 1 (the process's at its first call).
 inline int DefaultThreads() {
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // Asked once: hardware_concurrency() is a system call (sched_getaffinity), microseconds that
+  // a caller timing a few-microsecond kernel would measure.
+  static const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return threads;
 }
 
 // Number of threads ParallelForChunks will use for n items.

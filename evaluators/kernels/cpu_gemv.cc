@@ -76,9 +76,10 @@ void PrepareActivations(CpuGemvFormat format, ActivationMode mode, const float* 
                         int64_t k, CpuGemvWorkspace& ws) {
   const bool nibbles = IsNibbleFormat(format);
   const int64_t groups = k / kGroup;
-  ws.xscale.assign(m * groups, 0.0f);
-  ws.xsum.assign(m * groups, 0);
-  ws.xsumf.assign(m * groups, 0.0f);
+  // Every element is written below: resize, not assign, so a reused workspace costs nothing.
+  ws.xscale.resize(m * groups);
+  ws.xsum.resize(m * groups);
+  ws.xsumf.resize(m * groups);
   if (mode == ActivationMode::kFp32) {
     ws.xf.resize(m * k);
     for (int64_t blk = 0; blk < m * groups; ++blk) {
@@ -94,7 +95,7 @@ void PrepareActivations(CpuGemvFormat format, ActivationMode mode, const float* 
     return;
   }
   ws.xq.resize(m * k);
-  if (format == CpuGemvFormat::kNvfp4) ws.xcorr.assign(m * groups * 16, 0);
+  if (format == CpuGemvFormat::kNvfp4) ws.xcorr.resize(m * groups * 16);
   int8_t q[kGroup];
   for (int64_t blk = 0; blk < m * groups; ++blk) {
     ws.xscale[blk] = QuantizeBlock(x + blk * kGroup, q);
@@ -270,24 +271,26 @@ CpuWeights CpuWeightsOf(const datatypes::PackedE2m1& w) {
 }
 
 Status ValidateCpuGemv(const CpuWeights& w, int m) {
-  const std::string where = std::string(CpuGemvFormatName(w.format)) + " CPU GEMV (m=" +
-                            std::to_string(m) + " n=" + std::to_string(w.n) + " k=" +
-                            std::to_string(w.k) + ")";
+  // Built only on refusal: this runs on every call of a kernel that can take microseconds.
+  auto where = [&] {
+    return std::string(CpuGemvFormatName(w.format)) + " CPU GEMV (m=" + std::to_string(m) +
+           " n=" + std::to_string(w.n) + " k=" + std::to_string(w.k) + ")";
+  };
   if (m < 1 || m > kMaxCpuGemvBatch) {
-    return Status::InvalidArgument(where + ": batch m must be in [1, 8]");
+    return Status::InvalidArgument(where() + ": batch m must be in [1, 8]");
   }
   if (w.n < 1 || w.n > (int64_t{1} << 24)) {
-    return Status::InvalidArgument(where + ": n must be in [1, 2^24]");
+    return Status::InvalidArgument(where() + ": n must be in [1, 2^24]");
   }
   if (w.k < kGroup || w.k % kGroup != 0 || w.k > (int64_t{1} << 20)) {
-    return Status::InvalidArgument(where + ": k must be a positive multiple of 128 up to 2^20");
+    return Status::InvalidArgument(where() + ": k must be a positive multiple of 128 up to 2^20");
   }
   const bool needs_scales = w.format != CpuGemvFormat::kNvfp4;
   const bool needs_words = w.format == CpuGemvFormat::kInt4Asym || w.format == CpuGemvFormat::kRazerFp4;
   const bool needs_bytes = w.format == CpuGemvFormat::kInt8Asym || w.format == CpuGemvFormat::kNvfp4;
   if (w.qweight == nullptr || (needs_scales && w.scales_fp16 == nullptr) ||
       (needs_words && w.aux_words == nullptr) || (needs_bytes && w.aux_bytes == nullptr)) {
-    return Status::InvalidArgument(where + ": a weight buffer the format reads is missing");
+    return Status::InvalidArgument(where() + ": a weight buffer the format reads is missing");
   }
   return Status::Ok();
 }

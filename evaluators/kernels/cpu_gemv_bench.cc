@@ -14,9 +14,6 @@
 #include "evaluators/kernels/cpu_gemv_operands.h"
 #include "evaluators/kernels/gemv_synthetic.h"
 
-#if defined(QLAB_HAVE_CBLAS)
-#include <cblas.h>
-#endif
 
 namespace qlab::kernels {
 namespace {
@@ -36,11 +33,40 @@ int64_t AvailableMemoryBytes() {
   return pages > 0 && page > 0 ? int64_t{pages} * page : int64_t{1} << 32;
 }
 
-// OpenBLAS's thread count, set through dlsym so that any BLAS links (and the reference BLAS,
-// which has no threads, still works).
-void SetBlasThreads(int threads) {
-  using SetThreads = void (*)(int);
-  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(threads);
+// The FP32 BLAS, opened at run time: a worker without one still runs (and reports no
+// baseline), and binaries carried to other machines do not drag a BLAS along. Which library
+// libblas.so.3 is comes from the system (Debian's alternatives: OpenBLAS here).
+struct Blas {
+  // CBLAS enums are ints in the ABI: RowMajor 101, NoTrans 111, Trans 112.
+  using Sgemv = void (*)(int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
+                         float*, int);
+  Sgemv sgemv = nullptr;
+  Sgemm sgemm = nullptr;
+  void (*set_threads)(int) = nullptr;
+  char* (*get_config)() = nullptr;
+  std::string library;
+  bool ok() const { return sgemv != nullptr && sgemm != nullptr; }
+};
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+
+const Blas& LoadBlas() {
+  static const Blas* blas = [] {
+    auto* b = new Blas();
+    for (const char* name : {"libcblas.so.3", "libblas.so.3", "libopenblas.so.0"}) {
+      void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (handle == nullptr) continue;
+      b->sgemv = reinterpret_cast<Blas::Sgemv>(dlsym(handle, "cblas_sgemv"));
+      b->sgemm = reinterpret_cast<Blas::Sgemm>(dlsym(handle, "cblas_sgemm"));
+      if (!b->ok()) continue;
+      b->set_threads = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
+      b->get_config = reinterpret_cast<char* (*)()>(dlsym(handle, "openblas_get_config"));
+      b->library = name;
+      break;
+    }
+    return b;
+  }();
+  return *blas;
 }
 
 // Relative rms distance of a from b.
@@ -82,22 +108,13 @@ int64_t LastLevelCacheBytes() {
   return l2 > 0 ? l2 : int64_t{48} << 20;
 }
 
-bool HaveBlas() {
-#if defined(QLAB_HAVE_CBLAS)
-  return true;
-#else
-  return false;
-#endif
-}
+bool HaveBlas() { return LoadBlas().ok(); }
 
 std::string BlasDescription() {
-#if defined(QLAB_HAVE_CBLAS)
-  using GetConfig = char* (*)();
-  if (auto fn = reinterpret_cast<GetConfig>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) return fn();
-  return "CBLAS (not OpenBLAS: probably the reference BLAS; install libopenblas0-pthread)";
-#else
-  return "none: built without CBLAS (libblas-dev)";
-#endif
+  const Blas& blas = LoadBlas();
+  if (!blas.ok()) return "none: no libcblas.so.3 / libblas.so.3 with CBLAS found (install libopenblas0-pthread)";
+  if (blas.get_config != nullptr) return blas.library + ": " + blas.get_config();
+  return blas.library + " (not OpenBLAS: probably the reference BLAS; install libopenblas0-pthread)";
 }
 
 std::vector<CpuTiming> TimeCpuCallsInterleaved(const std::vector<TimedCall>& calls,
@@ -146,6 +163,36 @@ std::vector<CpuTiming> TimeCpuCallsInterleaved(const std::vector<TimedCall>& cal
     t.stddev_us = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
   }
   return timings;
+}
+
+// FP32 BLAS y = x W^T of the same shape over `copies` synthetic FP32 matrices (GEMV for m = 1,
+// GEMM otherwise), on `threads` OpenBLAS threads. REQUIRES: LoadBlas().ok().
+CpuTiming TimeBlasGemv(int64_t n, int64_t k, int m, const std::vector<float>& x, int copies, int threads,
+                       const CpuBenchOptions& options) {
+  const Blas& blas = LoadBlas();
+  std::vector<std::vector<float>> w32(copies);
+  for (auto& w : w32) {
+    w.resize(n * k);
+    datatypes::ParallelFor(n, options.threads, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin * k; i < end * k; ++i) {
+        w[i] = static_cast<float>(static_cast<int32_t>(SynthHash(options.seed, SynthTensor::kFp16Weights, i))) * 1e-11f;
+      }
+    });
+  }
+  if (blas.set_threads != nullptr) blas.set_threads(threads);
+  std::vector<float> y(m * n);
+  const int in = static_cast<int>(n), ik = static_cast<int>(k);
+  return TimeCpuCallsInterleaved(
+      {{[&](int c) {
+          if (m == 1) {
+            blas.sgemv(kRowMajor, kNoTrans, in, ik, 1.0f, w32[c].data(), ik, x.data(), 1, 0.0f, y.data(), 1);
+          } else {
+            blas.sgemm(kRowMajor, kNoTrans, kTrans, m, in, ik, 1.0f, x.data(), ik, w32[c].data(), ik, 0.0f,
+                       y.data(), in);
+          }
+        },
+        copies}},
+      options)[0];
 }
 
 StatusOr<CpuGemvBenchResult> RunCpuGemvBenchmark(CpuGemvFormat format, int64_t n, int64_t k, int m,
@@ -220,41 +267,17 @@ StatusOr<CpuGemvBenchResult> RunCpuGemvBenchmark(CpuGemvFormat format, int64_t n
                                options.isa, options.threads);
        },
        r.rotation_copies}};
-#if defined(QLAB_HAVE_CBLAS)
-  std::vector<std::vector<float>> w32(blas_copies);
-  for (auto& w : w32) {
-    w.resize(n * k);
-    datatypes::ParallelFor(n, options.threads, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin * k; i < end * k; ++i) {
-        w[i] = static_cast<float>(static_cast<int32_t>(SynthHash(options.seed, SynthTensor::kFp16Weights, i))) * 1e-11f;
-      }
-    });
-  }
-  SetBlasThreads(r.threads);
-  std::vector<float> y_blas(m * n);
-  const TimedCall blas_call{[&](int c) {
-                     if (m == 1) {
-                       cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), 1.0f,
-                                   w32[c].data(), static_cast<int>(k), x.data(), 1, 0.0f, y_blas.data(), 1);
-                     } else {
-                       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, static_cast<int>(n),
-                                   static_cast<int>(k), 1.0f, x.data(), static_cast<int>(k), w32[c].data(),
-                                   static_cast<int>(k), 0.0f, y_blas.data(), static_cast<int>(n));
-                     }
-                   },
-                   blas_copies};
-#endif
   if (stop()) return Status::Cancelled("kernel_bench cancelled");
   const std::vector<CpuTiming> timings = TimeCpuCallsInterleaved(calls, options);
   r.kernel = timings[0];
   r.read = timings[1];
-#if defined(QLAB_HAVE_CBLAS)
-  // Timed after, not between: OpenBLAS's threads spin for a while after each call and would
-  // take the cores from the samples that follow them.
-  if (stop()) return Status::Cancelled("kernel_bench cancelled");
-  r.blas = TimeCpuCallsInterleaved({blas_call}, options)[0];
-  r.blas_effective_gbps = static_cast<double>(blas_bytes + int64_t{4} * m * (k + n)) / (r.blas.median_us * 1e3);
-#endif
+  if (r.have_blas) {
+    // Timed after, not between: OpenBLAS's threads spin for a while after each call and would
+    // take the cores from the samples that follow them.
+    if (stop()) return Status::Cancelled("kernel_bench cancelled");
+    r.blas = TimeBlasGemv(n, k, m, x, blas_copies, r.threads, options);
+    r.blas_effective_gbps = static_cast<double>(blas_bytes + int64_t{4} * m * (k + n)) / (r.blas.median_us * 1e3);
+  }
   // The read covers the payload; the few metadata bytes are read at the same rate.
   r.read_bw_gbps = static_cast<double>(copies.front().qweight.size()) / (r.read.median_us * 1e3);
   r.effective_gbps = static_cast<double>(r.bytes_moved) / (r.kernel.median_us * 1e3);

@@ -5,7 +5,9 @@
 // Usage: cpu_kernel_bench [--formats int4_asym,nvfp4,razer_fp4,int8_asym,e2m1]
 //                         [--shapes 8192x28672,...] [--batches 1,8] [--modes fp32,int8]
 //                         [--isa avx512_vnni] [--threads 2] [--reps 30]
-//                         [--prefetch 0,1024,...] [--markdown FILE] [--json FILE]
+//                         [--prefetch 0,1024,...] [--rotation-kb KB] [--markdown FILE] [--json FILE]
+// --rotation-kb: operand copies total at least this (default 2x the last-level cache, so that
+// weights come from DRAM; a small value times weights held in cache).
 // Exit status: 0 ran (targets may be missed: see the table); 1 an output check failed;
 // 3 usage or runtime error.
 #include <cstdio>
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
     else if (flag == "--batches") batches = Split(value, ',');
     else if (flag == "--modes") modes = Split(value, ',');
     else if (flag == "--prefetch") prefetches = Split(value, ',');
+    else if (flag == "--rotation-kb") options.rotation_bytes = std::atoll(value.c_str()) << 10;
     else if (flag == "--threads") options.threads = std::atoi(value.c_str());
     else if (flag == "--reps") options.repetitions = std::max(1, std::atoi(value.c_str()));
     else if (flag == "--markdown") markdown_path = value;
