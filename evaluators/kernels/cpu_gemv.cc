@@ -375,7 +375,7 @@ std::vector<float> Int8ActivationValues(const float* x, int m, int64_t k) {
   return out;
 }
 
-uint64_t CpuStreamRead(const uint8_t* p, int64_t bytes, CpuIsa isa, int threads) {
+uint64_t CpuStreamRead(const uint8_t* p, int64_t bytes, CpuIsa isa, int threads, int prefetch_bytes) {
   std::atomic<uint64_t> checksum{0};
   constexpr int64_t kChunk = 1 << 16;
   datatypes::ParallelFor(CeilDiv(bytes, kChunk), threads, 4, [&](int64_t begin, int64_t end) {
@@ -384,9 +384,9 @@ uint64_t CpuStreamRead(const uint8_t* p, int64_t bytes, CpuIsa isa, int threads)
     uint64_t sum = 0;
 #if defined(QLAB_CPU_GEMV_X86)
     if (isa == CpuIsa::kAvx512 || isa == CpuIsa::kAvx512Vnni) {
-      sum = internal::StreamReadAvx512(start, len);
+      sum = internal::StreamReadAvx512(start, len, prefetch_bytes);
     } else if (isa == CpuIsa::kAvx2) {
-      sum = internal::StreamReadAvx2(start, len);
+      sum = internal::StreamReadAvx2(start, len, prefetch_bytes);
     } else
 #endif
     {

@@ -121,8 +121,10 @@ Status CpuGemv(const CpuWeights& w, const float* x, int m, float* y, const CpuGe
 // the reference of that mode uses them, and their distance from x is the mode's added error.
 std::vector<float> Int8ActivationValues(const float* x, int m, int64_t k);
 
-// Reads `bytes` bytes at p with the widest loads of `isa`, on `threads` threads, and returns a
-// checksum (so the reads cannot be elided): the streaming-read reference of the benchmark.
-uint64_t CpuStreamRead(const uint8_t* p, int64_t bytes, CpuIsa isa, int threads);
+// Reads `bytes` bytes at p with the widest loads of `isa` (and software prefetch that far ahead),
+// on `threads` threads, and returns a checksum (so the reads cannot be elided): the
+// streaming-read reference of the benchmark.
+uint64_t CpuStreamRead(const uint8_t* p, int64_t bytes, CpuIsa isa, int threads,
+                       int prefetch_bytes = kDefaultCpuGemvPrefetchBytes);
 
 }  // namespace qlab::kernels

@@ -103,6 +103,8 @@ void GemvRowsAvx2(const Task& t, int64_t row_begin, int64_t row_end) {
   avx2::DispatchRows(t, row_begin, row_end);
 }
 
-uint64_t StreamReadAvx2(const uint8_t* p, int64_t bytes) { return avx2::StreamRead(p, bytes); }
+uint64_t StreamReadAvx2(const uint8_t* p, int64_t bytes, int prefetch_bytes) {
+  return avx2::StreamRead(p, bytes, prefetch_bytes);
+}
 
 }  // namespace qlab::kernels::cpu_gemv_internal

@@ -17,6 +17,8 @@ void GemvRowsAvx512(const Task& t, int64_t row_begin, int64_t row_end) {
   avx512::DispatchRows(t, row_begin, row_end);
 }
 
-uint64_t StreamReadAvx512(const uint8_t* p, int64_t bytes) { return avx512::StreamRead(p, bytes); }
+uint64_t StreamReadAvx512(const uint8_t* p, int64_t bytes, int prefetch_bytes) {
+  return avx512::StreamRead(p, bytes, prefetch_bytes);
+}
 
 }  // namespace qlab::kernels::cpu_gemv_internal

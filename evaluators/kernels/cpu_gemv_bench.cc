@@ -264,7 +264,7 @@ StatusOr<CpuGemvBenchResult> RunCpuGemvBenchmark(CpuGemvFormat format, int64_t n
       {[&](int c) { (void)CpuGemv(copies[c].View(), x.data(), m, y.data(), gemv, &ws); }, r.rotation_copies},
       {[&](int c) {
          sink += CpuStreamRead(copies[c].qweight.data(), static_cast<int64_t>(copies[c].qweight.size()),
-                               options.isa, options.threads);
+                               options.isa, options.threads, options.prefetch_bytes);
        },
        r.rotation_copies}};
   if (stop()) return Status::Cancelled("kernel_bench cancelled");

@@ -56,7 +56,7 @@ void GemvRowsAvx2(const Task& t, int64_t row_begin, int64_t row_end);
 void GemvRowsAvx512(const Task& t, int64_t row_begin, int64_t row_end);
 void GemvRowsAvx512Vnni(const Task& t, int64_t row_begin, int64_t row_end);
 
-uint64_t StreamReadAvx2(const uint8_t* p, int64_t bytes);
-uint64_t StreamReadAvx512(const uint8_t* p, int64_t bytes);
+uint64_t StreamReadAvx2(const uint8_t* p, int64_t bytes, int prefetch_bytes);
+uint64_t StreamReadAvx512(const uint8_t* p, int64_t bytes, int prefetch_bytes);
 
 }  // namespace qlab::kernels::cpu_gemv_internal
