@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
 #include <thread>
 
 #include "evaluators/accuracy/accuracy_params.h"
@@ -66,11 +68,91 @@ StatusOr<std::vector<int32_t>> LoadTokens(const AccuracyParams& p, const ModelCo
   return tokens;
 }
 
-bool IsQuantized(const TensorSpec& spec, const ModelConfig& config, bool quantize_head) {
+bool IsQuantizable(const TensorSpec& spec, const ModelConfig& config, bool quantize_head) {
   if (spec.role == TensorRole::kBlockLinear) return true;
   if (!quantize_head) return false;
   return spec.role == TensorRole::kHead ||
          (config.shared_classifier && spec.role == TensorRole::kEmbedding);
+}
+
+// One quantizable tensor as this job stores it.
+struct TensorPlan {
+  std::string name;
+  int64_t rows = 0, cols = 0;
+  std::optional<datatypes::Quantizer> quantizer;  // absent: kept as loaded
+  int64_t group_size = 0;                          // of the quantizer, resolved for `cols`
+  double bits_per_weight = 0;                      // storage, scales and metadata included
+  double hw_cost = 0;                              // relative MAC-lane area (hw_cost.h)
+};
+
+// Storage bits of a weight kept as loaded.
+double KeptBits(const std::string& dtype) { return dtype == "float32" ? 32 : 16; }
+
+// The lane cost of a kept weight: the cost model's widest operand (its activations are FP16).
+StatusOr<double> KeptHardwareCost(const std::string& dtype, int64_t cols) {
+  const datatypes::DatatypeTraits* traits = datatypes::FindDatatype(dtype == "bfloat16" ? "bf16" : "fp16");
+  if (traits == nullptr) return Status::Internal("the datatype registry has no fp16/bf16");
+  ASSIGN_OR_RETURN(const datatypes::Quantizer q, datatypes::Quantizer::Create(traits->type, {}));
+  return datatypes::EstimateHardwareCost(q, cols).relative;
+}
+
+StatusOr<std::vector<TensorPlan>> PlanTensors(const AccuracyParams& p,
+                                              const std::vector<TensorSpec>& specs,
+                                              const ModelConfig& config) {
+  std::vector<TensorPlan> plans;
+  for (const TensorSpec& spec : specs) {
+    if (!IsQuantizable(spec, config, p.quantize_head)) continue;
+    ASSIGN_OR_RETURN(const accuracy::TensorFormat format,
+                     accuracy::ResolveTensorFormat(p, spec.name));
+    TensorPlan plan;
+    plan.name = spec.name;
+    plan.rows = spec.shape[0];
+    plan.cols = spec.shape[1];
+    if (format.keep) {
+      plan.bits_per_weight = KeptBits(p.dtype);
+      ASSIGN_OR_RETURN(plan.hw_cost, KeptHardwareCost(p.dtype, plan.cols));
+      plans.push_back(std::move(plan));
+      continue;
+    }
+    ASSIGN_OR_RETURN(datatypes::Quantizer quantizer,
+                     datatypes::Quantizer::Create(format.datatype, format.quantizer));
+    auto group = quantizer.GroupSizeFor(plan.cols);
+    if (!group.ok()) {
+      return Status::InvalidArgument("group_size: " + group.status().message() + " (tensor '" +
+                                     spec.name + "', shape [" + std::to_string(plan.rows) + ", " +
+                                     std::to_string(plan.cols) + "])");
+    }
+    plan.group_size = *group;
+    plan.bits_per_weight = datatypes::BitsPerWeight(quantizer.traits(), plan.group_size);
+    plan.hw_cost = datatypes::EstimateHardwareCost(quantizer, std::max<int64_t>(1, plan.group_size))
+                       .relative;
+    plan.quantizer.emplace(std::move(quantizer));
+    plans.push_back(std::move(plan));
+  }
+  return plans;
+}
+
+struct StorageTotals {
+  double bits_per_weight = 0;  // over every quantizable weight, kept ones at their dtype's width
+  double bytes = 0;
+  double hw_cost = 0;  // weighted by multiply-accumulates (= weights, once per token)
+};
+
+StorageTotals SumStorage(const std::vector<TensorPlan>& plans) {
+  StorageTotals totals;
+  double weights = 0, bits = 0, cost = 0;
+  for (const TensorPlan& plan : plans) {
+    const double n = static_cast<double>(plan.rows) * static_cast<double>(plan.cols);
+    weights += n;
+    bits += plan.bits_per_weight * n;
+    cost += plan.hw_cost * n;
+  }
+  if (weights > 0) {
+    totals.bits_per_weight = bits / weights;
+    totals.hw_cost = cost / weights;
+  }
+  totals.bytes = bits / 8;
+  return totals;
 }
 
 }  // namespace
@@ -95,20 +177,9 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
   ASSIGN_OR_RETURN(const accuracy::WindowPlan plan,
                    accuracy::PlanWindows(static_cast<int64_t>(tokens.size()), ctx, stride));
 
-  // The quantizer and its group size for every quantized layer, before any weight is read.
-  ASSIGN_OR_RETURN(const datatypes::Quantizer quantizer,
-                   datatypes::Quantizer::Create(p.datatype, p.quantizer));
-  const std::vector<TensorSpec> specs = accuracy::RequiredTensors(config);
-  for (const TensorSpec& spec : specs) {
-    if (!IsQuantized(spec, config, p.quantize_head)) continue;
-    auto group = quantizer.GroupSizeFor(spec.shape.back());
-    if (!group.ok()) {
-      return Status::InvalidArgument("group_size: " + group.status().message() + " (tensor '" +
-                                     spec.name + "', shape [" + std::to_string(spec.shape[0]) +
-                                     ", " + std::to_string(spec.shape[1]) + "])");
-    }
-  }
-
+  // Every quantized tensor's format, quantizer and group size, before any weight is read.
+  ASSIGN_OR_RETURN(const std::vector<TensorPlan> tensor_plans,
+                   PlanTensors(p, accuracy::RequiredTensors(config), config));
   const int threads = p.threads > 0
                           ? p.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -133,12 +204,17 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
 
   // Fake quantization: every selected weight goes through QuantizeTensor + DequantizeTensor,
   // the library's exact encode and decode.
-  double bits_sum = 0, signal = 0, noise = 0;
+  std::map<std::string, const TensorPlan*> plan_of;
+  for (const TensorPlan& plan_entry : tensor_plans) plan_of[plan_entry.name] = &plan_entry;
+  double signal = 0, noise = 0;
   int64_t num_weights = 0;
-  int64_t group_for_cost = 0;
   RETURN_IF_ERROR(model->TransformWeights(
-      [&](const TensorSpec& spec) { return IsQuantized(spec, config, p.quantize_head); },
+      [&](const TensorSpec& spec) {
+        const auto it = plan_of.find(spec.name);
+        return it != plan_of.end() && it->second->quantizer.has_value();
+      },
       [&](const TensorSpec& spec, std::vector<float>* values) -> Status {
+        const datatypes::Quantizer& quantizer = *plan_of.at(spec.name)->quantizer;
         const int64_t rows = spec.shape[0], cols = spec.shape[1];
         ASSIGN_OR_RETURN(const datatypes::QuantizedTensor q,
                          datatypes::QuantizeTensor(quantizer, values->data(), rows, cols, threads));
@@ -149,11 +225,7 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
           noise += e * e;
         }
         *values = decoded;
-        const int64_t n = rows * cols;
-        bits_sum +=
-            datatypes::BitsPerWeight(quantizer.traits(), q.group_size) * static_cast<double>(n);
-        num_weights += n;
-        group_for_cost = std::max(group_for_cost, q.group_size);
+        num_weights += rows * cols;
         return Status::Ok();
       },
       &context));
@@ -168,12 +240,10 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
   out.metrics.push_back(
       {"nll_increase", increase.mean, "nats/token", increase.stderr_value, false});
   AddMetric(out, "tokens_per_s", quant.tokens_per_s, "tokens/s", true);
-  AddMetric(out, "bits_per_weight",
-            num_weights > 0 ? bits_sum / static_cast<double>(num_weights) : 0, "bits", false);
-  AddMetric(
-      out, "hw_cost",
-      datatypes::EstimateHardwareCost(quantizer, std::max<int64_t>(1, group_for_cost)).relative, "",
-      false);
+  const StorageTotals storage = SumStorage(tensor_plans);
+  AddMetric(out, "bits_per_weight", storage.bits_per_weight, "bits", false);
+  AddMetric(out, "weight_bytes", storage.bytes, "bytes", false);
+  AddMetric(out, "hw_cost", storage.hw_cost, "", false);
   // A lossless datatype has no finite SQNR: the metric is left out rather than stored as a
   // made-up number; the exact reconstruction shows as zero_weight_error.
   if (noise > 0) {

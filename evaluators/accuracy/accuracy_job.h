@@ -12,10 +12,16 @@
 //                  max_seq_len (config.json max_position_embeddings / llama2.c seq_len).
 //   stride         in [1, context]. Default: context (non-overlapping windows). See
 //                  perplexity.h for exactly which positions count.
-//   datatype       string, required: a registry name (e.g. int4_asym, nf4, razer_fp4, fp16).
+//   datatype       required: a registry name (e.g. int4_asym, nf4, razer_fp4, fp16), or fp32 /
+//                  keep (nothing quantized: a baseline), or a map {tensor-name glob: one of
+//                  those} giving each block linear its own format (mixed precision). Tensor
+//                  names are Hugging Face's ("model.layers.0.mlp.down_proj.weight"); the most
+//                  specific matching pattern wins (accuracy_params.h: ResolveTensorFormat); a
+//                  block linear no pattern matches fails the job, naming it.
 //   group_size     integer >= 0, elements per group along each row (input features); 0 = one
 //                  group per row. Default: the datatype's default. Must divide the input width
-//                  of every quantized layer (checked against the model when the job runs).
+//                  of every quantized layer (checked against the model when the job runs). May
+//                  be a map {glob: integer} as datatype; unmatched tensors take the default.
 //   scale_search   "none" (absmax) | "mse" (clip-ratio search per group). Default: "none".
 //   sf4_nu         Student-t nu of the sf4 codebook. Default: 5.
 //   quantize_head  bool: also quantize the output head (with a shared classifier: the
@@ -33,8 +39,11 @@
 // nll_increase (log(perplexity / perplexity_ref) in nats per token, with the standard error of
 // the window-by-window paired difference in Metric::stderr_value: datatypes whose increases
 // differ by less than ~2 standard errors are not told apart by this text), tokens_per_s (window
-// tokens per second of the quantized pass), bits_per_weight (storage bits of the quantized weights,
-// averaged over them), hw_cost (datatypes/hw_cost.h), weight_sqnr_db (over all quantized weights; left out,
+// tokens per second of the quantized pass), bits_per_weight (storage bits, scales and metadata
+// included, averaged over every quantizable weight, a kept one at its dtype's width),
+// weight_bytes (those bits / 8), hw_cost (datatypes/hw_cost.h, averaged over the tensors
+// weighted by their multiply-accumulates; a kept tensor at fp16's cost), weight_sqnr_db (over
+// all quantized weights; left out,
 // with zero_weight_error 1, when the quantized weights equal the originals),
 // num_quantized_weights, scored_tokens, context.
 #pragma once

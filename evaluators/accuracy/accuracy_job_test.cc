@@ -98,6 +98,56 @@ TEST(AccuracyJob, QuantizedAndReferencePerplexity) {
   EXPECT_EQ(Metrics(*head)["num_quantized_weights"], m["num_quantized_weights"] + 50 * 64);
 }
 
+// Per-tensor datatypes: each block linear in its own format, storage metrics weighted by size.
+TEST(AccuracyJob, PerTensorDatatypes) {
+  const Fixture f = MakeFixture();
+  JobContext ctx;
+  json params = {{"model", f.model},
+                 {"tokens", f.tokens},
+                 {"datatype", {{"*", "int4_asym"}, {"*.mlp.*", "int8_asym"}, {"*.o_proj.weight", "keep"}}},
+                 {"group_size", 32},
+                 {"threads", 1}};
+  auto out = RunAccuracyJob(params, ctx);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto m = Metrics(*out);
+  // Per layer: q, k, v (int4, 64x64), o kept (64x64), gate, up, down (int8, 64x96 each).
+  const double int4 =
+      datatypes::BitsPerWeight(datatypes::GetTraits(datatypes::Datatype::kInt4Asym), 32);
+  const double int8 =
+      datatypes::BitsPerWeight(datatypes::GetTraits(datatypes::Datatype::kInt8Asym), 32);
+  const double n4 = 2 * 3 * 64 * 64, nkeep = 2 * 64 * 64, n8 = 2 * 3 * 64 * 96;
+  EXPECT_NEAR(m["bits_per_weight"], (int4 * n4 + 32 * nkeep + int8 * n8) / (n4 + nkeep + n8),
+              1e-9);
+  EXPECT_NEAR(m["weight_bytes"], (int4 * n4 + 32 * nkeep + int8 * n8) / 8, 1e-6);
+  EXPECT_EQ(m["num_quantized_weights"], n4 + n8);
+  EXPECT_GT(m["hw_cost"], 0);
+
+  // The mixed job lands between its two uniform neighbours.
+  params["datatype"] = "int4_asym";
+  auto m4 = Metrics(*RunAccuracyJob(params, ctx));
+  params["datatype"] = "int8_asym";
+  auto m8 = Metrics(*RunAccuracyJob(params, ctx));
+  EXPECT_EQ(m["perplexity_ref"], m4["perplexity_ref"]);
+  EXPECT_LT(std::fabs(m["perplexity"] - m["perplexity_ref"]),
+            std::fabs(m4["perplexity"] - m4["perplexity_ref"]));
+  EXPECT_LT(m4["bits_per_weight"], m["bits_per_weight"]);
+  EXPECT_GT(m["hw_cost"], m4["hw_cost"]);
+
+  // Everything kept reproduces the reference exactly.
+  params["datatype"] = "fp32";
+  auto kept = Metrics(*RunAccuracyJob(params, ctx));
+  EXPECT_EQ(kept["perplexity"], kept["perplexity_ref"]);
+  EXPECT_EQ(kept["bits_per_weight"], 32);
+  EXPECT_EQ(kept["zero_weight_error"], 1);
+
+  // A map that leaves a block linear without a format fails the job, naming the tensor.
+  params["datatype"] = {{"*.mlp.*", "int8_asym"}};
+  auto unmatched = RunAccuracyJob(params, ctx);
+  EXPECT_EQ(unmatched.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unmatched.status().message().find("self_attn.q_proj"), std::string::npos)
+      << unmatched.status().ToString();
+}
+
 TEST(AccuracyJob, ErrorsNameTheProblem) {
   const Fixture f = MakeFixture();
   JobContext ctx;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/glob.h"
 #include "common/param_keys.h"
 #include "evaluators/accuracy/accuracy_job.h"
 #include "evaluators/datatypes/quantize_job.h"
@@ -50,6 +51,96 @@ Status CheckKeys(const json& params) {
   return CheckParamKeys(params, kKnownKeys, kAliases, /*reject_other_unknown=*/true, "an accuracy");
 }
 
+// The datatype values that leave a tensor as it was loaded.
+bool IsKeep(std::string_view name) { return name == "fp32" || name == "keep"; }
+
+Status CheckPattern(const char* field, const std::string& pattern) {
+  if (pattern.empty() || pattern.size() > kMaxTensorPatternLength) {
+    return Status::InvalidArgument(std::string(field) + ": a tensor pattern must have 1 to " +
+                                   std::to_string(kMaxTensorPatternLength) + " characters");
+  }
+  return Status::Ok();
+}
+
+Status CheckMapSize(const char* field, const json& map) {
+  if (map.empty() || map.size() > kMaxTensorPatternRules) {
+    return Status::InvalidArgument(std::string(field) + ": a per-tensor map needs 1 to " +
+                                   std::to_string(kMaxTensorPatternRules) + " entries, got " +
+                                   std::to_string(map.size()));
+  }
+  return Status::Ok();
+}
+
+// `datatype` as {pattern: registry name | fp32 | keep}.
+Status ReadDatatypeMap(const json& map, AccuracyParams* p) {
+  RETURN_IF_ERROR(CheckMapSize("datatype", map));
+  for (const auto& [pattern, value] : map.items()) {
+    RETURN_IF_ERROR(CheckPattern("datatype", pattern));
+    if (!value.is_string()) {
+      return Status::InvalidArgument("datatype['" + pattern + "']: must be a datatype name");
+    }
+    const std::string name = value.get<std::string>();
+    if (IsKeep(name)) {
+      p->datatype_rules.push_back({pattern, std::nullopt});
+      continue;
+    }
+    const datatypes::DatatypeTraits* traits = datatypes::FindDatatype(name);
+    if (traits == nullptr) {
+      return Status::InvalidArgument("datatype['" + pattern + "']: unknown datatype '" + name +
+                                     "' (a registry name, fp32 or keep)");
+    }
+    p->datatype_rules.push_back({pattern, traits->type});
+  }
+  return Status::Ok();
+}
+
+// `group_size` as {pattern: integer >= 0}.
+Status ReadGroupSizeMap(const json& map, AccuracyParams* p) {
+  RETURN_IF_ERROR(CheckMapSize("group_size", map));
+  for (const auto& [pattern, value] : map.items()) {
+    RETURN_IF_ERROR(CheckPattern("group_size", pattern));
+    const json one = {{"group_size", value}};
+    int64_t group = -1;
+    Status s = ReadIntParam(one, "group_size", 0, int64_t{1} << 30, &group);
+    if (!s.ok()) return Status::InvalidArgument("group_size['" + pattern + "']: " + s.message());
+    p->group_size_rules.push_back({pattern, group});
+  }
+  return Status::Ok();
+}
+
+// Specificity of `pattern` for `name`: -1 when it does not match, the literal character count
+// otherwise, an exact name above any glob.
+int64_t MatchSpecificity(const std::string& pattern, std::string_view name) {
+  if (!GlobMatch(pattern, name)) return -1;
+  const int64_t wildcards = std::count(pattern.begin(), pattern.end(), '*') +
+                            std::count(pattern.begin(), pattern.end(), '?');
+  if (wildcards == 0) return int64_t{1} << 40;
+  return static_cast<int64_t>(pattern.size()) - wildcards;
+}
+
+// The rule of `rules` that decides `name` (see ResolveTensorFormat), or null when none matches.
+template <typename T>
+StatusOr<const TensorPatternRule<T>*> MostSpecificRule(const char* field,
+                                                       const std::vector<TensorPatternRule<T>>& rules,
+                                                       std::string_view name) {
+  const TensorPatternRule<T>* best = nullptr;
+  int64_t best_score = -1;
+  for (const TensorPatternRule<T>& rule : rules) {
+    const int64_t score = MatchSpecificity(rule.pattern, name);
+    if (score < 0) continue;
+    if (score > best_score) {
+      best = &rule;
+      best_score = score;
+    } else if (score == best_score && !(rule.value == best->value)) {
+      return Status::InvalidArgument(std::string(field) + ": patterns '" + best->pattern +
+                                     "' and '" + rule.pattern + "' both match tensor '" +
+                                     std::string(name) +
+                                     "' equally and disagree; make one more specific");
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
@@ -87,7 +178,21 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
                                    "), got " + std::to_string(p.stride));
   }
 
-  RETURN_IF_ERROR(datatypes::ReadQuantizerParams(params, &p.datatype, &p.quantizer));
+  // Per-tensor maps are read here; the rest of the quantizer options (and a string datatype)
+  // by the datatype library's reader, on a copy without the maps.
+  json quantizer_params = params;
+  if (const auto it = params.find("datatype"); it != params.end() && it->is_object()) {
+    RETURN_IF_ERROR(ReadDatatypeMap(*it, &p));
+    quantizer_params["datatype"] = "int4_asym";  // placeholder: every tensor has a rule
+  } else if (it != params.end() && it->is_string() && IsKeep(it->get<std::string>())) {
+    p.keep_all = true;
+    quantizer_params["datatype"] = "int4_asym";
+  }
+  if (const auto it = params.find("group_size"); it != params.end() && it->is_object()) {
+    RETURN_IF_ERROR(ReadGroupSizeMap(*it, &p));
+    quantizer_params.erase("group_size");
+  }
+  RETURN_IF_ERROR(datatypes::ReadQuantizerParams(quantizer_params, &p.datatype, &p.quantizer));
   RETURN_IF_ERROR(ReadBoolParam(params, "quantize_head", &p.quantize_head));
 
   RETURN_IF_ERROR(ReadStringParam(params, "device", &p.device));
@@ -116,6 +221,35 @@ StatusOr<AccuracyParams> ParseAccuracyParams(const json& params) {
                                    std::to_string(p.context));
   }
   return p;
+}
+
+StatusOr<TensorFormat> ResolveTensorFormat(const AccuracyParams& params, std::string_view name) {
+  TensorFormat format;
+  format.quantizer = params.quantizer;
+  format.datatype = params.datatype;
+  if (params.keep_all) {
+    format.keep = true;
+    return format;
+  }
+  if (!params.datatype_rules.empty()) {
+    ASSIGN_OR_RETURN(const auto* rule, MostSpecificRule("datatype", params.datatype_rules, name));
+    if (rule == nullptr) {
+      return Status::InvalidArgument("datatype: no pattern of the map matches tensor '" +
+                                     std::string(name) +
+                                     "' (give it a datatype, or fp32 / keep to leave it)");
+    }
+    if (!rule->value.has_value()) {
+      format.keep = true;
+      return format;
+    }
+    format.datatype = *rule->value;
+  }
+  if (!params.group_size_rules.empty()) {
+    ASSIGN_OR_RETURN(const auto* rule,
+                     MostSpecificRule("group_size", params.group_size_rules, name));
+    format.quantizer.group_size = rule != nullptr ? rule->value : -1;
+  }
+  return format;
 }
 
 }  // namespace qlab::accuracy

@@ -101,5 +101,74 @@ TEST(AccuracyParams, RefusesBadSweeps) {
   EXPECT_NE(Error(json::array()).find("object"), std::string::npos);
 }
 
+TEST(AccuracyParams, PerTensorMapsPickTheMostSpecificPattern) {
+  json p = Valid();
+  p["datatype"] = {{"*", "int4_asym"},
+                   {"*.mlp.*", "nf4"},
+                   {"model.layers.0.mlp.down_proj.weight", "int8_asym"},
+                   {"*.self_attn.o_proj.weight", "keep"}};
+  p["group_size"] = {{"*.mlp.*", 64}};
+  auto parsed = ParseAccuracyParams(p);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  auto format = [&](const std::string& name) {
+    auto f = ResolveTensorFormat(*parsed, name);
+    EXPECT_TRUE(f.ok()) << name << ": " << f.status().ToString();
+    return f.ok() ? *f : TensorFormat{};
+  };
+  EXPECT_EQ(format("model.layers.0.self_attn.q_proj.weight").datatype,
+            datatypes::Datatype::kInt4Asym);
+  EXPECT_EQ(format("model.layers.0.self_attn.q_proj.weight").quantizer.group_size, -1);
+  EXPECT_EQ(format("model.layers.1.mlp.up_proj.weight").datatype, datatypes::Datatype::kNf4);
+  EXPECT_EQ(format("model.layers.1.mlp.up_proj.weight").quantizer.group_size, 64);
+  EXPECT_EQ(format("model.layers.0.mlp.down_proj.weight").datatype,
+            datatypes::Datatype::kInt8Asym);
+  EXPECT_TRUE(format("model.layers.3.self_attn.o_proj.weight").keep);
+
+  // Without a catch-all, a tensor no pattern names is refused, naming it.
+  p["datatype"] = {{"*.mlp.*", "nf4"}};
+  parsed = ParseAccuracyParams(p);
+  ASSERT_TRUE(parsed.ok());
+  auto missing = ResolveTensorFormat(*parsed, "model.layers.0.self_attn.q_proj.weight");
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.status().message().find("model.layers.0.self_attn.q_proj.weight"),
+            std::string::npos);
+
+  // Equally specific patterns that disagree are refused, not silently ordered.
+  p["datatype"] = {{"*mlp*", "nf4"}, {"*s.0*", "int8_asym"}};
+  parsed = ParseAccuracyParams(p);
+  ASSERT_TRUE(parsed.ok());
+  auto tie = ResolveTensorFormat(*parsed, "model.layers.0.mlp.up_proj.weight");
+  EXPECT_NE(tie.status().message().find("disagree"), std::string::npos) << tie.status().ToString();
+
+  // A uniform fp32 job is a baseline: nothing quantized.
+  p["datatype"] = "fp32";
+  p.erase("group_size");
+  parsed = ParseAccuracyParams(p);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_TRUE(ResolveTensorFormat(*parsed, "model.layers.0.mlp.up_proj.weight")->keep);
+}
+
+TEST(AccuracyParams, RefusesBadPerTensorMaps) {
+  json p = Valid();
+  p["datatype"] = {{"*", "int4_banana"}};
+  EXPECT_NE(Error(p).find("datatype['*']"), std::string::npos);
+  p["datatype"] = {{"*", 4}};
+  EXPECT_NE(Error(p).find("datatype['*']"), std::string::npos);
+  p["datatype"] = json::object();
+  EXPECT_NE(Error(p).find("datatype"), std::string::npos);
+  p["datatype"] = {{std::string(300, 'x'), "nf4"}};
+  EXPECT_NE(Error(p).find("characters"), std::string::npos);
+  p = Valid();
+  p["group_size"] = {{"*", -2}};
+  EXPECT_NE(Error(p).find("group_size['*']"), std::string::npos);
+  p["group_size"] = {{"*", "big"}};
+  EXPECT_NE(Error(p).find("group_size['*']"), std::string::npos);
+  json big = json::object();
+  for (size_t i = 0; i <= kMaxTensorPatternRules; ++i) big["t" + std::to_string(i)] = "nf4";
+  p = Valid();
+  p["datatype"] = big;
+  EXPECT_NE(Error(p).find("entries"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace qlab::accuracy
