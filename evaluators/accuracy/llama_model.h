@@ -23,8 +23,9 @@ struct ModelOptions {
   // Compute and storage dtype of the weights: "float32", "float16" or "bfloat16". Norms,
   // softmax and log-softmax always run in float32. Default: "float32".
   std::string dtype = "float32";
-  // LibTorch intra-op threads (process-wide setting); 0 leaves LibTorch's current setting.
-  // Default: 0.
+  // Threads: ScoreWindows scores batches of windows on this many threads side by side, each
+  // running LibTorch single-threaded; a single window runs on LibTorch's intra-op threads,
+  // set to this (a process-wide setting). 0 leaves LibTorch's current setting. Default: 0.
   int threads = 0;
 };
 

@@ -39,6 +39,9 @@ class LlamaModule : public torch::nn::Module {
  private:
   torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& w) const;
   torch::Tensor Rope(const torch::Tensor& x) const;  // x: [B, T, heads, head_dim]
+  // q, k, v: [N, T, head_dim]; mask: [T, T] additive (0 / -inf). Returns [N, T, head_dim].
+  torch::Tensor Attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                          const torch::Tensor& mask, double scale) const;
 
   ModelConfig config_;
   std::vector<TensorSpec> specs_;
