@@ -14,6 +14,7 @@
 #include "evaluators/accuracy/checkpoint.h"
 #include "evaluators/accuracy/llama_model.h"
 #include "evaluators/accuracy/perplexity.h"
+#include "evaluators/accuracy/reference_cache.h"
 #include "evaluators/accuracy/tokenizer.h"
 #include "evaluators/datatypes/hw_cost.h"
 #include "evaluators/datatypes/quantizer.h"
@@ -199,8 +200,29 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
                                       std::vector<std::vector<double>>* nll) {
     return model->ScoreWindows(windows, c, nll);
   };
-  ASSIGN_OR_RETURN(const accuracy::PerplexityResult ref,
-                   accuracy::ComputePerplexity(tokens, plan, batch, score, &context, 0.05, 0.5));
+  // The unquantized pass depends on none of the formats: a sweep's jobs share it.
+  const std::string reference_key =
+      nlohmann::json{{"model", accuracy::FileIdentity(p.model)},
+                     {"tokens", p.tokens.empty() ? "" : accuracy::FileIdentity(p.tokens)},
+                     {"text", p.text.empty() ? "" : accuracy::FileIdentity(p.text)},
+                     {"tokenizer", p.tokenizer.empty() ? "" : accuracy::FileIdentity(p.tokenizer)},
+                     {"max_tokens", p.max_tokens},
+                     {"context", ctx},
+                     {"stride", stride},
+                     {"dtype", p.dtype},
+                     {"device", p.device},
+                     {"batch", batch},
+                     {"threads", threads}}
+          .dump();
+  accuracy::ReferenceCache& cache = accuracy::ReferenceCache::Global();
+  std::optional<accuracy::PerplexityResult> cached = cache.Find(reference_key);
+  if (!cached.has_value()) {
+    ASSIGN_OR_RETURN(accuracy::PerplexityResult computed,
+                     accuracy::ComputePerplexity(tokens, plan, batch, score, &context, 0.05, 0.5));
+    cache.Insert(reference_key, computed);
+    cached = std::move(computed);
+  }
+  const accuracy::PerplexityResult& ref = *cached;
 
   // Fake quantization: every selected weight goes through QuantizeTensor + DequantizeTensor,
   // the library's exact encode and decode.

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "evaluators/accuracy/checkpoint.h"
+#include "evaluators/accuracy/reference_cache.h"
 #include "evaluators/accuracy/test_util.h"
 #include "evaluators/accuracy/tokenizer.h"
 #include "evaluators/datatypes/registry.h"
@@ -81,9 +82,12 @@ TEST(AccuracyJob, QuantizedAndReferencePerplexity) {
   EXPECT_NEAR(m["nll_increase"], std::log(m["perplexity"] / m["perplexity_ref"]), 1e-9);
   EXPECT_DOUBLE_EQ(ctx.progress(), 1.0);
 
-  // An 8-bit datatype barely moves the perplexity; the reference is the same in every job.
+  // An 8-bit datatype barely moves the perplexity; the reference is the same in every job,
+  // computed once: the second job finds it.
   params["datatype"] = "int8_sym";
+  const int64_t hits_before = ReferenceCache::Global().hits();
   auto out8 = RunAccuracyJob(params, ctx);
+  EXPECT_EQ(ReferenceCache::Global().hits(), hits_before + 1);
   ASSERT_TRUE(out8.ok()) << out8.status().ToString();
   auto m8 = Metrics(*out8);
   EXPECT_EQ(m8["perplexity_ref"], m["perplexity_ref"]);
@@ -146,6 +150,31 @@ TEST(AccuracyJob, PerTensorDatatypes) {
   EXPECT_EQ(unmatched.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(unmatched.status().message().find("self_attn.q_proj"), std::string::npos)
       << unmatched.status().ToString();
+}
+
+// A different context, or a rewritten model file, is a different reference.
+TEST(AccuracyJob, ReferenceIsReusedOnlyForTheSameModelAndWindows) {
+  const Fixture f = MakeFixture();
+  JobContext ctx;
+  json params = {{"model", f.model}, {"tokens", f.tokens}, {"datatype", "int4_asym"},
+                 {"group_size", 32}, {"threads", 1}};
+  ASSERT_TRUE(RunAccuracyJob(params, ctx).ok());
+  int64_t hits = ReferenceCache::Global().hits();
+  params["context"] = 16;
+  auto shorter = RunAccuracyJob(params, ctx);
+  ASSERT_TRUE(shorter.ok()) << shorter.status().ToString();
+  EXPECT_EQ(ReferenceCache::Global().hits(), hits);
+  ASSERT_TRUE(RunAccuracyJob(params, ctx).ok());
+  EXPECT_EQ(ReferenceCache::Global().hits(), hits + 1);
+
+  // Same path, other weights: the reference is measured again and differs.
+  const ModelConfig c = Llama2cConfig(64, 96, 2, 4, 4, 50, 32, true);
+  ASSERT_TRUE(WriteLlama2cCheckpoint(f.model, c, testing::RandomWeights(99)).ok());
+  hits = ReferenceCache::Global().hits();
+  auto rewritten = RunAccuracyJob(params, ctx);
+  ASSERT_TRUE(rewritten.ok()) << rewritten.status().ToString();
+  EXPECT_EQ(ReferenceCache::Global().hits(), hits);
+  EXPECT_NE(Metrics(*rewritten)["perplexity_ref"], Metrics(*shorter)["perplexity_ref"]);
 }
 
 TEST(AccuracyJob, ErrorsNameTheProblem) {
