@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/client.h"
 
 namespace qlab::cli {
@@ -14,6 +16,12 @@ namespace qlab::cli {
 // submit_command.cc
 int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool wait,
               bool dry_run, bool quiet);
+
+// study_command.cc. FillStudyGenes lists the tensors (or layers) of params.model for each
+// search.space entry with per: tensor|layer and no genes, so the server never opens a model.
+Status FillStudyGenes(nlohmann::ordered_json& sweep);
+int WaitForStudy(Client& c, const std::string& name, bool quiet);
+int CmdStudy(Client& c, const std::string& name, bool as_json);
 
 // results_commands.cc. A `join` or `on` that is not empty pairs the rows with experiment
 // `join`'s (join_commands.cc).

@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
   drain->add_option("worker", drain_worker, "worker id as `qlab workers` lists it")->required();
   drain->add_flag("--undo", undrain, "put the worker back to work");
   app.add_subcommand("experiments", "experiments with job counts");
+  auto* study = app.add_subcommand("study", "a study's progress, front and hypervolume");
+  study->add_option("name", experiment, "the study (its experiment name)")->required();
+  study->add_flag("--json", as_json, "the whole report as JSON (every trial)");
 
   auto* dataset = app.add_subcommand("dataset", "latency datasets");
   auto* dataset_export = dataset->add_subcommand(
@@ -159,6 +162,7 @@ int main(int argc, char** argv) {
   if (results->parsed()) {
     return CmdResults(client, experiment, filter, as_json, as_csv, sort_by, only_metrics, join, on);
   }
+  if (study->parsed()) return CmdStudy(client, experiment, as_json);
   if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all, join, on);
   if (drain->parsed()) return CmdDrainWorker(client, drain_worker, undrain);
   if (workers->parsed()) return CmdWorkers(client);

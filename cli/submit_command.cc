@@ -52,10 +52,11 @@ int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool 
               bool dry_run, bool quiet) {
   auto sweep = ReadSweepFile(file);
   if (!sweep.ok()) return Fail(sweep.status(), "submit");
-  if (!name.empty()) {
+  {
     auto j = ojson::parse(*sweep, nullptr, false);
     if (!j.is_object()) return Fail(Status::InvalidArgument("sweep must be a mapping"), "submit");
-    j["name"] = name;
+    if (!name.empty()) j["name"] = name;
+    if (Status s = FillStudyGenes(j); !s.ok()) return Fail(s, "submit");
     *sweep = j.dump();
   }
   v1::SubmitExperimentRequest req;
@@ -66,6 +67,19 @@ int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool 
   v1::SubmitExperimentResponse resp;
   grpc::Status st = c.jobs().SubmitExperiment(c.Ctx(300).get(), req, &resp);
   if (!st.ok()) return Fail(st, "submit");
+  if (resp.study_trials() > 0) {
+    if (dry_run) {
+      std::printf("study %s: %lld trials (dry run, nothing stored)\n", resp.name().c_str(),
+                  (long long)resp.study_trials());
+      return 0;
+    }
+    std::printf("study %s (id %lld): %lld trials, proposed as results come in; follow with "
+                "`qlab study %s`\n",
+                resp.name().c_str(), (long long)resp.experiment_id(),
+                (long long)resp.study_trials(), resp.name().c_str());
+    std::fflush(stdout);
+    return wait ? WaitForStudy(c, resp.name(), quiet) : 0;
+  }
   if (dry_run) {
     std::printf("experiment %s: %lld jobs (dry run, nothing stored)\n", resp.name().c_str(),
                 (long long)resp.job_count());

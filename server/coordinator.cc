@@ -86,6 +86,8 @@ Status Coordinator::Start() {
 
   job_service_ = std::make_unique<JobServiceImpl>(scheduler_.get(), store_.get(), options_.services,
                                                   auth_.get());
+  studies_ = std::make_unique<StudyRunner>(store_.get(), scheduler_.get(), &clock_);
+  job_service_->SetStudyRunner(studies_.get());
   worker_service_ = std::make_unique<WorkerServiceImpl>(scheduler_.get(), auth_.get());
   result_service_ = std::make_unique<ResultServiceImpl>(store_.get(), auth_.get());
   grpc::EnableDefaultHealthCheckService(true);
@@ -117,6 +119,7 @@ Status Coordinator::Start() {
                tls_cert_pem_.empty() ? "" : " (TLS)", auth_ ? " (bearer tokens required)" : "");
 
   if (!options_.http_listen.empty()) RETURN_IF_ERROR(StartHttp());
+  studies_->Start();
 
   reaper_ = std::thread([this] {
     while (!stopping_.load()) {
@@ -153,6 +156,7 @@ Status Coordinator::StartHttp() {
   http_options.web_root = options_.web_root;
   http_options.auth = auth_.get();
   http_options.render_metrics = [this] { return metrics_.Render(*scheduler_, *store_); };
+  http_options.study_report = [this](const std::string& name) { return studies_->Report(name); };
   RegisterHttpRoutes(*http_server_, scheduler_.get(), store_.get(), http_options);
   int bound = port == 0 ? http_server_->bind_to_any_port(host)
                         : (http_server_->bind_to_port(host, port) ? port : -1);
@@ -167,12 +171,14 @@ Status Coordinator::StartHttp() {
 
 void Coordinator::Shutdown() {
   if (stopping_.exchange(true)) return;
+  if (studies_) studies_->Stop();  // proposes nothing more
   if (scheduler_) scheduler_->Shutdown();  // wakes long polls so gRPC can drain
   if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (http_server_) http_server_->stop();
   if (http_thread_.joinable()) http_thread_.join();
   if (reaper_.joinable()) reaper_.join();
   grpc_server_.reset();
+  studies_.reset();
   scheduler_.reset();
   store_.reset();  // drains the writer queue, closes the file
   if (started_) spdlog::info("qlab-server: stopped");

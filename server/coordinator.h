@@ -13,6 +13,7 @@
 #include "server/clock.h"
 #include "server/grpc_services.h"
 #include "server/scheduler.h"
+#include "server/study_runner.h"
 #include "server/server_metrics.h"
 #include "storage/job_store.h"
 
@@ -68,6 +69,7 @@ class Coordinator {
   std::string tls_cert_pem_, tls_key_pem_;
   std::unique_ptr<storage::JobStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<StudyRunner> studies_;
   std::unique_ptr<JobServiceImpl> job_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<ResultServiceImpl> result_service_;

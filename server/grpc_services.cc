@@ -149,11 +149,35 @@ grpc::Status JobServiceImpl::SubmitExperiment(grpc::ServerContext* ctx,
   sweep->experiment.owner = req->owner();
   resp->set_name(sweep->experiment.name);
   resp->set_job_count(static_cast<int64_t>(sweep->jobs.size()));
+  if (sweep->study.has_value()) {
+    resp->set_study_trials(sweep->study->trials);
+    if (req->dry_run()) return grpc::Status::OK;
+    if (studies_ == nullptr) {
+      return ToGrpcStatus(Status::FailedPrecondition("this server runs no studies"));
+    }
+    auto id = studies_->CreateStudy(sweep->experiment, *sweep->study);
+    if (!id.ok()) return ToGrpcStatus(id.status());
+    resp->set_experiment_id(*id);
+    return grpc::Status::OK;
+  }
   if (req->dry_run()) return grpc::Status::OK;
   auto created = scheduler_->SubmitExperiment(sweep->experiment, std::move(sweep->jobs));
   if (!created.ok()) return ToGrpcStatus(created.status());
   resp->set_experiment_id(created->experiment_id);
   resp->set_first_job_id(created->first_job_id);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::GetStudy(grpc::ServerContext* ctx, const v1::GetStudyRequest* req,
+                                      v1::GetStudyResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "GetStudy");
+  if (req->experiment().empty()) {
+    return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
+  }
+  if (studies_ == nullptr) return ToGrpcStatus(Status::NotFound("this server runs no studies"));
+  auto report = studies_->Report(req->experiment());
+  if (!report.ok()) return ToGrpcStatus(report.status());
+  resp->set_study_json(report->dump());
   return grpc::Status::OK;
 }
 

@@ -12,6 +12,7 @@
 #include "qlab/v1/worker_service.grpc.pb.h"
 #include "server/auth.h"
 #include "server/scheduler.h"
+#include "server/study_runner.h"
 #include "storage/job_store.h"
 
 namespace qlab::server {
@@ -43,9 +44,14 @@ class JobServiceImpl final : public qlab::v1::JobService::Service {
                              v1::Experiment*) override;
   grpc::Status ListExperiments(grpc::ServerContext*, const v1::ListExperimentsRequest*,
                                v1::ListExperimentsResponse*) override;
+  grpc::Status GetStudy(grpc::ServerContext*, const v1::GetStudyRequest*,
+                        v1::GetStudyResponse*) override;
+  // Sweeps with `search` need one; without it they are refused (FAILED_PRECONDITION).
+  void SetStudyRunner(StudyRunner* runner) { studies_ = runner; }
 
  private:
   Status FillJob(const storage::JobRecord& r, bool detail, v1::Job* out);
+  StudyRunner* studies_ = nullptr;
   Scheduler* scheduler_;
   storage::JobStore* store_;
   ServiceOptions options_;

@@ -282,6 +282,14 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     ReplyJson(res, out);
   });
 
+  http.Get(R"(/api/v1/studies/([^/]+))", [options](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    if (!options.study_report) return ReplyError(res, Status::NotFound("no studies here"));
+    auto report = options.study_report(req.matches[1]);
+    if (!report.ok()) return ReplyError(res, report.status());
+    res.set_content(report->dump(), "application/json");
+  });
+
   http.Get(R"(/api/v1/experiments/([^/]+)/results)", [store](const httplib::Request& req,
                                                               httplib::Response& res) {
     if (req.has_param("join") || req.has_param("on")) {

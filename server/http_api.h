@@ -5,6 +5,8 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "server/auth.h"
 #include "server/scheduler.h"
 #include "storage/job_store.h"
@@ -21,6 +23,8 @@ struct HttpApiOptions {
   std::function<std::string()> render_metrics;
   // Null: every route is open (no --auth-file).
   const TokenAuth* auth = nullptr;
+  // /api/v1/studies/NAME: the study's report (study_spec.h: StudyReport); unset = 404.
+  std::function<StatusOr<nlohmann::json>(const std::string& experiment)> study_report;
 };
 
 // Registers every route on `http`. The pointers must outlive the server.

@@ -131,6 +131,16 @@ StatusOr<JobRecord> Scheduler::SubmitJob(const std::string& experiment, const st
   return r;
 }
 
+void Scheduler::AdoptJob(storage::JobRecord record) {
+  std::lock_guard lock(mu_);
+  if (record.spec.max_attempts <= 0) record.spec.max_attempts = options_.default_max_attempts;
+  EnqueueLocked(record);
+  const int64_t id = record.id;
+  jobs_.emplace(id, ActiveJob{std::move(record), 0, 0});
+  changes_++;
+  changed_.notify_all();
+}
+
 StatusOr<std::vector<int64_t>> Scheduler::Cancel(int64_t job_id, const std::string& experiment) {
   ASSIGN_OR_RETURN(auto ids, store_->Cancel(job_id, experiment, clock_->NowMs()));
   std::lock_guard lock(mu_);

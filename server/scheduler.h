@@ -98,6 +98,8 @@ class Scheduler {
                                                         std::vector<storage::JobSpec> jobs);
   StatusOr<storage::JobRecord> SubmitJob(const std::string& experiment, const std::string& owner,
                                          storage::JobSpec spec);
+  // Queues a PENDING job another writer stored (a study's trial: study_runner.h).
+  void AdoptJob(storage::JobRecord record);
   // Returns the ids cancelled. NOT_FOUND for an unknown job or experiment.
   StatusOr<std::vector<int64_t>> Cancel(int64_t job_id, const std::string& experiment);
 

@@ -46,6 +46,20 @@ Status MergeRequirements(const ojson& in, storage::Requirements* req) {
   return Status::Ok();
 }
 
+
+Status ReadInt(const ojson& sweep, const char* field, int lo, int hi, int* out) {
+  if (!sweep.contains(field)) return Status::Ok();
+  const auto& v = sweep[field];
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
+    return Status::InvalidArgument(std::string(field) + " must be an integer in [" +
+                                   std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  *out = v.get<int>();
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<std::vector<storage::JobSpec>> SpecsForPoint(const JobKind& kind, const ojson& point,
                                                       const ojson& requirements, int priority,
                                                       int max_attempts) {
@@ -74,19 +88,6 @@ StatusOr<std::vector<storage::JobSpec>> SpecsForPoint(const JobKind& kind, const
   return specs;
 }
 
-Status ReadInt(const ojson& sweep, const char* field, int lo, int hi, int* out) {
-  if (!sweep.contains(field)) return Status::Ok();
-  const auto& v = sweep[field];
-  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
-    return Status::InvalidArgument(std::string(field) + " must be an integer in [" +
-                                   std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  *out = v.get<int>();
-  return Status::Ok();
-}
-
-}  // namespace
-
 StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_jobs) {
   RETURN_IF_ERROR(CheckJsonNesting(sweep_json, kMaxJsonNesting, "sweep"));
   ojson sweep = ojson::parse(sweep_json, nullptr, /*allow_exceptions=*/false);
@@ -94,7 +95,7 @@ StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_j
   if (!sweep.is_object()) return Status::InvalidArgument("sweep must be an object");
   static const std::set<std::string> kKnown = {"name",     "kind",         "params", "axes",
                                                "requirements", "priority", "max_attempts",
-                                               "tags",     "description"};
+                                               "tags",     "description", "search"};
   for (const auto& [key, value] : sweep.items()) {
     if (!kKnown.count(key)) return Status::InvalidArgument("sweep field '" + key + "' is unknown");
   }
@@ -149,6 +150,10 @@ StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_j
   out.experiment.kind = kind_name;
   out.experiment.spec_json = sweep.dump();
   out.experiment.tags_json = tags.dump();
+  if (sweep.contains("search")) {
+    ASSIGN_OR_RETURN(out.study, ParseStudySweep(sweep));
+    return out;
+  }
 
   std::vector<std::pair<std::string, const ojson*>> axis_list;
   for (const auto& [axis, values] : axes.items()) axis_list.emplace_back(axis, &values);

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "storage/filter_expression.h"
+#include "storage/job_rows.h"
 #include "storage/migrations.h"
 
 namespace qlab::storage {
@@ -61,44 +62,6 @@ JobRecord ReadJob(const Statement& s) {
   j.started_unix_ms = s.Int(17);
   j.finished_unix_ms = s.Int(18);
   return j;
-}
-
-Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int64_t now_ms,
-                 int64_t* id) {
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("INSERT INTO job(experiment_id, kind, params_json, device_class, "
-                             "device_model_pattern, min_memory_bytes, exclusive, priority, state, "
-                             "max_attempts, created_unix_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
-  s->Bind(1, experiment_id)
-      .Bind(2, spec.kind)
-      .Bind(3, spec.params_json)
-      .Bind(4, spec.requirements.device_class)
-      .Bind(5, spec.requirements.device_model_pattern)
-      .Bind(6, static_cast<int64_t>(spec.requirements.min_memory_bytes))
-      .Bind(7, spec.requirements.exclusive ? 1 : 0)
-      .Bind(8, spec.priority)
-      .Bind(9, kPending)
-      .Bind(10, spec.max_attempts)
-      .Bind(11, now_ms);
-  RETURN_IF_ERROR(s->Run());
-  *id = c.LastInsertRowId();
-  return Status::Ok();
-}
-
-Status InsertExperiment(Connection& c, const ExperimentRecord& e, int64_t now_ms, int64_t* id) {
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("INSERT INTO experiment(name, owner, kind, created_unix_ms, "
-                             "spec_json, tags_json) VALUES (?,?,?,?,?,?)"));
-  s->Bind(1, e.name).Bind(2, e.owner).Bind(3, e.kind).Bind(4, now_ms).Bind(5, e.spec_json).Bind(
-      6, e.tags_json);
-  Status st = s->Run();
-  if (st.code() == StatusCode::kAlreadyExists) {
-    s->Reset();
-    return Status::AlreadyExists("experiment '" + e.name + "' already exists; choose another name");
-  }
-  RETURN_IF_ERROR(st);
-  *id = c.LastInsertRowId();
-  return Status::Ok();
 }
 
 // Ends the live attempt of a lease with an outcome.
