@@ -83,6 +83,7 @@ async function experimentPage(el, route, ctx) {
           h('dt', null, 'Tags'), h('dd', null, (e.tags || []).join(', '))),
         h('p', { class: 'downloads' },
           h('a', { href: hashFor('jobs', { experiment: name }) }, 'Jobs'),
+          e.sweep && e.sweep.search ? h('a', { href: hashFor('study', null, name), id: 'study-link' }, 'Study') : null,
           h('a', { href: hashFor('pareto', { experiment: name }) }, 'Pareto'),
           h('a', { href: hashFor('latency', { experiment: name }) }, 'Latency'),
           h('a', { href: hashFor('compare', { a: name }) }, 'Compare')),
@@ -281,7 +282,7 @@ async function workersPage(el, route, ctx) {
 const PAGES = {
   experiments: experimentsPage, experiment: experimentPage, jobs: jobsPage, job: jobPage, workers: workersPage,
 };
-const CHART_PAGES = ['pareto', 'latency', 'compare'];
+const CHART_PAGES = ['pareto', 'latency', 'compare', 'study'];
 
 // ---- router and live updates ---------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-// The chart pages: latency and compare, and the Pareto page (pareto.js). Loaded on first use
-// together with the vendored Chart.js (vendor/chart.umd.min.js), so the table pages never pay
-// for it.
+// The chart pages: latency and compare, the Pareto page (pareto.js) and the study page
+// (study.js). Loaded on first use together with the vendored Chart.js
+// (vendor/chart.umd.min.js), so the table pages never pay for it.
 import {
   api, apiUrl, h, clear, select, labelled, fmtNum, fmtValue, fmtPairs, go, hashFor, table,
   downloads, describe,
@@ -10,6 +10,7 @@ import {
   experimentNames, early,
 } from './chart_kit.js';
 import { paretoPage } from './pareto.js';
+import { studyPage } from './study.js';
 
 // ---- latency -------------------------------------------------------------------------------
 
@@ -293,4 +294,4 @@ async function comparePage(el, route, ctx) {
   return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
 }
 
-export const PAGES = { pareto: paretoPage, latency: latencyPage, compare: comparePage };
+export const PAGES = { pareto: paretoPage, latency: latencyPage, compare: comparePage, study: studyPage };
