@@ -171,11 +171,13 @@ int main(int argc, char** argv) {
     // The paired standard error of the NLL increase is, to first order, that of ppl / ref - 1.
     const double se = r.contains("stderr") ? r["stderr"].value("nll_increase", 0.0) : 0.0;
     std::printf("| %s | %s | %.3f | %.3f | %+.2f%% | %.2f%% | %.1f | %.0f | %.1f |\n",
-                p.value("datatype", "?").c_str(),
+                p["datatype"].is_string() ? p["datatype"].get<std::string>().c_str()
+                                          : p["datatype"].dump().c_str(),
                 p.contains("group_size") ? p["group_size"].dump().c_str() : "-",
                 m["bits_per_weight"].get<double>(), ppl, 100.0 * (ppl / ref - 1.0),
                 200.0 * se * ppl / ref,
-                m["weight_sqnr_db"].get<double>(), m["tokens_per_s"].get<double>(),
+                // A lossless format has no SQNR (the job reports zero_weight_error instead).
+                m.value("weight_sqnr_db", INFINITY), m["tokens_per_s"].get<double>(),
                 r["seconds"].get<double>());
   }
   if (!results.empty() && results[0].contains("metrics")) {
