@@ -18,8 +18,9 @@ int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool 
               bool dry_run, bool quiet);
 
 // study_command.cc. FillStudyGenes lists the tensors (or layers) of params.model for each
-// search.space entry with per: tensor|layer and no genes, so the server never opens a model.
-Status FillStudyGenes(nlohmann::ordered_json& sweep);
+// search.space entry with per: tensor|layer and no genes, so the server never opens a model;
+// a relative model path not found from here is looked for from `sweep_file`'s folder upwards.
+Status FillStudyGenes(nlohmann::ordered_json& sweep, const std::string& sweep_file);
 int WaitForStudy(Client& c, const std::string& name, bool quiet);
 int CmdStudy(Client& c, const std::string& name, bool as_json);
 

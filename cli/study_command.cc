@@ -1,5 +1,6 @@
 // qlab study NAME, and the part of `qlab submit` that prepares a study's search block.
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -83,7 +84,23 @@ std::string ProgressLine(const json& r) {
 
 }  // namespace
 
-Status FillStudyGenes(ojson& sweep) {
+// The model file to read the tensors from: as written when it exists from here, else found
+// from the sweep file's folder upwards (experiments/ name repository paths such as
+// models/kjv/model.bin, which the worker resolves from its own working directory).
+std::string LocateModel(const std::string& model, const std::string& sweep_file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::path(model).is_absolute() || fs::exists(model, ec)) return model;
+  fs::path dir = fs::absolute(fs::path(sweep_file), ec).parent_path();
+  for (int depth = 0; depth < 16 && !dir.empty(); ++depth) {
+    if (fs::exists(dir / model, ec)) return (dir / model).string();
+    if (dir == dir.parent_path()) break;
+    dir = dir.parent_path();
+  }
+  return model;
+}
+
+Status FillStudyGenes(ojson& sweep, const std::string& sweep_file) {
   if (!sweep.contains("search") || !sweep["search"].is_object()) return Status::Ok();
   ojson& search = sweep["search"];
   if (!search.contains("space") || !search["space"].is_object()) return Status::Ok();
@@ -96,7 +113,7 @@ Status FillStudyGenes(ojson& sweep) {
       return Status::InvalidArgument("search.space." + param + ".per: " + per +
                                      " needs params.model (the model whose tensors to list)");
     }
-    auto genes = ModelGenes(params["model"].get<std::string>(), per);
+    auto genes = ModelGenes(LocateModel(params["model"].get<std::string>(), sweep_file), per);
     if (!genes.ok()) {
       return Status(genes.status().code(),
                     "search.space." + param + ".per: " + genes.status().message());

@@ -56,7 +56,7 @@ int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool 
     auto j = ojson::parse(*sweep, nullptr, false);
     if (!j.is_object()) return Fail(Status::InvalidArgument("sweep must be a mapping"), "submit");
     if (!name.empty()) j["name"] = name;
-    if (Status s = FillStudyGenes(j); !s.ok()) return Fail(s, "submit");
+    if (Status s = FillStudyGenes(j, file); !s.ok()) return Fail(s, "submit");
     *sweep = j.dump();
   }
   v1::SubmitExperimentRequest req;

@@ -125,6 +125,12 @@ TEST_F(AuthIntegrationTest, EveryGrpcMethodNeedsATokenWithTheRightRole) {
          v1::Experiment resp;
          return jobs->GetExperiment(c, r, &resp);
        }}},
+      {"qlab.v1.JobService.GetStudy", {kReaders, [&](grpc::ClientContext* c) {
+         v1::GetStudyRequest r;
+         r.set_experiment("seed");
+         v1::GetStudyResponse resp;
+         return jobs->GetStudy(c, r, &resp);
+       }}},
       {"qlab.v1.JobService.ListExperiments", {kReaders, [&](grpc::ClientContext* c) {
          v1::ListExperimentsResponse resp;
          return jobs->ListExperiments(c, {}, &resp);
@@ -226,7 +232,8 @@ TEST_F(AuthIntegrationTest, EveryHttpRouteButHealthzNeedsAToken) {
       "/api/v1/summary", "/api/v1/experiments", "/api/v1/experiments/seed",
       "/api/v1/experiments/seed/results", "/api/v1/experiments/seed/pareto?x=duration_ms&y=duration_ms",
       "/api/v1/jobs", "/api/v1/jobs/1", "/api/v1/jobs/1/artifacts", "/api/v1/jobs/1/artifacts/none",
-      "/api/v1/workers", "/api/v1/latency/devices", "/api/v1/latency", "/metrics"};
+      "/api/v1/workers", "/api/v1/latency/devices", "/api/v1/latency", "/api/v1/studies/seed",
+      "/metrics"};
   // Every GET route the server registers is in the list, but the two that need no token.
   std::ifstream source(std::string(QLAB_SOURCE_DIR) + "/server/http_api.cc");
   std::stringstream text;

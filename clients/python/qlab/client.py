@@ -9,6 +9,7 @@ Every call goes to the coordinator over gRPC (the same services as the `qlab` CL
 back shaped exactly as `qlab results --json` prints them. Failures raise `qlab.QlabError`
 subclasses carrying the gRPC status and the server's message.
 """
+import json
 import os
 import sys
 import time
@@ -17,6 +18,7 @@ import grpc
 
 from . import errors
 from .rows import JoinedRows, Rows, json_number, parse_params
+from .study import fill_study_genes
 from .sweep import load_sweep, sweep_to_json
 from .v1 import common_pb2, job_service_pb2, job_service_pb2_grpc, result_service_pb2
 from .v1 import result_service_pb2_grpc, worker_service_pb2, worker_service_pb2_grpc
@@ -124,13 +126,23 @@ class Client:
         spec = load_sweep(sweep)
         if name is not None:
             spec["name"] = name
+        try:
+            fill_study_genes(spec, sweep if isinstance(sweep, (str, os.PathLike)) else None)
+        except (OSError, ValueError) as e:
+            raise errors.InvalidSweep(f"search.space: {e}") from None
         request = job_service_pb2.SubmitExperimentRequest(
             sweep_json=sweep_to_json(spec), dry_run=dry_run,
             owner=owner if owner is not None else os.environ.get("USER", ""))
         response = self._call(self._jobs.SubmitExperiment, request,
                               invalid_argument=errors.InvalidSweep, timeout=max(self.timeout, 300))
         return Experiment(self, response.name, response.experiment_id, response.job_count,
-                          response.first_job_id)
+                          response.first_job_id, response.study_trials)
+
+    def study(self, name):
+        """A study's report (`qlab study NAME --json`): progress, front, hypervolume, every
+        trial. Raises NotFound when the experiment is not a study."""
+        response = self._call(self._jobs.GetStudy, job_service_pb2.GetStudyRequest(experiment=name))
+        return json.loads(response.study_json)
 
     def experiment(self, name):
         """A handle on an existing experiment. Raises NotFound."""
@@ -305,12 +317,15 @@ class Client:
 class Experiment:
     """A submitted sweep: its name, id and jobs; wait for it and read its results."""
 
-    def __init__(self, client, name, experiment_id, job_count, first_job_id):
+    def __init__(self, client, name, experiment_id, job_count, first_job_id, study_trials=0):
         self.client = client
         self.name = name
         self.id = experiment_id
         self.job_count = job_count
         self.first_job_id = first_job_id
+        # A study (a sweep with `search`): the trials it runs in all; its jobs are created as
+        # its sampler proposes them, so job_count is 0 at submission.
+        self.study_trials = study_trials
 
     def __repr__(self):
         return f"<qlab.Experiment {self.name!r} id={self.id} jobs={self.job_count}>"
