@@ -1,14 +1,17 @@
 // The LibTorch decoder: save -> load gives identical logits (llama2.c and Hugging Face, F32 and
 // sharded BF16), both RoPE conventions agree on permuted weights, grouped-query attention equals
-// multi-head attention with repeated K/V, and a model whose perplexity is computed by hand.
+// multi-head attention with repeated K/V, a model whose perplexity is computed by hand, every
+// position's NLL equal to an independent one-token-at-a-time decoder's, and a causal mask.
 #include "evaluators/accuracy/llama_model.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "evaluators/accuracy/perplexity.h"
+#include "evaluators/accuracy/reference_decoder.h"
 #include "evaluators/accuracy/test_util.h"
 
 namespace qlab::accuracy {
@@ -173,6 +176,81 @@ TEST(LlamaModel, PerplexityOfAKnownModelComputedByHand) {
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(result->scored_positions, 9);
   EXPECT_NEAR(result->perplexity, expected, 1e-5 * expected);
+}
+
+// Random weights everywhere: attention, RoPE, grouped-query heads and SwiGLU all reach the
+// logits. Every position's NLL must equal that of run.c's one-token-at-a-time forward pass
+// (reference_decoder.h), which shares no code with the LibTorch model and sees no later token.
+TEST(LlamaModel, EveryPositionMatchesTheOneTokenReferenceDecoder) {
+  struct Case {
+    const char* what;
+    ModelConfig config;
+  };
+  ModelConfig hf = TinyConfig(/*kv_heads=*/2);
+  hf.rope_interleaved = false;  // Hugging Face's rotate-half layout
+  hf.rope_theta = 500000.0;
+  ModelConfig wide = Llama2cConfig(/*dim=*/64, /*hidden_dim=*/96, /*n_layers=*/3, /*n_heads=*/4,
+                                   /*n_kv_heads=*/4, /*vocab_size=*/13, /*max_seq_len=*/16,
+                                   /*shared_classifier=*/true);
+  const Case cases[] = {{"grouped-query, interleaved RoPE", TinyConfig(2)},
+                        {"multi-head, shared classifier", wide},
+                        {"rotate-half RoPE, theta 5e5", hf}};
+  // Three windows of 12 tokens, scored together on two threads (one shard each side).
+  std::vector<std::vector<int32_t>> windows = {kTokens, kTokens, kTokens};
+  std::reverse(windows[1].begin(), windows[1].end());
+  for (int32_t& t : windows[2]) t = (t * 5 + 3) % 13;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    // Embeddings large enough that the logits spread: a flat softmax would hide differences.
+    const TensorProvider base = RandomWeights(21);
+    const TensorProvider weights = [&](const TensorSpec& s) -> StatusOr<std::vector<float>> {
+      std::vector<float> v = base(s).value();
+      if (s.role == TensorRole::kEmbedding || s.role == TensorRole::kHead) {
+        for (float& x : v) x *= 8.0f;
+      }
+      return v;
+    };
+    ModelOptions options;
+    options.threads = 2;
+    auto model = LlamaModel::Create(c.config, weights, options);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    auto reference = ReferenceDecoder::Create(c.config, weights);
+    ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+    const int64_t context = static_cast<int64_t>(kTokens.size());
+    std::vector<const int32_t*> starts;
+    for (const auto& w : windows) starts.push_back(w.data());
+    std::vector<std::vector<double>> nll;
+    ASSERT_TRUE((*model)->ScoreWindows(starts, context, &nll).ok());
+    ASSERT_EQ(nll.size(), windows.size());
+    double spread = 0;
+    for (size_t w = 0; w < windows.size(); ++w) {
+      const std::vector<double> expected = reference->WindowNll(windows[w].data(), context);
+      ASSERT_EQ(nll[w].size(), expected.size());
+      for (size_t j = 0; j < expected.size(); ++j) {
+        EXPECT_NEAR(nll[w][j], expected[j], 1e-4 * std::max(1.0, std::fabs(expected[j])))
+            << "window " << w << " position " << j + 1;
+        spread = std::max(spread, std::fabs(expected[j] - expected[0]));
+      }
+    }
+    EXPECT_GT(spread, 0.1) << "the NLLs hardly vary: the comparison would prove little";
+  }
+}
+
+// Changing a token changes the NLL of later positions only: no position sees the future.
+TEST(LlamaModel, CausalMaskHidesLaterTokens) {
+  auto model = LlamaModel::Create(TinyConfig(), RandomWeights(17), ModelOptions());
+  ASSERT_TRUE(model.ok());
+  std::vector<int32_t> a = kTokens, b = kTokens;
+  const size_t changed = 6;
+  b[changed] = (b[changed] + 5) % 13;
+  std::vector<std::vector<double>> nll;
+  ASSERT_TRUE((*model)->ScoreWindows({a.data(), b.data()}, static_cast<int64_t>(a.size()), &nll).ok());
+  // nll[w][j - 1] is position j's: positions 1..changed-1 predict from tokens before `changed`.
+  for (size_t j = 1; j < changed; ++j) EXPECT_NEAR(nll[0][j - 1], nll[1][j - 1], 1e-7) << "position " << j;
+  // Position `changed` is the changed token itself; every later one conditions on it.
+  for (size_t j = changed; j < a.size(); ++j) {
+    EXPECT_GT(std::fabs(nll[0][j - 1] - nll[1][j - 1]), 1e-7) << "position " << j;
+  }
 }
 
 TEST(LlamaModel, BadInputs) {
