@@ -164,7 +164,7 @@ test('Pareto of a datatype sweep: coloured by datatype, hover shows run, group s
     const groups = chart.data.datasets.filter((d) => d.label !== 'frontier');
     const target = groups[0];
     const meta = chart.getDatasetMeta(chart.data.datasets.indexOf(target));
-    return { labels: groups.map((d) => d.label), colours: groups.map((d) => d.backgroundColor), px: [meta.data[0].x, meta.data[0].y], job: target.data[0].pt.job_id, gs: target.data[0].pt.params.group_size };
+    return { labels: groups.map((d) => d.label), colours: groups.map((d) => d.backgroundColor), px: [meta.data[0].x, meta.data[0].y], job: target.data[0].pt.job_id, gs: target.data[0].pt.params.group_size, datatype: target.label, model: target.data[0].pt.params.model };
   });
   assert.deepEqual([...info.labels].sort(), ['e2m1', 'int4_asym', 'nf4']);
   assert.equal(new Set(info.colours).size, 3);
@@ -176,10 +176,13 @@ test('Pareto of a datatype sweep: coloured by datatype, hover shows run, group s
   await page.mouse.move(box.x + info.px[0], box.y + info.px[1]);
   await page.waitForSelector('#tooltip:not([hidden])');
   const tip = await page.textContent('#tooltip');
-  assert.match(tip, /job \d+/);
-  assert.match(tip, /datatype = /);
-  assert.match(tip, new RegExp(`group_size = ${info.gs}`));
-  assert.match(tip, /model = /);
+  // The tooltip names the hovered run: its job, its datatype (the colour group), group size and
+  // model ('—' when the run has none), not just the labels every tooltip prints.
+  const lines = await page.$$eval('#tooltip > div', (divs) => divs.map((d) => d.textContent));
+  assert.match(lines[0], new RegExp(`^job ${info.job}( · on the frontier)?$`), tip);
+  for (const line of [`datatype = ${info.datatype}`, `group_size = ${info.gs}`, `model = ${info.model === undefined ? '—' : info.model}`]) {
+    assert.ok(lines.includes(line), `${line} in ${JSON.stringify(lines)}`);
+  }
   await shot(page, 'pareto-quantize-hover');
   assert.deepEqual(errors, []);
   await page.close();
