@@ -1,6 +1,10 @@
 // Row writers shared by the stores (see job_rows.h).
 #include "storage/job_rows.h"
 
+#include <string>
+#include <type_traits>
+#include <variant>
+
 namespace qlab::storage {
 
 Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int64_t now_ms,
@@ -17,7 +21,7 @@ Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int6
       .Bind(6, static_cast<int64_t>(spec.requirements.min_memory_bytes))
       .Bind(7, spec.requirements.exclusive ? 1 : 0)
       .Bind(8, spec.priority)
-      .Bind(9, static_cast<int>(JobState::kPending))
+      .Bind(9, kPending)
       .Bind(10, spec.max_attempts)
       .Bind(11, now_ms);
   RETURN_IF_ERROR(s->Run());
@@ -39,6 +43,21 @@ Status InsertExperiment(Connection& c, const ExperimentRecord& e, int64_t now_ms
   RETURN_IF_ERROR(st);
   *id = c.LastInsertRowId();
   return Status::Ok();
+}
+
+
+void BindCompiled(Statement* s, const CompiledFilter& compiled) {
+  for (const auto& [name, value] : compiled.binds) {
+    int idx = s->ParamIndex(name.c_str());
+    if (idx <= 0) continue;
+    std::visit([&](const auto& v) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) {
+        s->Bind(idx, std::string_view(v));
+      } else {
+        s->Bind(idx, v);
+      }
+    }, value);
+  }
 }
 
 }  // namespace qlab::storage

@@ -1,3 +1,7 @@
+// JobStore (job_store.h): opening the file, the pooled readers, and the life of jobs —
+// submission, leases, completion with its outputs, expiry, cancellation and the job reads the
+// scheduler and the job pages make. Results and experiment reads are in job_store_reads.cc,
+// latency reads in job_store_latency.cc, workers in job_store_workers.cc.
 #include "storage/job_store.h"
 
 #include <algorithm>
@@ -26,13 +30,6 @@ const char* JobStateName(JobState s) {
 }
 
 namespace {
-
-constexpr int kPending = static_cast<int>(JobState::kPending);
-constexpr int kLeased = static_cast<int>(JobState::kLeased);
-constexpr int kRunning = static_cast<int>(JobState::kRunning);
-constexpr int kSucceeded = static_cast<int>(JobState::kSucceeded);
-constexpr int kFailed = static_cast<int>(JobState::kFailed);
-constexpr int kCancelled = static_cast<int>(JobState::kCancelled);
 
 const char* const kJobColumns =
     "j.id, j.experiment_id, e.name, j.kind, j.params_json, j.device_class, "
@@ -133,20 +130,6 @@ StatusOr<std::string> FilterSql(const JobFilter& f, const std::set<std::string>&
   return where;
 }
 
-void BindCompiled(Statement* s, const CompiledFilter& compiled) {
-  for (const auto& [name, value] : compiled.binds) {
-    int idx = s->ParamIndex(name.c_str());
-    if (idx <= 0) continue;
-    std::visit([&](const auto& v) {
-      if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) {
-        s->Bind(idx, std::string_view(v));
-      } else {
-        s->Bind(idx, v);
-      }
-    }, value);
-  }
-}
-
 void BindFilter(Statement* s, const JobFilter& f, const CompiledFilter& compiled) {
   auto bind = [&](const char* name, auto value) {
     int idx = s->ParamIndex(name);
@@ -159,27 +142,6 @@ void BindFilter(Statement* s, const JobFilter& f, const CompiledFilter& compiled
 }
 
 }  // namespace
-
-// A read connection borrowed from the pool for one call.
-class JobStore::ReaderLease {
- public:
-  ReaderLease(JobStore* store, std::unique_ptr<Connection> conn, Status status)
-      : store_(store), conn_(std::move(conn)), status_(std::move(status)) {}
-  ReaderLease(ReaderLease&&) = default;
-  ~ReaderLease() {
-    if (conn_) {
-      std::lock_guard lock(store_->readers_mu_);
-      store_->idle_readers_.push_back(std::move(conn_));
-    }
-  }
-  const Status& status() const { return status_; }
-  Connection& operator*() { return *conn_; }
-
- private:
-  JobStore* store_;
-  std::unique_ptr<Connection> conn_;
-  Status status_;
-};
 
 JobStore::ReaderLease JobStore::Reader() {
   {
@@ -195,11 +157,6 @@ JobStore::ReaderLease JobStore::Reader() {
   if (!conn.ok()) return ReaderLease(this, nullptr, conn.status());
   return ReaderLease(this, std::move(conn).value(), Status::Ok());
 }
-
-#define WITH_READER(name)              \
-  ReaderLease name##_lease = Reader(); \
-  RETURN_IF_ERROR(name##_lease.status()); \
-  Connection& name = *name##_lease
 
 StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path, int read_connections) {
   ASSIGN_OR_RETURN(auto conn, Connection::Open(path, true));
@@ -491,36 +448,6 @@ StatusOr<std::vector<int64_t>> JobStore::Cancel(int64_t job_id, const std::strin
   return cancelled;
 }
 
-Status JobStore::UpsertWorker(const WorkerRecord& w) {
-  return writer_->Run([&](Connection& c) -> Status {
-    ASSIGN_OR_RETURN(
-        Statement * s,
-        c.Prepare("INSERT INTO worker(id, host, devices_json, kinds_json, slots, labels_json, "
-                  "version, registered_unix_ms, last_heartbeat_unix_ms) VALUES (?,?,?,?,?,?,?,?,?) "
-                  "ON CONFLICT(id) DO UPDATE SET host=excluded.host, "
-                  "devices_json=excluded.devices_json, kinds_json=excluded.kinds_json, "
-                  "slots=excluded.slots, labels_json=excluded.labels_json, "
-                  "version=excluded.version, registered_unix_ms=excluded.registered_unix_ms, "
-                  "last_heartbeat_unix_ms=excluded.last_heartbeat_unix_ms"));
-    s->Bind(1, w.id).Bind(2, w.host).Bind(3, w.devices_json).Bind(4, w.kinds_json).Bind(5, w.slots)
-        .Bind(6, w.labels_json).Bind(7, w.version).Bind(8, w.registered_unix_ms)
-        .Bind(9, w.last_heartbeat_unix_ms);
-    return s->Run();
-  });
-}
-
-Status JobStore::TouchWorkers(const std::vector<std::pair<std::string, int64_t>>& heartbeats) {
-  return writer_->Run([&](Connection& c) -> Status {
-    ASSIGN_OR_RETURN(Statement * s,
-                     c.Prepare("UPDATE worker SET last_heartbeat_unix_ms=? WHERE id=?"));
-    for (const auto& [id, ms] : heartbeats) {
-      s->Bind(1, ms).Bind(2, id);
-      RETURN_IF_ERROR(s->Run());
-    }
-    return Status::Ok();
-  });
-}
-
 StatusOr<std::vector<JobRecord>> JobStore::LoadUnfinishedJobs() {
   WITH_READER(c);
   ASSIGN_OR_RETURN(Statement * s,
@@ -545,32 +472,6 @@ StatusOr<int64_t> JobStore::MaxToken() {
   int64_t max = row ? s->Int(0) : 0;
   s->Reset();
   return max;
-}
-
-StatusOr<std::vector<WorkerRecord>> JobStore::LoadWorkers() {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT id, host, devices_json, kinds_json, slots, labels_json, "
-                             "version, registered_unix_ms, last_heartbeat_unix_ms FROM worker "
-                             "ORDER BY id"));
-  std::vector<WorkerRecord> workers;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    WorkerRecord w;
-    w.id = s->Text(0);
-    w.host = s->Text(1);
-    w.devices_json = s->Text(2);
-    w.kinds_json = s->Text(3);
-    w.slots = static_cast<int>(s->Int(4));
-    w.labels_json = s->Text(5);
-    w.version = s->Text(6);
-    w.registered_unix_ms = s->Int(7);
-    w.last_heartbeat_unix_ms = s->Int(8);
-    workers.push_back(std::move(w));
-  }
-  s->Reset();
-  return workers;
 }
 
 StatusOr<JobRecord> JobStore::GetJob(int64_t job_id) {
@@ -610,60 +511,6 @@ StatusOr<std::vector<AttemptRecord>> JobStore::GetAttempts(int64_t job_id) {
     a.lease_expiry_unix_ms = s->Int(6);
     a.outcome = s->Text(7);
     a.error = s->Text(8);
-    out.push_back(std::move(a));
-  }
-  s->Reset();
-  return out;
-}
-
-namespace {
-Metric ReadMetric(const Statement& s, int first_col) {
-  Metric m;
-  m.name = s.Text(first_col);
-  m.value = s.Double(first_col + 1);
-  m.unit = s.Text(first_col + 2);
-  m.stderr_value = s.Double(first_col + 3);
-  m.higher_is_better = s.Int(first_col + 4) != 0;
-  return m;
-}
-}  // namespace
-
-StatusOr<std::vector<Metric>> JobStore::GetMetrics(int64_t job_id) {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT name, value, unit, stderr, higher_is_better FROM result "
-                             "WHERE job_id=? ORDER BY name"));
-  s->Bind(1, job_id);
-  std::vector<Metric> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(ReadMetric(*s, 0));
-  }
-  s->Reset();
-  return out;
-}
-
-StatusOr<std::vector<JobStore::StoredArtifact>> JobStore::GetArtifacts(int64_t job_id,
-                                                                       const std::string& name,
-                                                                       bool with_content) {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT name, media_type, length(content), "
-                             "CASE WHEN :content THEN content END FROM artifact "
-                             "WHERE job_id = :job AND (:name = '' OR name = :name) ORDER BY name, id"));
-  s->Bind(s->ParamIndex(":job"), job_id)
-      .Bind(s->ParamIndex(":name"), name)
-      .Bind(s->ParamIndex(":content"), with_content ? 1 : 0);
-  std::vector<StoredArtifact> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    StoredArtifact a;
-    a.artifact.name = s->Text(0);
-    a.artifact.media_type = s->Text(1);
-    a.size_bytes = s->Int(2);
-    if (with_content) a.artifact.bytes = s->Blob(3);
     out.push_back(std::move(a));
   }
   s->Reset();
@@ -719,314 +566,6 @@ StatusOr<int64_t> JobStore::CountJobs(const JobFilter& filter) {
   int64_t n = row ? s->Int(0) : 0;
   s->Reset();
   return n;
-}
-
-namespace {
-Status FillCounts(Connection& c, ExperimentRecord* e) {
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT state, COUNT(*) FROM job WHERE experiment_id=? GROUP BY state"));
-  s->Bind(1, e->id);
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    int64_t n = s->Int(1);
-    e->total += n;
-    switch (static_cast<JobState>(s->Int(0))) {
-      case JobState::kPending: e->pending += n; break;
-      case JobState::kLeased:
-      case JobState::kRunning: e->running += n; break;
-      case JobState::kSucceeded: e->succeeded += n; break;
-      case JobState::kFailed: e->failed += n; break;
-      case JobState::kCancelled: e->cancelled += n; break;
-    }
-  }
-  s->Reset();
-  return Status::Ok();
-}
-
-ExperimentRecord ReadExperiment(const Statement& s) {
-  ExperimentRecord e;
-  e.id = s.Int(0);
-  e.name = s.Text(1);
-  e.owner = s.Text(2);
-  e.kind = s.Text(3);
-  e.created_unix_ms = s.Int(4);
-  e.spec_json = s.Text(5);
-  e.tags_json = s.Text(6);
-  return e;
-}
-constexpr const char* kExperimentColumns =
-    "SELECT id, name, owner, kind, created_unix_ms, spec_json, tags_json FROM experiment";
-}  // namespace
-
-StatusOr<ExperimentRecord> JobStore::GetExperiment(const std::string& name, int64_t id) {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare(std::string(kExperimentColumns) + " WHERE name=? OR id=?"));
-  s->Bind(1, name).Bind(2, id);
-  ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) {
-    s->Reset();
-    return Status::NotFound(name.empty() ? "no experiment with id " + std::to_string(id)
-                                         : "no experiment named '" + name + "'");
-  }
-  ExperimentRecord e = ReadExperiment(*s);
-  s->Reset();
-  RETURN_IF_ERROR(FillCounts(c, &e));
-  return e;
-}
-
-StatusOr<std::vector<ExperimentRecord>> JobStore::ListExperiments() {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s, c.Prepare(std::string(kExperimentColumns) + " ORDER BY id"));
-  std::vector<ExperimentRecord> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(ReadExperiment(*s));
-  }
-  s->Reset();
-  for (auto& e : out) RETURN_IF_ERROR(FillCounts(c, &e));
-  return out;
-}
-
-StatusOr<std::vector<ResultRow>> JobStore::QueryResults(int64_t experiment_id, int64_t after_id,
-                                                        int limit, const std::string& expression) {
-  ASSIGN_OR_RETURN(CompiledFilter compiled, CompileFilter(expression, MetricNames()));
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * jobs,
-                   c.Prepare("SELECT j.id, e.name, j.kind, j.state, j.params_json, j.last_error "
-                             "FROM job j JOIN experiment e ON e.id=j.experiment_id "
-                             "WHERE j.experiment_id=:eid AND j.id>:after" +
-                             (compiled.sql.empty() ? std::string() : " AND " + compiled.sql) +
-                             " ORDER BY j.id LIMIT :limit"));
-  jobs->Bind(jobs->ParamIndex(":eid"), experiment_id)
-      .Bind(jobs->ParamIndex(":after"), after_id)
-      .Bind(jobs->ParamIndex(":limit"), static_cast<int64_t>(limit));
-  BindCompiled(jobs, compiled);
-  std::vector<ResultRow> rows;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, jobs->Step());
-    if (!row) break;
-    ResultRow r;
-    r.job_id = jobs->Int(0);
-    r.experiment = jobs->Text(1);
-    r.kind = jobs->Text(2);
-    r.state = static_cast<JobState>(jobs->Int(3));
-    r.params_json = jobs->Text(4);
-    r.last_error = jobs->Text(5);
-    rows.push_back(std::move(r));
-  }
-  jobs->Reset();
-  if (rows.empty()) return rows;
-  ASSIGN_OR_RETURN(Statement * m,
-                   c.Prepare("SELECT job_id, name, value, unit, stderr, higher_is_better "
-                             "FROM result WHERE job_id BETWEEN ? AND ? ORDER BY job_id"));
-  m->Bind(1, rows.front().job_id).Bind(2, rows.back().job_id);
-  size_t k = 0;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, m->Step());
-    if (!row) break;
-    int64_t job_id = m->Int(0);
-    while (k < rows.size() && rows[k].job_id < job_id) ++k;
-    if (k < rows.size() && rows[k].job_id == job_id) rows[k].metrics.push_back(ReadMetric(*m, 1));
-  }
-  m->Reset();
-  return rows;
-}
-
-StatusOr<std::map<int64_t, std::vector<Metric>>> JobStore::MetricsOf(
-    const std::vector<int64_t>& job_ids) {
-  std::map<int64_t, std::vector<Metric>> out;
-  if (job_ids.empty()) return out;
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT name, value, unit, stderr, higher_is_better FROM result "
-                             "WHERE job_id=?"));
-  for (int64_t id : job_ids) {
-    s->Bind(1, id);
-    auto& metrics = out[id];
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      metrics.push_back(ReadMetric(*s, 0));
-    }
-    s->Reset();
-  }
-  return out;
-}
-
-StatusOr<std::vector<JobStore::MetricPair>> JobStore::MetricPairs(
-    int64_t experiment_id, const std::string& x, const std::string& y,
-    const std::string& expression, bool* x_higher_is_better, bool* y_higher_is_better,
-    bool* x_seen, bool* y_seen) {
-  ASSIGN_OR_RETURN(CompiledFilter compiled, CompileFilter(expression, MetricNames()));
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT j.id, rx.value, ry.value, rx.higher_is_better, "
-                             "ry.higher_is_better FROM job j JOIN experiment e ON "
-                             "e.id = j.experiment_id JOIN result rx ON rx.job_id = j.id AND "
-                             "rx.name = :x JOIN result ry ON ry.job_id = j.id AND ry.name = :y "
-                             "WHERE j.experiment_id = :eid AND j.state = :ok" +
-                             (compiled.sql.empty() ? std::string() : " AND " + compiled.sql) +
-                             " ORDER BY j.id"));
-  s->Bind(s->ParamIndex(":x"), x)
-      .Bind(s->ParamIndex(":y"), y)
-      .Bind(s->ParamIndex(":eid"), experiment_id)
-      .Bind(s->ParamIndex(":ok"), kSucceeded);
-  BindCompiled(s, compiled);
-  std::vector<MetricPair> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back({s->Int(0), s->Double(1), s->Double(2)});
-    *x_higher_is_better = s->Int(3) != 0;
-    *y_higher_is_better = s->Int(4) != 0;
-  }
-  s->Reset();
-  *x_seen = *y_seen = !out.empty();
-  if (out.empty()) {
-    // Say which metric is missing: look each up once.
-    ASSIGN_OR_RETURN(Statement * any,
-                     c.Prepare("SELECT higher_is_better FROM result r JOIN job j ON j.id = r.job_id "
-                               "WHERE j.experiment_id = ? AND r.name = ? LIMIT 1"));
-    for (auto [name, seen, higher] : {std::tuple{&x, x_seen, x_higher_is_better},
-                                      std::tuple{&y, y_seen, y_higher_is_better}}) {
-      any->Bind(1, experiment_id).Bind(2, *name);
-      ASSIGN_OR_RETURN(bool row, any->Step());
-      *seen = row;
-      if (row) *higher = any->Int(0) != 0;
-      any->Reset();
-    }
-  }
-  return out;
-}
-
-StatusOr<std::map<int64_t, std::string>> JobStore::ParamsOf(const std::vector<int64_t>& job_ids) {
-  std::map<int64_t, std::string> out;
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s, c.Prepare("SELECT params_json FROM job WHERE id = ?"));
-  for (int64_t id : job_ids) {
-    s->Bind(1, id);
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (row) out[id] = s->Text(0);
-    s->Reset();
-  }
-  return out;
-}
-
-StatusOr<std::map<std::pair<JobState, std::string>, int64_t>> JobStore::CountByStateAndKind() {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT state, kind, COUNT(*) FROM job GROUP BY state, kind"));
-  std::map<std::pair<JobState, std::string>, int64_t> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out[{static_cast<JobState>(s->Int(0)), s->Text(1)}] = s->Int(2);
-  }
-  s->Reset();
-  return out;
-}
-
-StatusOr<std::vector<LatencySummary>> JobStore::ListLatency(const std::string& device,
-                                                           const std::string& arch_prefix,
-                                                           const std::string& experiment,
-                                                           int64_t after_id, int limit,
-                                                           int64_t* last_id, bool with_samples) {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(
-      Statement * s,
-      c.Prepare("SELECT l.id, l.job_id, l.arch_key, l.device, l.batch, l.median_us, l.mean_us, "
-                "l.p10_us, l.p90_us, l.cv, l.unstable, length(l.samples_us) / 8, "
-                "CASE WHEN :samples THEN l.samples_us END, l.min_us "
-                "FROM latency_sample l JOIN job j ON j.id = l.job_id "
-                "JOIN experiment e ON e.id = j.experiment_id "
-                "WHERE l.id > :after AND (:device = '' OR l.device = :device OR "
-                "l.device GLOB :device OR substr(l.device, 1, length(:device) + 1) = :device || ':') "
-                "AND (:prefix = '' OR substr(l.arch_key, 1, length(:prefix)) = :prefix) "
-                "AND (:exp = '' OR e.name = :exp) ORDER BY l.id LIMIT :limit"));
-  s->Bind(s->ParamIndex(":after"), after_id)
-      .Bind(s->ParamIndex(":device"), device)
-      .Bind(s->ParamIndex(":prefix"), arch_prefix)
-      .Bind(s->ParamIndex(":exp"), experiment)
-      .Bind(s->ParamIndex(":samples"), with_samples ? 1 : 0)
-      .Bind(s->ParamIndex(":limit"), static_cast<int64_t>(limit));
-  std::vector<LatencySummary> out;
-  *last_id = after_id;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    LatencySummary l;
-    *last_id = s->Int(0);
-    l.job_id = s->Int(1);
-    l.arch_key = s->Text(2);
-    l.device = s->Text(3);
-    l.batch = static_cast<int>(s->Int(4));
-    l.median_us = s->Double(5);
-    l.mean_us = s->Double(6);
-    l.p10_us = s->Double(7);
-    l.p90_us = s->Double(8);
-    l.cv = s->Double(9);
-    l.unstable = s->Int(10) != 0;
-    l.samples = s->Int(11);
-    if (with_samples) {
-      std::string blob = s->Blob(12);
-      l.samples_us.resize(blob.size() / sizeof(double));
-      std::memcpy(l.samples_us.data(), blob.data(), l.samples_us.size() * sizeof(double));
-    }
-    l.min_us = s->Double(13);
-    out.push_back(std::move(l));
-  }
-  s->Reset();
-  return out;
-}
-
-StatusOr<std::vector<std::pair<std::string, int64_t>>> JobStore::LatencyDevices() {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s, c.Prepare("SELECT device, COUNT(*) FROM latency_sample "
-                                            "GROUP BY device ORDER BY device"));
-  std::vector<std::pair<std::string, int64_t>> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.emplace_back(s->Text(0), s->Int(1));
-  }
-  s->Reset();
-  return out;
-}
-
-StatusOr<std::vector<LatencySampleSet>> JobStore::GetLatencySamples(int64_t job_id) {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT arch_key, device, batch, samples_us, median_us, mean_us, "
-                             "p10_us, p90_us, min_us, stddev_us, cv, unstable, context_json "
-                             "FROM latency_sample WHERE job_id=? ORDER BY id"));
-  s->Bind(1, job_id);
-  std::vector<LatencySampleSet> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    LatencySampleSet l;
-    l.arch_key = s->Text(0);
-    l.device = s->Text(1);
-    l.batch = static_cast<int>(s->Int(2));
-    std::string blob = s->Blob(3);
-    l.samples_us.resize(blob.size() / sizeof(double));
-    std::memcpy(l.samples_us.data(), blob.data(), l.samples_us.size() * sizeof(double));
-    l.median_us = s->Double(4);
-    l.mean_us = s->Double(5);
-    l.p10_us = s->Double(6);
-    l.p90_us = s->Double(7);
-    l.min_us = s->Double(8);
-    l.stddev_us = s->Double(9);
-    l.cv = s->Double(10);
-    l.unstable = s->Int(11) != 0;
-    l.context_json = s->Text(12);
-    out.push_back(std::move(l));
-  }
-  s->Reset();
-  return out;
 }
 
 }  // namespace qlab::storage
