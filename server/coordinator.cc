@@ -81,6 +81,9 @@ Status Coordinator::Start() {
   scheduler_ = std::make_unique<Scheduler>(store_.get(), &clock_, options_.scheduler);
   scheduler_->SetCompletionObserver([this](const std::string& kind, double seconds, bool ok) {
     metrics_.ObserveJob(kind, seconds, ok);
+    // A finished job may be a study's trial: its study can propose the next one now rather than
+    // at the runner's next tick. (Set before the runner exists; Wake only signals.)
+    if (studies_) studies_->Wake();
   });
   RETURN_IF_ERROR(scheduler_->Start());
 

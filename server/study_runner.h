@@ -38,8 +38,9 @@ class StudyRunner {
   StatusOr<int64_t> CreateStudy(const storage::ExperimentRecord& experiment,
                                 const StudySpec& spec);
 
-  // Runs Step() every `interval_ms` (and when woken) on a thread until Stop().
-  void Start(int64_t interval_ms = 200);
+  // Runs Step() every `interval_ms` and whenever woken (a study created, a job finished) on a
+  // thread until Stop().
+  void Start(int64_t interval_ms = 1000);
   void Stop();
   void Wake();
 
