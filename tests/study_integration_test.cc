@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -135,6 +136,45 @@ TEST(StudyIntegrationTest, CoordinatorKilledMidStudyEndsWithExactlyTheBudget) {
   EXPECT_NE(out.find("24/24 trials proposed, 24 succeeded, 0 failed, 0 in flight, done"),
             std::string::npos) << out;
   EXPECT_NE(out.find("hypervolume"), std::string::npos) << out;
+}
+
+// Cancelling a study's experiment stops it: the running trials are cancelled, nothing more is
+// proposed, and the study is done with fewer trials than its budget.
+TEST(StudyIntegrationTest, CancellingTheExperimentStopsTheStudy) {
+  Cluster c;
+  c.StartServer();
+  c.StartWorker({"--slots", "2"});
+  const std::string file = c.dir().File("long.yaml");
+  std::ofstream(file) << R"(name: long-study
+kind: noop
+search:
+  sampler: random
+  trials: 500
+  parallel: 2
+  objectives: [{metric: duration_ms}]
+  space:
+    duration_ms: {choices: [400, 500]}
+    seq: {choices: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]}
+)";
+  std::string out;
+  ASSERT_EQ(c.Cli({"submit", file}, &out), 0) << out;
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = Study(c, "long-study");
+    return s.has_value() && (*s)["counts"]["succeeded"].get<int>() >= 2;
+  }, 60s));
+  ASSERT_EQ(c.Cli({"cancel", "--experiment", "long-study"}, &out), 0) << out;
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = Study(c, "long-study");
+    return s.has_value() && (*s)["done"].get<bool>();
+  }, 30s));
+  auto report = Study(c, "long-study");
+  ASSERT_TRUE(report.has_value());
+  const int proposed = (*report)["counts"]["proposed"].get<int>();
+  EXPECT_LT(proposed, 20) << report->dump();
+  EXPECT_EQ((*report)["counts"]["in_flight"], 0);
+  // Nothing is proposed after the study is done.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ((*Study(c, "long-study"))["counts"]["proposed"].get<int>(), proposed);
 }
 
 // Failed trials are recorded, count against the budget, and the study still ends; a study's
