@@ -9,6 +9,12 @@ namespace qlab::server {
 
 using nlohmann::json;
 
+std::vector<std::string> ObjectiveMetrics(const StudySpec& spec) {
+  std::vector<std::string> names;
+  for (const search::Objective& o : spec.objectives) names.push_back(o.metric);
+  return names;
+}
+
 std::vector<TrialView> TrialViews(const StudySpec& spec,
                                   const std::vector<storage::TrialRecord>& trials) {
   std::vector<TrialView> views;
@@ -114,7 +120,7 @@ Status StudyRunner::Step() {
 Status StudyRunner::StepStudy(const storage::StudyRecord& study, Active& active) {
   const StudySpec& spec = active.spec;
   ASSIGN_OR_RETURN(const std::vector<storage::TrialRecord> stored,
-                   studies_.Trials(study.experiment_id));
+                   studies_.Trials(study.experiment_id, ObjectiveMetrics(spec)));
   const std::vector<TrialView> trials = TrialViews(spec, stored);
   int64_t in_flight = 0;
   bool cancelled = false;
@@ -172,7 +178,7 @@ StatusOr<json> StudyRunner::Report(const std::string& experiment) {
   ASSIGN_OR_RETURN(const storage::StudyRecord study, studies_.GetStudy(experiment));
   ASSIGN_OR_RETURN(const StudySpec spec, StudySpecFromJson(study.spec_json));
   ASSIGN_OR_RETURN(const std::vector<storage::TrialRecord> trials,
-                   studies_.Trials(study.experiment_id));
+                   studies_.Trials(study.experiment_id, ObjectiveMetrics(spec)));
   return StudyReport(study.experiment, spec, study.done, TrialViews(spec, trials));
 }
 

@@ -70,6 +70,9 @@ class StudyRunner {
   std::thread thread_;
 };
 
+// The metric names of a study's objectives, in order.
+std::vector<std::string> ObjectiveMetrics(const StudySpec& spec);
+
 // The trials of a stored study as the sampler and the report see them.
 std::vector<TrialView> TrialViews(const StudySpec& spec,
                                   const std::vector<storage::TrialRecord>& trials);

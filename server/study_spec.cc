@@ -435,24 +435,36 @@ json StudyReport(const std::string& experiment, const StudySpec& spec, bool done
   if (!points.empty() && reference.size() == spec.objectives.size()) {
     for (size_t i : search::NondominatedIndices(points, directions)) front.push_back(point_trial[i]);
     hypervolume = search::Hypervolume(points, reference, directions);
-    // The front's growth: hypervolume of the first n completed trials, at most 200 steps.
-    const size_t step = std::max<size_t>(1, points.size() / 200);
-    for (size_t n = step; n <= points.size(); n += step) {
-      const std::vector<std::vector<double>> prefix(points.begin(), points.begin() + n);
-      hv_by_trial.push_back({point_trial[n - 1], search::Hypervolume(prefix, reference, directions)});
+    // The front's growth: hypervolume of the first n completed trials, at most 200 steps, where
+    // each costs O(n log n) (two or three objectives).
+    if (spec.objectives.size() <= 3) {
+      const size_t step = std::max<size_t>(1, points.size() / 200);
+      for (size_t n = step; n <= points.size(); n += step) {
+        const std::vector<std::vector<double>> prefix(points.begin(), points.begin() + n);
+        hv_by_trial.push_back(
+            {point_trial[n - 1], search::Hypervolume(prefix, reference, directions)});
+      }
+      if (points.size() % step != 0) hv_by_trial.push_back({point_trial.back(), hypervolume});
     }
-    if (points.size() % step != 0) hv_by_trial.push_back({point_trial.back(), hypervolume});
   }
   std::sort(front.begin(), front.end());
   report["front"] = front;
   report["hypervolume"] = hypervolume;
   report["hypervolume_by_trial"] = hv_by_trial;
+  const size_t genes = SearchSpaceOf(spec).genes.size();
+  const bool every_assignment = trials.size() * genes <= kMaxReportAssignmentCells;
+  std::set<int64_t> on_front;
+  for (const json& trial : front) on_front.insert(trial.get<int64_t>());
+  size_t assignment_budget = kMaxReportAssignmentCells / std::max<size_t>(1, genes);
   json rows = json::array();
   for (const TrialView& t : trials) {
+    const bool with_assignment =
+        every_assignment || (on_front.count(t.trial) > 0 && assignment_budget > 0);
+    if (!every_assignment && with_assignment) --assignment_budget;
     json row = {{"trial", t.trial},
                 {"job_id", t.job_id},
                 {"state", storage::JobStateName(t.state)},
-                {"assignment", AssignedValues(spec, t.assignment)}};
+                {"assignment", with_assignment ? AssignedValues(spec, t.assignment) : json(nullptr)}};
     row["values"] = t.values.size() == spec.objectives.size() ? json(t.values) : json(nullptr);
     if (!t.error.empty()) row["error"] = t.error;
     rows.push_back(std::move(row));

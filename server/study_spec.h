@@ -62,7 +62,11 @@ inline constexpr int kMaxStudyParallel = 10'000;
 inline constexpr size_t kMaxStudyParams = 64;
 inline constexpr size_t kMaxStudyChoices = 256;
 inline constexpr size_t kMaxStudyGenes = 4096;
-inline constexpr size_t kMaxStudyObjectives = 8;
+// Hypervolume is exact; beyond four objectives its cost grows too fast to compute per request.
+inline constexpr size_t kMaxStudyObjectives = 4;
+// The report lists every trial's assignment while trials x genes stays under this; past it only
+// the front's (a trial's job has its params either way).
+inline constexpr size_t kMaxReportAssignmentCells = 1'000'000;
 
 // Reads `sweep` (the whole sweep object, `search` present) into a spec, checking every field
 // (INVALID_ARGUMENT naming it: "search.space.datatype.choices[2]: ...") and each choice against
@@ -93,8 +97,9 @@ struct TrialView {
 
 // The documented JSON of GetStudy and /api/v1/studies/NAME: budget and counts, objectives,
 // the reference point used, the current front (trial indices) and its hypervolume, the
-// hypervolume after each completed trial, and every trial with its job, state, values and
-// assignment ({param: choice} or {param: {gene: choice}}).
+// hypervolume after each completed trial (up to ~200 steps; two or three objectives only), and
+// every trial with its job, state, values and assignment ({param: choice} or
+// {param: {gene: choice}}; null off the front when kMaxReportAssignmentCells is exceeded).
 nlohmann::json StudyReport(const std::string& experiment, const StudySpec& spec, bool done,
                            const std::vector<TrialView>& trials);
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace qlab::server {
 namespace {
 
@@ -133,6 +135,39 @@ TEST(StudySpec, ReportHasTheFrontAndItsHypervolume) {
   // The front's growth, trial by trial.
   EXPECT_EQ(r["hypervolume_by_trial"].back()[1].get<double>(), r["hypervolume"].get<double>());
   EXPECT_NEAR(r["hypervolume_by_trial"][0][1].get<double>(), 15.0, 1e-9);
+}
+
+// A report stays bounded: past kMaxReportAssignmentCells only front trials carry assignments,
+// and more than four objectives are refused (exact hypervolume would be too costly per call).
+TEST(StudySpec, ReportAndObjectivesAreBounded) {
+  ojson sweep = AccuracyStudy();
+  for (const char* m : {"a", "b", "c"}) sweep["search"]["objectives"].push_back({{"metric", m}});
+  EXPECT_NE(Error(sweep).find("search.objectives"), std::string::npos);
+
+  sweep = AccuracyStudy();
+  json genes = json::array();
+  for (int i = 0; i < 1000; ++i) genes.push_back("model.layers." + std::to_string(i) + ".mlp.up_proj.weight");
+  sweep["search"]["space"]["datatype"]["genes"] = ojson::parse(genes.dump());
+  sweep["search"]["reference"] = {30.0, 9.0};
+  auto spec = ParseStudySweep(sweep);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  std::vector<TrialView> trials;
+  for (int64_t i = 0; i < 1100; ++i) {  // 1,100 x 1,000 genes: past the bound
+    TrialView v;
+    v.trial = i;
+    v.job_id = i + 1;
+    v.state = storage::JobState::kSucceeded;
+    v.assignment.assign(1000, static_cast<double>(i % 3));
+    v.values = {27.0 + static_cast<double>(i % 7) * 0.1, 4.0 + static_cast<double>(i % 5)};
+    trials.push_back(std::move(v));
+  }
+  const json r = StudyReport("mp", *spec, false, trials);
+  std::set<int64_t> front;
+  for (const json& t : r["front"]) front.insert(t.get<int64_t>());
+  ASSERT_FALSE(front.empty());
+  for (const json& t : r["trials"]) {
+    EXPECT_EQ(t["assignment"].is_null(), front.count(t["trial"].get<int64_t>()) == 0) << t["trial"];
+  }
 }
 
 }  // namespace

@@ -102,7 +102,8 @@ StatusOr<StudyRecord> StudyStore::GetStudy(const std::string& experiment) {
   return record;
 }
 
-StatusOr<std::vector<TrialRecord>> StudyStore::Trials(int64_t experiment_id) {
+StatusOr<std::vector<TrialRecord>> StudyStore::Trials(int64_t experiment_id,
+                                                      const std::vector<std::string>& metrics) {
   std::vector<TrialRecord> out;
   RETURN_IF_ERROR(jobs_->writer().Run([&](Connection& c) -> Status {
     ASSIGN_OR_RETURN(Statement * s,
@@ -122,20 +123,23 @@ StatusOr<std::vector<TrialRecord>> StudyStore::Trials(int64_t experiment_id) {
       out.push_back(std::move(t));
     }
     s->Reset();
+    // One indexed lookup per metric (result's key is (job_id, name)).
     ASSIGN_OR_RETURN(Statement * m,
-                     c.Prepare("SELECT t.trial, r.name, r.value FROM study_trial t JOIN result r "
-                               "ON r.job_id = t.job_id WHERE t.experiment_id = ? "
+                     c.Prepare("SELECT t.trial, r.value FROM study_trial t JOIN result r "
+                               "ON r.job_id = t.job_id AND r.name = ? WHERE t.experiment_id = ? "
                                "ORDER BY t.trial"));
-    m->Bind(1, experiment_id);
-    size_t next = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(const bool row, m->Step());
-      if (!row) break;
-      const int64_t trial = m->Int(0);
-      while (next < out.size() && out[next].trial < trial) ++next;
-      if (next < out.size() && out[next].trial == trial) out[next].metrics[m->Text(1)] = m->Double(2);
+    for (const std::string& metric : metrics) {
+      m->Bind(1, metric).Bind(2, experiment_id);
+      size_t next = 0;
+      while (true) {
+        ASSIGN_OR_RETURN(const bool row, m->Step());
+        if (!row) break;
+        const int64_t trial = m->Int(0);
+        while (next < out.size() && out[next].trial < trial) ++next;
+        if (next < out.size() && out[next].trial == trial) out[next].metrics[metric] = m->Double(1);
+      }
+      m->Reset();
     }
-    m->Reset();
     return Status::Ok();
   }));
   return out;

@@ -56,8 +56,10 @@ class StudyStore {
   StatusOr<std::vector<StudyRecord>> ActiveStudies();
   // NOT_FOUND when `experiment` is not a study.
   StatusOr<StudyRecord> GetStudy(const std::string& experiment);
-  // Every trial of a study by index, with its job's state and, once succeeded, its metrics.
-  StatusOr<std::vector<TrialRecord>> Trials(int64_t experiment_id);
+  // Every trial of a study by index, with its job's state and, once succeeded, the metrics
+  // named in `metrics` (a study reads its objectives, not every metric of every trial).
+  StatusOr<std::vector<TrialRecord>> Trials(int64_t experiment_id,
+                                            const std::vector<std::string>& metrics);
 
  private:
   JobStore* jobs_;
