@@ -30,7 +30,7 @@ run_study() {  # name, sweep file
   end=$(date +%s.%N)
   "${qlab[@]}" study "$1" --json > "$OUT/$1.json"
   "${qlab[@]}" study "$1" > "$OUT/$1.txt"
-  echo "$1 $(echo "$end - $start" | bc)" >> "$OUT/wall_seconds.txt"
+  awk -v n="$1" -v a="$start" -v b="$end" 'BEGIN { printf "%s %.3f\n", n, b - a }' >> "$OUT/wall_seconds.txt"
 }
 
 : > "$OUT/wall_seconds.txt"
