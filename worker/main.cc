@@ -3,13 +3,14 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-
+#include "common/heap_tuning.h"
 #include "common/signals.h"
 #include "worker/data_roots.h"
 #include "worker/worker.h"
 #include "worker/worker_metrics.h"
 
 int main(int argc, char** argv) {
+  qlab::KeepLargeBuffersInHeap();  // evaluators allocate tens of MB per operator
   qlab::worker::WorkerOptions options;
   std::string devices;
   std::vector<std::string> labels;

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/heap_tuning.h"
 #include "common/job_output.h"
 #include "evaluators/accuracy/accuracy_job.h"
 
@@ -75,6 +76,7 @@ std::vector<json> Expand(const json& params, const json& axes) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qlab::KeepLargeBuffersInHeap();  // evaluators allocate tens of MB per operator
   if (argc < 2) {
     std::cerr << "usage: qlab-accuracy-sweep SWEEP.yaml [--json-out FILE] [--set key=value]...\n";
     return 2;
