@@ -39,6 +39,10 @@ using ExecutorMap = std::map<std::string, std::unique_ptr<JobExecutor>>;
 // from `dataset_source` unless they name a file.
 ExecutorMap BuiltInExecutors(bool have_cuda_device, DatasetSource dataset_source = {});
 
+// Where evaluators keep what outlives a job (the accuracy job's reference passes); "" = memory
+// only. Created when missing. Call before running jobs.
+void SetEvaluatorCacheDirectory(const std::string& directory);
+
 // Whether this binary's LibTorch can run on CUDA device `ordinal` (built with CUDA, and the
 // device visible to it). False without LibTorch.
 bool TorchRunsOnCuda(int ordinal);

@@ -15,6 +15,7 @@
 
 #ifdef QLAB_HAVE_TORCH
 #include "evaluators/accuracy/accuracy_job.h"
+#include "evaluators/accuracy/reference_cache.h"
 #include "evaluators/latency/latency_job.h"
 #include "evaluators/latency/network_builder.h"
 #endif
@@ -154,6 +155,14 @@ ExecutorMap BuiltInExecutors(bool have_cuda_device, DatasetSource dataset_source
   (void)dataset_source;
 #endif
   return map;
+}
+
+void SetEvaluatorCacheDirectory(const std::string& directory) {
+#ifdef QLAB_HAVE_TORCH
+  accuracy::ReferenceCache::Global().SetDirectory(directory);
+#else
+  (void)directory;  // no evaluator here keeps anything between jobs
+#endif
 }
 
 bool TorchRunsOnCuda(int ordinal) {

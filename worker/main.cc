@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
                  "folder whose files jobs may name (repeatable); unset: any file the worker can read")
       ->envname("QLAB_DATA_ROOTS")->delimiter(':');
   bool list_devices = false;
+  std::string cache_dir;
+  app.add_option("--cache-dir", cache_dir,
+                 "keep what outlives a job here (accuracy reference passes); default: memory only")
+      ->envname("QLAB_CACHE_DIR");
   app.add_flag("--list-devices", list_devices, "print the devices found and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -97,6 +101,7 @@ int main(int argc, char** argv) {
     }
     spdlog::info("qlab-worker: metrics on http://{}/metrics", metrics.address());
   }
+  qlab::worker::SetEvaluatorCacheDirectory(cache_dir);
   auto executors = qlab::worker::BuiltInExecutors(
       have_cuda, qlab::worker::CoordinatorDatasetSource(
                      {options.coordinator, options.token, options.tls_ca_pem}));

@@ -212,7 +212,8 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
                      {"dtype", p.dtype},
                      {"device", p.device},
                      {"batch", batch},
-                     {"threads", threads}}
+                     {"threads", threads},
+                     {"build", accuracy::BuildIdentity()}}
           .dump();
   accuracy::ReferenceCache& cache = accuracy::ReferenceCache::Global();
   std::optional<accuracy::PerplexityResult> cached = cache.Find(reference_key);

@@ -177,6 +177,45 @@ TEST(AccuracyJob, ReferenceIsReusedOnlyForTheSameModelAndWindows) {
   EXPECT_NE(Metrics(*rewritten)["perplexity_ref"], Metrics(*shorter)["perplexity_ref"]);
 }
 
+// With a directory, the reference outlives the process's memory (a restarted worker, or one
+// process per job): a fresh memory finds it on disk; a damaged or foreign file is ignored.
+TEST(AccuracyJob, ReferenceIsKeptOnDiskWhenADirectoryIsSet) {
+  const Fixture f = MakeFixture();
+  const std::string dir = testing::MakeTempDir() + "/cache";
+  ReferenceCache& cache = ReferenceCache::Global();
+  cache.SetDirectory(dir);
+  JobContext ctx;
+  const json params = {{"model", f.model}, {"tokens", f.tokens}, {"datatype", "int4_asym"},
+                       {"group_size", 32}, {"threads", 1}, {"context", 24}};
+  auto first = RunAccuracyJob(params, ctx);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path().string());
+  ASSERT_EQ(files.size(), 1u);
+
+  cache.ClearMemory();
+  int64_t hits = cache.hits();
+  auto second = RunAccuracyJob(params, ctx);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(cache.hits(), hits + 1);
+  EXPECT_EQ(Metrics(*second)["perplexity_ref"], Metrics(*first)["perplexity_ref"]);
+  EXPECT_EQ(Metrics(*second)["nll_increase"], Metrics(*first)["nll_increase"]);
+
+  // A truncated file, and a file naming another key, are measured again (and rewritten).
+  for (const std::string& damage : {std::string("{\"key\": "), std::string(
+           "{\"key\": \"other\", \"perplexity\": 1, \"mean_nll\": 0, \"scored_positions\": 1, "
+           "\"seconds\": 0, \"tokens_per_s\": 1, \"window_nll\": [0]}")}) {
+    testing::WriteFile(files[0], damage);
+    cache.ClearMemory();
+    hits = cache.hits();
+    auto again = RunAccuracyJob(params, ctx);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(cache.hits(), hits) << damage;
+    EXPECT_EQ(Metrics(*again)["perplexity_ref"], Metrics(*first)["perplexity_ref"]);
+  }
+  cache.SetDirectory("");
+}
+
 TEST(AccuracyJob, ErrorsNameTheProblem) {
   const Fixture f = MakeFixture();
   JobContext ctx;
