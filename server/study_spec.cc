@@ -43,6 +43,17 @@ Status ReadBoundedInt(const ojson& object, const char* key, const std::string& f
   return Status::Ok();
 }
 
+// An optional string field of `object` (absent: *out unchanged). A present non-string is
+// refused naming `field`: nlohmann's value() would throw on it, inside a request handler.
+Status ReadOptionalString(const ojson& object, const char* key, const std::string& field,
+                          std::string* out) {
+  const auto it = object.find(key);
+  if (it == object.end()) return Status::Ok();
+  if (!it->is_string()) return Invalid(field, "must be a string, got " + it->dump());
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
 Status ReadStringList(const ojson& list, const std::string& field, size_t max_items,
                       std::vector<std::string>* out) {
   if (!list.is_array() || list.empty() || list.size() > max_items) {
@@ -130,7 +141,7 @@ ojson PointOf(const StudySpec& spec) { return ojson::parse(spec.params.dump()); 
 
 StatusOr<StudySpec> ParseStudySweep(const ojson& sweep) {
   StudySpec spec;
-  spec.kind = sweep.value("kind", std::string());
+  RETURN_IF_ERROR(ReadOptionalString(sweep, "kind", "kind", &spec.kind));
   const JobKind* kind = FindJobKind(spec.kind);
   if (kind == nullptr) return Status::InvalidArgument("kind '" + spec.kind + "' is unknown");
   if (kind->expand) {
@@ -157,7 +168,8 @@ StatusOr<StudySpec> ParseStudySweep(const ojson& sweep) {
   for (const auto& [key, value] : search.items()) {
     if (!kKnown.count(key)) return Invalid("search." + key, "unknown field");
   }
-  const std::string sampler = search.value("sampler", std::string("nsga2"));
+  std::string sampler = "nsga2";
+  RETURN_IF_ERROR(ReadOptionalString(search, "sampler", "search.sampler", &sampler));
   if (sampler == "nsga2") {
     spec.sampler.kind = search::SamplerKind::kNsga2;
   } else if (sampler == "random") {
@@ -199,7 +211,8 @@ StatusOr<StudySpec> ParseStudySweep(const ojson& sweep) {
     if (objective.metric.empty() || objective.metric.size() > kMaxNameBytes) {
       return Invalid(where + ".metric", "must be a metric name");
     }
-    const std::string direction = o.value("direction", std::string("min"));
+    std::string direction = "min";
+    RETURN_IF_ERROR(ReadOptionalString(o, "direction", where + ".direction", &direction));
     if (direction == "max") {
       objective.direction = search::Direction::kMaximize;
     } else if (direction != "min") {

@@ -85,6 +85,14 @@ TEST(StudySpec, RefusesBadSearchBlocksNamingTheField) {
   s["search"]["objectives"].push_back({{"metric", "perplexity"}});
   EXPECT_NE(Error(s).find("search.objectives[2].metric"), std::string::npos);
 
+  // Wrong types are refused naming the field, never thrown out of the parser.
+  s = AccuracyStudy();
+  s["search"]["sampler"] = 5;
+  EXPECT_NE(Error(s).find("search.sampler"), std::string::npos);
+  s = AccuracyStudy();
+  s["search"]["objectives"][0]["direction"] = {1};
+  EXPECT_NE(Error(s).find("search.objectives[0].direction"), std::string::npos);
+
   s = AccuracyStudy();
   s["search"]["init"] = "sensitivity";
   EXPECT_NE(Error(s).find("search.init"), std::string::npos);

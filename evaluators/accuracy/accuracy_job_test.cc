@@ -201,8 +201,9 @@ TEST(AccuracyJob, ReferenceIsKeptOnDiskWhenADirectoryIsSet) {
   EXPECT_EQ(Metrics(*second)["perplexity_ref"], Metrics(*first)["perplexity_ref"]);
   EXPECT_EQ(Metrics(*second)["nll_increase"], Metrics(*first)["nll_increase"]);
 
-  // A truncated file, and a file naming another key, are measured again (and rewritten).
-  for (const std::string& damage : {std::string("{\"key\": "), std::string(
+  // A truncated file, a key that is not a string, and a file naming another key are measured
+  // again (and rewritten).
+  for (const std::string& damage : {std::string("{\"key\": "), std::string("{\"key\": 5}"), std::string(
            "{\"key\": \"other\", \"perplexity\": 1, \"mean_nll\": 0, \"scored_positions\": 1, "
            "\"seconds\": 0, \"tokens_per_s\": 1, \"window_nll\": [0]}")}) {
     testing::WriteFile(files[0], damage);

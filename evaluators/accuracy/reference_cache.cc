@@ -59,7 +59,10 @@ std::optional<PerplexityResult> ReadEntry(const std::string& path, const std::st
   std::stringstream text;
   text << in.rdbuf();
   const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || j.value("key", std::string()) != key) return std::nullopt;
+  const auto stored_key = j.is_object() ? j.find("key") : j.end();
+  if (stored_key == j.end() || !stored_key->is_string() || stored_key->get<std::string>() != key) {
+    return std::nullopt;
+  }
   const auto number = [&](const char* name) -> std::optional<double> {
     const auto it = j.find(name);
     if (it == j.end() || !it->is_number()) return std::nullopt;
