@@ -48,7 +48,7 @@ std::vector<TrialView> TrialViews(const StudySpec& spec,
 }
 
 StudyRunner::StudyRunner(storage::JobStore* store, Scheduler* scheduler, const Clock* clock)
-    : store_(store), studies_(store), scheduler_(scheduler), clock_(clock) {}
+    : studies_(store), scheduler_(scheduler), clock_(clock) {}
 
 StudyRunner::~StudyRunner() { Stop(); }
 

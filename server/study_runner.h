@@ -57,7 +57,6 @@ class StudyRunner {
   };
   Status StepStudy(const storage::StudyRecord& study, Active& active);
 
-  storage::JobStore* store_;
   storage::StudyStore studies_;
   Scheduler* scheduler_;
   const Clock* clock_;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/input_limits.h"
+#include "common/param_keys.h"
 #include "evaluators/search/pareto.h"
 #include "server/job_kinds.h"
 #include "server/sweep.h"
@@ -22,25 +23,12 @@ Status Invalid(const std::string& field, const std::string& message) {
   return Status::InvalidArgument(field + ": " + message);
 }
 
-Status ReadBoundedInt(const ojson& object, const char* key, const std::string& field, int64_t lo,
-                      int64_t hi, int64_t* out) {
-  const auto it = object.find(key);
-  if (it == object.end()) return Status::Ok();
-  // YAML may give 8.0 for 8.
-  if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>() &&
-      std::fabs(it->get<double>()) < 1e15) {
-    *out = static_cast<int64_t>(it->get<double>());
-  } else if (it->is_number_integer()) {
-    *out = it->get<int64_t>();
-  } else {
-    return Invalid(field, "must be an integer in [" + std::to_string(lo) + ", " +
-                              std::to_string(hi) + "]");
-  }
-  if (*out < lo || *out > hi) {
-    return Invalid(field, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                              "], got " + std::to_string(*out));
-  }
-  return Status::Ok();
+// An optional integer field of the search block, named "search.KEY" in errors (absent or null:
+// *out unchanged). YAML may give 8.0 for 8.
+Status ReadSearchInt(const ojson& search, const char* key, int64_t lo, int64_t hi, int64_t* out) {
+  const auto it = search.find(key);
+  if (it == search.end() || it->is_null()) return Status::Ok();
+  return ReadIntValue(json(*it), std::string("search.") + key, lo, hi, out);
 }
 
 // An optional string field of `object` (absent: *out unchanged). A present non-string is
@@ -135,11 +123,9 @@ json UniformValue(const StudyParam& param, size_t choice) {
   return map;
 }
 
-ojson PointOf(const StudySpec& spec) { return ojson::parse(spec.params.dump()); }
-
-}  // namespace
-
-StatusOr<StudySpec> ParseStudySweep(const ojson& sweep) {
+// The search block read and checked field by field, without validating its choices as job
+// params (ParseStudySweep does that).
+StatusOr<StudySpec> ReadStudySweep(const ojson& sweep) {
   StudySpec spec;
   RETURN_IF_ERROR(ReadOptionalString(sweep, "kind", "kind", &spec.kind));
   const JobKind* kind = FindJobKind(spec.kind);
@@ -177,13 +163,14 @@ StatusOr<StudySpec> ParseStudySweep(const ojson& sweep) {
   } else {
     return Invalid("search.sampler", "must be nsga2 or random, got '" + sampler + "'");
   }
-  if (!search.contains("trials")) return Invalid("search.trials", "required");
-  RETURN_IF_ERROR(ReadBoundedInt(search, "trials", "search.trials", 1, kMaxStudyTrials, &spec.trials));
+  if (!search.contains("trials") || search["trials"].is_null()) {
+    return Invalid("search.trials", "required");
+  }
+  RETURN_IF_ERROR(ReadSearchInt(search, "trials", 1, kMaxStudyTrials, &spec.trials));
   int64_t parallel = 8, seed = 0, population = 0;
-  RETURN_IF_ERROR(ReadBoundedInt(search, "parallel", "search.parallel", 1, kMaxStudyParallel, &parallel));
-  RETURN_IF_ERROR(ReadBoundedInt(search, "seed", "search.seed", 0,
-                                 std::numeric_limits<int64_t>::max(), &seed));
-  RETURN_IF_ERROR(ReadBoundedInt(search, "population", "search.population", 0, 10000, &population));
+  RETURN_IF_ERROR(ReadSearchInt(search, "parallel", 1, kMaxStudyParallel, &parallel));
+  RETURN_IF_ERROR(ReadSearchInt(search, "seed", 0, std::numeric_limits<int64_t>::max(), &seed));
+  RETURN_IF_ERROR(ReadSearchInt(search, "population", 0, 10000, &population));
   if (population == 1) return Invalid("search.population", "must be 0 (automatic) or at least 2");
   spec.parallel = static_cast<int>(parallel);
   spec.sampler.seed = static_cast<uint64_t>(seed);
@@ -242,23 +229,28 @@ StatusOr<StudySpec> ParseStudySweep(const ojson& sweep) {
     return Invalid("search.space", "must map 1 to " + std::to_string(kMaxStudyParams) +
                                        " params to {choices: [...]}");
   }
-  size_t genes = 0;
   for (const auto& [name, entry] : space->items()) {
     StudyParam param;
     RETURN_IF_ERROR(ReadStudyParam(name, entry, &param));
     if (spec.params.contains(name)) {
       return Invalid("search.space." + name, "repeats params." + name + " (one or the other)");
     }
-    genes += param.per.empty() ? 1 : param.genes.size();
     spec.space.push_back(std::move(param));
   }
-  if (genes > kMaxStudyGenes) {
+  if (const size_t genes = GeneCount(spec); genes > kMaxStudyGenes) {
     return Invalid("search.space", "has " + std::to_string(genes) + " genes; at most " +
                                        std::to_string(kMaxStudyGenes));
   }
+  return spec;
+}
 
+}  // namespace
+
+StatusOr<StudySpec> ParseStudySweep(const ojson& sweep) {
+  ASSIGN_OR_RETURN(StudySpec spec, ReadStudySweep(sweep));
   // Every choice must make valid params: each param's choices in turn, the others at their
   // first choice. A bad one is refused now, naming it, not at its first trial.
+  const JobKind* kind = FindJobKind(spec.kind);
   for (size_t p = 0; p < spec.space.size(); ++p) {
     for (size_t c = 0; c < spec.space[p].choices.size(); ++c) {
       json params = spec.params;
@@ -317,7 +309,15 @@ StatusOr<StudySpec> StudySpecFromJson(const std::string& text) {
   if (sweep.is_discarded() || !sweep.is_object() || !sweep.contains("search")) {
     return Status::DataLoss("stored study spec is not a sweep with search");
   }
-  return ParseStudySweep(sweep);
+  // Checked in full when it was submitted; the runner and every report read it again, so only
+  // its structure is read here (a trial's job is still validated when it is made).
+  return ReadStudySweep(sweep);
+}
+
+size_t GeneCount(const StudySpec& spec) {
+  size_t genes = 0;
+  for (const StudyParam& p : spec.space) genes += p.per.empty() ? 1 : p.genes.size();
+  return genes;
 }
 
 search::SearchSpace SearchSpaceOf(const StudySpec& spec) {
@@ -464,7 +464,7 @@ json StudyReport(const std::string& experiment, const StudySpec& spec, bool done
   report["front"] = front;
   report["hypervolume"] = hypervolume;
   report["hypervolume_by_trial"] = hv_by_trial;
-  const size_t genes = SearchSpaceOf(spec).genes.size();
+  const size_t genes = GeneCount(spec);
   const bool every_assignment = trials.size() * genes <= kMaxReportAssignmentCells;
   std::set<int64_t> on_front;
   for (const json& trial : front) on_front.insert(trial.get<int64_t>());

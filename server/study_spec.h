@@ -74,8 +74,13 @@ inline constexpr size_t kMaxReportAssignmentCells = 1'000'000;
 StatusOr<StudySpec> ParseStudySweep(const nlohmann::ordered_json& sweep);
 
 // The stored form (study.spec_json) and back. StudySpecFromJson(StudySpecToJson(s)) == s.
+// Reading back checks the structure only: the choices were validated as job params when the
+// study was submitted, and each trial's job is validated again when it is made.
 std::string StudySpecToJson(const StudySpec& spec);
 StatusOr<StudySpec> StudySpecFromJson(const std::string& text);
+
+// Decision variables of the study: one per param without `per`, one per gene of the others.
+size_t GeneCount(const StudySpec& spec);
 
 // The sampler's genes: each param's genes in order (one gene, named after the param, when per
 // is empty), with the param's choices.

@@ -99,10 +99,9 @@ Status ReadGroupSizeMap(const json& map, AccuracyParams* p) {
   RETURN_IF_ERROR(CheckMapSize("group_size", map));
   for (const auto& [pattern, value] : map.items()) {
     RETURN_IF_ERROR(CheckPattern("group_size", pattern));
-    const json one = {{"group_size", value}};
     int64_t group = -1;
-    Status s = ReadIntParam(one, "group_size", 0, int64_t{1} << 30, &group);
-    if (!s.ok()) return Status::InvalidArgument("group_size['" + pattern + "']: " + s.message());
+    RETURN_IF_ERROR(
+        ReadIntValue(value, "group_size['" + pattern + "']", 0, int64_t{1} << 30, &group));
     p->group_size_rules.push_back({pattern, group});
   }
   return Status::Ok();

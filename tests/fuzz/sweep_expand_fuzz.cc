@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto again = qlab::server::StudySpecFromJson(stored);
       QLAB_FUZZ_CHECK(again.ok(), stored + ": " + again.status().message());
       QLAB_FUZZ_CHECK(qlab::server::StudySpecToJson(*again) == stored, stored);
-      const size_t genes = qlab::server::SearchSpaceOf(*sweep->study).genes.size();
+      const size_t genes = qlab::server::GeneCount(*sweep->study);
       auto first = qlab::server::TrialJobSpec(*sweep->study, qlab::search::Assignment(genes, 0.0));
       QLAB_FUZZ_CHECK(first.ok(), stored + ": " + first.status().message());
     }
