@@ -33,6 +33,21 @@ std::optional<json> Study(Cluster& c, const std::string& name) {
   return json::parse(resp.study_json());
 }
 
+// Polls the study's report until `until` holds (a restarting server answers nothing meanwhile).
+bool WaitForStudy(Cluster& c, const std::string& name, const std::function<bool(const json&)>& until,
+                  std::chrono::milliseconds timeout) {
+  return WaitFor([&] {
+    const auto s = Study(c, name);
+    return s.has_value() && until(*s);
+  }, timeout);
+}
+
+bool Done(const json& report) { return report["done"].get<bool>(); }
+
+std::function<bool(const json&)> SucceededAtLeast(int n) {
+  return [n](const json& report) { return report["counts"]["succeeded"].get<int>() >= n; };
+}
+
 struct StoredTrials {
   std::map<int64_t, int64_t> job_of_trial;  // trial -> job
   std::set<std::string> assignments;
@@ -98,19 +113,13 @@ TEST(StudyIntegrationTest, CoordinatorKilledMidStudyEndsWithExactlyTheBudget) {
   ASSERT_EQ(c.Cli({"submit", file}, &out), 0) << out;
   EXPECT_NE(out.find("24 trials"), std::string::npos) << out;
 
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = Study(c, "restart-study");
-    return s.has_value() && (*s)["counts"]["succeeded"].get<int>() >= 6;
-  }, 60s));
+  ASSERT_TRUE(WaitForStudy(c, "restart-study", SucceededAtLeast(6), 60s));
   const auto at_kill = Study(c, "restart-study");
   ASSERT_TRUE(at_kill.has_value());
   EXPECT_FALSE((*at_kill)["done"].get<bool>()) << "the study ended before the kill";
   c.server().Kill();
   c.StartServer();
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = Study(c, "restart-study");
-    return s.has_value() && (*s)["done"].get<bool>();
-  }, 120s));
+  ASSERT_TRUE(WaitForStudy(c, "restart-study", Done, 120s));
 
   auto report = Study(c, "restart-study");
   ASSERT_TRUE(report.has_value());
@@ -158,15 +167,9 @@ search:
 )";
   std::string out;
   ASSERT_EQ(c.Cli({"submit", file}, &out), 0) << out;
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = Study(c, "long-study");
-    return s.has_value() && (*s)["counts"]["succeeded"].get<int>() >= 2;
-  }, 60s));
+  ASSERT_TRUE(WaitForStudy(c, "long-study", SucceededAtLeast(2), 60s));
   ASSERT_EQ(c.Cli({"cancel", "--experiment", "long-study"}, &out), 0) << out;
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = Study(c, "long-study");
-    return s.has_value() && (*s)["done"].get<bool>();
-  }, 30s));
+  ASSERT_TRUE(WaitForStudy(c, "long-study", Done, 30s));
   auto report = Study(c, "long-study");
   ASSERT_TRUE(report.has_value());
   const int proposed = (*report)["counts"]["proposed"].get<int>();
