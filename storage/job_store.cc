@@ -5,11 +5,7 @@
 #include "storage/job_store.h"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
-#include <tuple>
-#include <type_traits>
-#include <variant>
 
 #include "storage/filter_expression.h"
 #include "storage/job_rows.h"
