@@ -8,6 +8,16 @@
 #include "storage/job_rows.h"
 
 namespace qlab::storage {
+namespace {
+
+// `latency_sample.samples_us`: the samples as native doubles, back to back.
+std::vector<double> SamplesFromBlob(const std::string& blob) {
+  std::vector<double> samples(blob.size() / sizeof(double));
+  std::memcpy(samples.data(), blob.data(), samples.size() * sizeof(double));
+  return samples;
+}
+
+}  // namespace
 
 StatusOr<std::vector<LatencySummary>> JobStore::ListLatency(const std::string& device,
                                                            const std::string& arch_prefix,
@@ -50,11 +60,7 @@ StatusOr<std::vector<LatencySummary>> JobStore::ListLatency(const std::string& d
     l.cv = s->Double(9);
     l.unstable = s->Int(10) != 0;
     l.samples = s->Int(11);
-    if (with_samples) {
-      std::string blob = s->Blob(12);
-      l.samples_us.resize(blob.size() / sizeof(double));
-      std::memcpy(l.samples_us.data(), blob.data(), l.samples_us.size() * sizeof(double));
-    }
+    if (with_samples) l.samples_us = SamplesFromBlob(s->Blob(12));
     l.min_us = s->Double(13);
     out.push_back(std::move(l));
   }
@@ -91,9 +97,7 @@ StatusOr<std::vector<LatencySampleSet>> JobStore::GetLatencySamples(int64_t job_
     l.arch_key = s->Text(0);
     l.device = s->Text(1);
     l.batch = static_cast<int>(s->Int(2));
-    std::string blob = s->Blob(3);
-    l.samples_us.resize(blob.size() / sizeof(double));
-    std::memcpy(l.samples_us.data(), blob.data(), l.samples_us.size() * sizeof(double));
+    l.samples_us = SamplesFromBlob(s->Blob(3));
     l.median_us = s->Double(4);
     l.mean_us = s->Double(5);
     l.p10_us = s->Double(6);
