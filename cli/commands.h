@@ -49,6 +49,9 @@ int CmdJobs(Client& c, const std::string& experiment, const std::string& state,
             const std::string& kind, int limit, const std::string& page_token);
 int CmdShow(Client& c, int64_t id, bool as_json);
 int CmdWatch(Client& c, int64_t id);
+// Prints what attempt `attempt` (1-based; 0 = the latest) of a job printed; with `follow`,
+// keeps printing as it runs (and, for the latest, through retries) until the job ends.
+int CmdLogs(Client& c, int64_t id, int attempt, bool follow);
 int CmdCancel(Client& c, int64_t id, const std::string& experiment);
 // Lists a job's artifacts, or writes one (`name`) to `output` ("" or "-": stdout).
 int CmdArtifacts(Client& c, int64_t job_id, const std::string& name, const std::string& output);

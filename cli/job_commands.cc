@@ -2,7 +2,9 @@
 // and done, and who runs it.
 #include "cli/commands.h"
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "cli/table.h"
 #include "common/text_format.h"
@@ -57,14 +59,23 @@ void PrintJob(const v1::Job& j) {
   if (!j.pending_reason().empty()) std::printf("  waiting:  %s\n", j.pending_reason().c_str());
   if (!j.worker_id().empty()) std::printf("  worker:   %s\n", j.worker_id().c_str());
   std::printf("  attempts: %d of %d\n", j.attempts(), j.spec().max_attempts());
+  if (!j.failure_class().empty()) std::printf("  failure:  %s\n", j.failure_class().c_str());
   if (!j.last_error().empty()) std::printf("  error:    %s\n", j.last_error().c_str());
   if (j.state() == v1::JOB_STATE_RUNNING || j.state() == v1::JOB_STATE_LEASED) {
     std::printf("  progress: %.0f%%\n", j.progress() * 100);
   }
+  int number = 0;
   for (const auto& a : j.attempt_history()) {
-    std::printf("  attempt token %lld on %s: %s%s%s\n", (long long)a.fencing_token(),
-                a.worker_id().c_str(), a.outcome().empty() ? "live" : a.outcome().c_str(),
-                a.error().empty() ? "" : " — ", a.error().c_str());
+    const std::string outcome = a.outcome().empty() ? "live" : a.outcome();
+    std::printf("  attempt %d (token %lld) on %s: %s%s%s%s%s\n", ++number,
+                (long long)a.fencing_token(), a.worker_id().c_str(), outcome.c_str(),
+                a.failure_class().empty() ? "" : " (", a.failure_class().c_str(),
+                a.failure_class().empty() ? "" : ")",
+                a.error().empty() ? "" : (" — " + a.error()).c_str());
+    if (a.log_bytes() > 0) {
+      std::printf("    log: %lld bytes (qlab logs %lld --attempt %d)\n", (long long)a.log_bytes(),
+                  (long long)j.id(), number);
+    }
   }
   for (const auto& m : j.metrics()) {
     std::printf("  %-20s %s %s\n", m.name().c_str(), FormatNumber(m.value()).c_str(), m.unit().c_str());
@@ -86,7 +97,18 @@ int CmdShow(Client& c, int64_t id, bool as_json) {
                  {"state", StateName(j.state())},
                  {"params", ojson::parse(j.spec().params_json(), nullptr, false)},
                  {"metrics", metrics}, {"attempts", j.attempts()}, {"worker_id", j.worker_id()},
-                 {"last_error", j.last_error()}, {"pending_reason", j.pending_reason()}};
+                 {"last_error", j.last_error()}, {"failure_class", j.failure_class()},
+                 {"pending_reason", j.pending_reason()}};
+    ojson attempts = ojson::array();
+    for (const auto& a : j.attempt_history()) {
+      attempts.push_back({{"fencing_token", a.fencing_token()}, {"worker_id", a.worker_id()},
+                          {"leased_unix_ms", a.leased_unix_ms()},
+                          {"started_unix_ms", a.started_unix_ms()},
+                          {"finished_unix_ms", a.finished_unix_ms()}, {"outcome", a.outcome()},
+                          {"error", a.error()}, {"failure_class", a.failure_class()},
+                          {"log_bytes", a.log_bytes()}});
+    }
+    out["attempt_history"] = attempts;
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -113,6 +135,62 @@ int CmdWatch(Client& c, int64_t id) {
   if (!st.ok()) return Fail(st, "watch");
   PrintJob(j);
   return j.state() == v1::JOB_STATE_SUCCEEDED ? 0 : 1;
+}
+
+int CmdLogs(Client& c, int64_t id, int attempt, bool follow) {
+  v1::GetJobLogRequest req;
+  req.set_job_id(id);
+  req.set_attempt(attempt);
+  std::string printed;   // of the attempt being followed
+  int following = 0;     // its number
+  for (;;) {
+    v1::GetJobLogResponse resp;
+    grpc::Status st = c.jobs().GetJobLog(c.Ctx().get(), req, &resp);
+    if (!st.ok()) {
+      // Following a job that has not been leased yet: wait for its first attempt.
+      if (follow && st.error_code() == grpc::StatusCode::NOT_FOUND &&
+          st.error_message().find("has not run yet") != std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        continue;
+      }
+      return Fail(st, "logs");
+    }
+    if (resp.attempt() != following) {  // a new attempt (a retry) when following the latest
+      if (following != 0) std::printf("\n");
+      std::fprintf(stderr, "== job %lld, attempt %d of %d on %s ==\n", (long long)id,
+                   resp.attempt(), resp.attempts(), resp.info().worker_id().c_str());
+      following = resp.attempt();
+      printed.clear();
+    }
+    const std::string& log = resp.log();
+    // The stored log keeps only its last 1 MiB: when its start moved, print what is new after
+    // the part already shown.
+    size_t from = 0;
+    if (log.size() >= printed.size() && log.compare(0, printed.size(), printed) == 0) {
+      from = printed.size();
+    } else if (!printed.empty()) {
+      const size_t overlap = log.rfind(printed.substr(printed.size() > 256 ? printed.size() - 256 : 0));
+      from = overlap == std::string::npos ? 0 : overlap + std::min<size_t>(printed.size(), 256);
+    }
+    std::fwrite(log.data() + from, 1, log.size() - from, stdout);
+    std::fflush(stdout);
+    printed = log;
+    const bool ended = !resp.info().outcome().empty();
+    const bool terminal = resp.state() == v1::JOB_STATE_SUCCEEDED ||
+                          resp.state() == v1::JOB_STATE_FAILED ||
+                          resp.state() == v1::JOB_STATE_CANCELLED;
+    if (!follow || (ended && (attempt != 0 || terminal))) {
+      if (ended) {
+        std::fprintf(stderr, "== attempt %d %s%s%s%s ==\n", resp.attempt(),
+                     resp.info().outcome().c_str(),
+                     resp.info().failure_class().empty() ? "" : " (",
+                     resp.info().failure_class().c_str(),
+                     resp.info().failure_class().empty() ? "" : ")");
+      }
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
 }
 
 int CmdCancel(Client& c, int64_t id, const std::string& experiment) {

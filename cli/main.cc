@@ -50,6 +50,14 @@ int main(int argc, char** argv) {
   auto* watch = app.add_subcommand("watch", "follow a job until it finishes");
   watch->add_option("job_id", job_id)->required();
 
+  int attempt = 0;
+  bool follow = false;
+  auto* logs = app.add_subcommand("logs", "what a job's evaluator printed (the last 1 MiB per attempt)");
+  logs->add_option("job_id", job_id)->required();
+  logs->add_option("--attempt", attempt, "1-based; default: the latest")
+      ->check(CLI::Range(1, 1'000'000));
+  logs->add_flag("-f,--follow", follow, "keep printing until the job ends");
+
   auto* cancel = app.add_subcommand("cancel", "cancel a job or a whole experiment");
   cancel->add_option("job_id", job_id);
   cancel->add_option("--experiment", experiment);
@@ -152,6 +160,7 @@ int main(int argc, char** argv) {
   if (jobs->parsed()) return CmdJobs(client, experiment, state, kind, limit, page_token);
   if (show->parsed()) return CmdShow(client, job_id, as_json);
   if (watch->parsed()) return CmdWatch(client, job_id);
+  if (logs->parsed()) return CmdLogs(client, job_id, attempt, follow);
   if (cancel->parsed()) {
     if ((job_id > 0) == !experiment.empty()) {
       std::fprintf(stderr, "qlab cancel: give a job id or --experiment NAME, not both\n");

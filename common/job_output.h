@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qlab {
@@ -46,9 +48,12 @@ struct JobOutput {
   std::vector<Artifact> artifacts;
 };
 
-// Lets a long evaluator notice cancellation and report progress. Thread-safe.
+// Lets a long evaluator notice cancellation, report progress and keep a log. Thread-safe.
 class JobContext {
  public:
+  // The most of an attempt's output kept: its last bytes.
+  static constexpr size_t kMaxLogBytes = 1 << 20;
+
   virtual ~JobContext() = default;
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
   void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
@@ -56,9 +61,41 @@ class JobContext {
   void ReportProgress(double fraction) { progress_.store(fraction, std::memory_order_relaxed); }
   double progress() const { return progress_.load(std::memory_order_relaxed); }
 
+  // Output of the attempt (a child evaluator's stderr); kept to its last kMaxLogBytes.
+  void AppendLog(std::string_view text) {
+    std::lock_guard lock(log_mu_);
+    KeepTail(log_, text, kMaxLogBytes);
+    KeepTail(unsent_, text, kMaxLogBytes);
+  }
+  std::string LogTail() const {
+    std::lock_guard lock(log_mu_);
+    return log_;
+  }
+  // What was appended since the previous call, at most the last `max_bytes` of it: what the
+  // worker streams with a heartbeat.
+  std::string TakeNewLog(size_t max_bytes) {
+    std::lock_guard lock(log_mu_);
+    std::string out;
+    out.swap(unsent_);
+    if (out.size() > max_bytes) out.erase(0, out.size() - max_bytes);
+    return out;
+  }
+
  private:
+  static void KeepTail(std::string& buffer, std::string_view text, size_t cap) {
+    if (text.size() >= cap) {
+      buffer.assign(text.substr(text.size() - cap));
+      return;
+    }
+    if (buffer.size() + text.size() > cap) buffer.erase(0, buffer.size() + text.size() - cap);
+    buffer.append(text);
+  }
+
   std::atomic<bool> cancelled_{false};
   std::atomic<double> progress_{0.0};
+  mutable std::mutex log_mu_;
+  std::string log_;     // guarded by log_mu_
+  std::string unsent_;  // guarded by log_mu_
 };
 
 }  // namespace qlab

@@ -79,8 +79,8 @@ Status Coordinator::Start() {
   store_->writer().SetCommitObserver(
       [this](int closures, double seconds) { metrics_.ObserveWriteBatch(closures, seconds); });
   scheduler_ = std::make_unique<Scheduler>(store_.get(), &clock_, options_.scheduler);
-  scheduler_->SetCompletionObserver([this](const std::string& kind, double seconds, bool ok) {
-    metrics_.ObserveJob(kind, seconds, ok);
+  scheduler_->SetCompletionObserver([this](const Scheduler::JobEnd& end) {
+    metrics_.ObserveJob(end);
     // A finished job may be a study's trial: its study can propose the next one now rather than
     // at the runner's next tick. (Set before the runner exists; Wake only signals.)
     if (studies_) studies_->Wake();

@@ -107,9 +107,11 @@ Status JobServiceImpl::FillJob(const storage::JobRecord& r, bool detail, v1::Job
   req->set_exclusive(r.spec.requirements.exclusive);
   spec->set_priority(r.spec.priority);
   spec->set_max_attempts(r.spec.max_attempts);
+  spec->set_timeout_s(r.spec.timeout_s);
   out->set_state(static_cast<v1::JobState>(r.state));
   out->set_attempts(r.attempts);
   out->set_last_error(r.last_error);
+  out->set_failure_class(r.failure_class);
   out->set_worker_id(r.worker_id);
   out->set_created_unix_ms(r.created_unix_ms);
   out->set_started_unix_ms(r.started_unix_ms);
@@ -134,6 +136,8 @@ Status JobServiceImpl::FillJob(const storage::JobRecord& r, bool detail, v1::Job
     p->set_lease_expiry_unix_ms(a.lease_expiry_unix_ms);
     p->set_outcome(a.outcome);
     p->set_error(a.error);
+    p->set_failure_class(a.failure_class);
+    p->set_log_bytes(a.log_bytes);
   }
   ASSIGN_OR_RETURN(auto metrics, store_->GetMetrics(r.id));
   for (const auto& m : metrics) MetricToProto(m, out->add_metrics());
@@ -192,7 +196,7 @@ grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* ctx, const v1::Submi
   }
   const auto& s = req->spec();
   auto spec = MakeJobSpec(s.kind(), s.params_json(), FromProto(s.requirements()), s.priority(),
-                          s.max_attempts());
+                          s.max_attempts(), s.timeout_s());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   auto job = scheduler_->SubmitJob(req->experiment(), "", std::move(spec).value());
   if (!job.ok()) return ToGrpcStatus(job.status());
@@ -205,6 +209,31 @@ grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* ctx, const v1::GetJobRe
   auto job = store_->GetJob(req->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   return ToGrpcStatus(FillJob(*job, true, resp));
+}
+
+grpc::Status JobServiceImpl::GetJobLog(grpc::ServerContext* ctx, const v1::GetJobLogRequest* req,
+                                       v1::GetJobLogResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "GetJobLog");
+  auto log = store_->GetAttemptLog(req->job_id(), req->attempt());
+  if (!log.ok()) return ToGrpcStatus(log.status());
+  auto job = store_->GetJob(req->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  resp->set_attempt(log->number);
+  resp->set_attempts(log->count);
+  resp->set_state(static_cast<v1::JobState>(job->state));
+  auto* a = resp->mutable_info();
+  a->set_fencing_token(log->attempt.token);
+  a->set_worker_id(log->attempt.worker_id);
+  a->set_leased_unix_ms(log->attempt.leased_unix_ms);
+  a->set_started_unix_ms(log->attempt.started_unix_ms);
+  a->set_finished_unix_ms(log->attempt.finished_unix_ms);
+  a->set_lease_expiry_unix_ms(log->attempt.lease_expiry_unix_ms);
+  a->set_outcome(log->attempt.outcome);
+  a->set_error(log->attempt.error);
+  a->set_failure_class(log->attempt.failure_class);
+  a->set_log_bytes(static_cast<int64_t>(log->log.size()));
+  resp->set_log(std::move(log->log));
+  return grpc::Status::OK;
 }
 
 grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* ctx, const v1::ListJobsRequest* req,
@@ -344,6 +373,7 @@ grpc::Status WorkerServiceImpl::AcquireLease(grpc::ServerContext* ctx,
     p->set_device(l.device);
     p->set_lease_expiry_unix_ms(l.expiry_unix_ms);
     p->set_experiment(l.experiment);
+    p->set_timeout_s(l.timeout_s);
   }
   return grpc::Status::OK;
 }
@@ -353,7 +383,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx, const v1::He
   QLAB_AUTHORIZE(ctx, Access::kWork, "Heartbeat");
   std::vector<LeaseReport> reports;
   for (const auto& l : req->leases()) {
-    reports.push_back({l.job_id(), l.fencing_token(), l.progress(), l.running()});
+    reports.push_back({l.job_id(), l.fencing_token(), l.progress(), l.running(), l.log_append()});
   }
   auto reply = scheduler_->Heartbeat(req->worker_id(), reports);
   if (!reply.ok()) return ToGrpcStatus(reply.status());
@@ -381,6 +411,14 @@ grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext* ctx, const v1::Com
                                                     std::to_string(c.job_id()) + ")"));
     }
     r.error = c.error();
+    r.failure_class = c.failure_class();
+    if (!r.failure_class.empty() && r.failure_class != storage::kJobError &&
+        r.failure_class != storage::kCrash && r.failure_class != storage::kInfrastructure) {
+      return ToGrpcStatus(Status::InvalidArgument(
+          "completions.failure_class must be job_error, crash or infrastructure (job " +
+          std::to_string(c.job_id()) + ")"));
+    }
+    r.log = c.log();
     r.started_unix_ms = c.started_unix_ms();
     r.finished_unix_ms = c.finished_unix_ms();
     for (const auto& m : c.metrics()) r.output.metrics.push_back(MetricFromProto(m));

@@ -34,6 +34,8 @@ class JobServiceImpl final : public qlab::v1::JobService::Service {
                                 v1::SubmitExperimentResponse*) override;
   grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest*, v1::Job*) override;
   grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*, v1::Job*) override;
+  grpc::Status GetJobLog(grpc::ServerContext*, const v1::GetJobLogRequest*,
+                         v1::GetJobLogResponse*) override;
   grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*,
                         v1::ListJobsResponse*) override;
   grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*,

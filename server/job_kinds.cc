@@ -1,6 +1,7 @@
 #include "server/job_kinds.h"
 
 #include <map>
+#include <set>
 
 #include "evaluators/accuracy/accuracy_job.h"
 #include "evaluators/datatypes/quantize_job.h"
@@ -20,6 +21,12 @@ Status ValidateNoop(const nlohmann::json& p) {
       }
     } else if (key == "fail") {
       if (!value.is_boolean()) return Status::InvalidArgument("fail must be true or false");
+    } else if (key == "fault") {
+      // Misbehaviour on purpose, in a child evaluator only: what the worker must survive.
+      static const std::set<std::string> kFaults = {"segv", "abort", "exit", "hang", "oom"};
+      if (!value.is_string() || !kFaults.count(value.get<std::string>())) {
+        return Status::InvalidArgument("fault must be one of segv, abort, exit, hang, oom");
+      }
     } else if (key == "metrics") {
       if (!value.is_object()) return Status::InvalidArgument("metrics must be an object of numbers");
       for (const auto& [name, v] : value.items()) {

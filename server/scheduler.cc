@@ -1,5 +1,7 @@
 #include "server/scheduler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -18,7 +20,9 @@ constexpr auto kPollSlice = std::chrono::milliseconds(200);
 }  // namespace
 
 Scheduler::Scheduler(storage::JobStore* store, const Clock* clock, SchedulerOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store), clock_(clock), options_(options) {
+  store_->set_max_infra_failures(options_.max_infra_failures);
+}
 
 Scheduler::~Scheduler() { Shutdown(); }
 
@@ -29,7 +33,7 @@ void Scheduler::Shutdown() {
 }
 
 void Scheduler::SetCompletionObserver(
-    std::function<void(const std::string&, double, bool)> observer) {
+    std::function<void(const JobEnd&)> observer) {
   std::lock_guard lock(mu_);
   completion_observer_ = std::move(observer);
 }
@@ -265,7 +269,7 @@ std::vector<LeaseInfo> Scheduler::PickLocked(const std::string& worker_id, Worke
     w.running.insert(r.id);
     if (r.spec.requirements.exclusive) w.running_exclusive = true;
     out.push_back(LeaseInfo{r.id, r.live_token, r.spec.kind, r.spec.params_json, device->name,
-                            r.experiment, job.expiry_unix_ms});
+                            r.experiment, job.expiry_unix_ms, r.spec.timeout_s});
     if (r.spec.requirements.exclusive) break;
   }
   return out;
@@ -345,6 +349,7 @@ StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
   HeartbeatReply reply;
   reply.lease_expiry_unix_ms = now + options_.lease_ttl_ms;
   std::vector<std::pair<int64_t, int64_t>> started;
+  std::vector<storage::JobStore::AttemptLogChunk> logs;
   bool persist_seen = false;
   {
     std::lock_guard lock(mu_);
@@ -365,6 +370,7 @@ StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
       if (l.running && it->second.record.state == JobState::kLeased) {
         started.emplace_back(l.job_id, l.token);
       }
+      if (!l.log_append.empty()) logs.push_back({l.token, l.job_id, l.log_append});
     }
     for (int64_t id : w->second.cancel) reply.cancel_job_ids.push_back(id);
     w->second.cancel.clear();
@@ -384,6 +390,10 @@ StatusOr<HeartbeatReply> Scheduler::Heartbeat(const std::string& worker_id,
       }
     }
     changes_++;
+  }
+  // A log that cannot be stored (a full disk) costs the log, never the lease.
+  if (Status st = store_->AppendAttemptLogs(logs); !st.ok()) {
+    spdlog::warn("qlab-server: attempt logs of worker {} not stored: {}", worker_id, st.message());
   }
   if (persist_seen) RETURN_IF_ERROR(store_->TouchWorkers({{worker_id, now}}));
   return reply;
@@ -427,25 +437,29 @@ StatusOr<std::vector<storage::CompletionAck>> Scheduler::Complete(
       continue;
     }
     counters_.completions_accepted++;
-    if (completion_observer_ && stored[k].new_state != JobState::kPending) {
-      const auto& c = forward[k];
-      double seconds = c.started_unix_ms > 0 && c.finished_unix_ms >= c.started_unix_ms
-                           ? (c.finished_unix_ms - c.started_unix_ms) / 1000.0
-                           : 0.0;
+    const auto& c = forward[k];
+    const bool requeued = stored[k].new_state == JobState::kPending;
+    if (completion_observer_ && (!requeued || c.outcome == storage::CompletionOutcome::kFailed)) {
+      JobEnd end;
+      end.seconds = c.started_unix_ms > 0 && c.finished_unix_ms >= c.started_unix_ms
+                        ? (c.finished_unix_ms - c.started_unix_ms) / 1000.0
+                        : 0.0;
+      end.retried = requeued;
+      end.failure_class = requeued ? c.failure_class : stored[k].failure_class;
       auto job = jobs_.find(c.job_id);
       if (job != jobs_.end()) {
-        completion_observer_(job->second.record.spec.kind, seconds,
-                             stored[k].new_state == JobState::kSucceeded);
+        end.kind = job->second.record.spec.kind;
+        completion_observer_(end);
       }
     }
     auto it = jobs_.find(forward[k].job_id);
     if (it == jobs_.end() || it->second.record.live_token != forward[k].token) continue;
     JobRecord& r = it->second.record;
     ForgetLeaseLocked(r.worker_id, r.id);
-    if (stored[k].new_state == JobState::kPending) {  // released by a stopping worker
+    if (requeued) {  // released by a stopping worker, or a retried failure
       r.state = JobState::kPending;
       r.live_token = 0;
-      r.attempts--;
+      if (stored[k].attempt_refunded) r.attempts--;
       EnqueueLocked(r);
     } else {
       jobs_.erase(it);
@@ -497,6 +511,11 @@ StatusOr<int> Scheduler::ExpireLeases() {
     if (it == jobs_.end() || it->second.record.live_token != expired[i].second) continue;
     JobRecord& r = it->second.record;
     ForgetLeaseLocked(r.worker_id, r.id);
+    r.attempts--;  // an expired lease is the infrastructure's failure, not the job's
+    if (completion_observer_) {
+      completion_observer_(JobEnd{r.spec.kind, 0.0, storage::kInfrastructure,
+                                  outcomes[i].new_state == JobState::kPending});
+    }
     if (outcomes[i].new_state == JobState::kPending) {
       counters_.requeues++;
       r.state = JobState::kPending;

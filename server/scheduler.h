@@ -39,6 +39,9 @@ struct SchedulerOptions {
   int64_t worker_live_ms = 30'000;
   // Used when a job asks for max_attempts 0. Default: 3.
   int default_max_attempts = 3;
+  // Attempts a job may lose to infrastructure (lost workers, expired leases) before it is
+  // FAILED; they do not spend max_attempts. Default: 10.
+  int max_infra_failures = 10;
 };
 
 struct WorkerRegistration {
@@ -57,6 +60,7 @@ struct LeaseInfo {
   int64_t token = 0;
   std::string kind, params_json, device, experiment;
   int64_t expiry_unix_ms = 0;
+  int timeout_s = 0;
 };
 
 struct LeaseReport {
@@ -64,6 +68,7 @@ struct LeaseReport {
   int64_t token = 0;
   double progress = 0;
   bool running = false;
+  std::string log_append;  // evaluator output since the previous heartbeat
 };
 
 struct HeartbeatReply {
@@ -149,7 +154,16 @@ class Scheduler {
   int64_t changes() const { return changes_.load(); }
   // Called after each accepted completion with the job's kind, its run time in seconds
   // (finished - started as the worker reported them) and whether it succeeded.
-  void SetCompletionObserver(std::function<void(const std::string&, double, bool)> observer);
+  // Called for every job that ends (kind, seconds it ran, failure class: "" when it succeeded,
+  // else job_error | poison | infrastructure) and every failed attempt that is retried
+  // (failure class crash | infrastructure, `retried` true).
+  struct JobEnd {
+    std::string kind;
+    double seconds = 0;
+    std::string failure_class;
+    bool retried = false;
+  };
+  void SetCompletionObserver(std::function<void(const JobEnd&)> observer);
 
  private:
   struct ActiveJob {
@@ -200,7 +214,7 @@ class Scheduler {
   std::map<std::string, WorkerState> workers_;             // guarded by mu_
   std::set<std::string> reserved_worker_ids_;              // guarded by mu_: assigned, not yet stored
   Counters counters_;                                      // guarded by mu_
-  std::function<void(const std::string&, double, bool)> completion_observer_;  // guarded by mu_
+  std::function<void(const JobEnd&)> completion_observer_;  // guarded by mu_
   std::atomic<int64_t> changes_{0};
 };
 

@@ -151,7 +151,8 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndRejectsLateCompletion) {
   EXPECT_TRUE(Complete("b", lease_b[0]).accepted);
   auto j = store_->GetJob(job);
   EXPECT_EQ(j->state, storage::JobState::kSucceeded);
-  EXPECT_EQ(j->attempts, 2);
+  EXPECT_EQ(j->attempts, 1);  // the expired lease was the lost worker's failure, not the job's
+  EXPECT_EQ(j->infra_failures, 1);
   EXPECT_EQ(store_->GetMetrics(job)->size(), 1u);
 }
 
@@ -182,18 +183,44 @@ TEST_F(SchedulerTest, LeaseExpiryLooksOnlyAtLeaseDeadlines) {
   EXPECT_EQ(store_->GetJob(leases[0].job_id)->state, storage::JobState::kSucceeded);
 }
 
-TEST_F(SchedulerTest, FailsAfterMaxAttempts) {
+// A job that crashes its evaluator is retried, then FAILED as poison after max_attempts.
+TEST_F(SchedulerTest, CrashesEndAsPoisonAfterMaxAttempts) {
   Register("a", {kCpu});
   int64_t job = Submit("e", 1, {}, 0, /*max_attempts=*/2);
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(Acquire("a").size(), 1u);
+    auto leases = Acquire("a");
+    ASSERT_EQ(leases.size(), 1u) << "attempt " << i + 1;
+    storage::CompletionRecord c{leases[0].job_id, leases[0].token,
+                                storage::CompletionOutcome::kFailed,
+                                "ABORTED: the evaluator was killed by SIGSEGV", "crash"};
+    auto acks = scheduler_->Complete("a", {c});
+    ASSERT_TRUE(acks.ok());
+    EXPECT_EQ((*acks)[0].new_state, i == 0 ? storage::JobState::kPending : storage::JobState::kFailed);
+  }
+  auto j = store_->GetJob(job);
+  EXPECT_EQ(j->state, storage::JobState::kFailed);
+  EXPECT_EQ(j->failure_class, "poison");
+  EXPECT_EQ(j->attempts, 2);
+  EXPECT_TRUE(Acquire("a").empty());
+}
+
+// Lost workers do not spend max_attempts; a job is FAILED only after the server's limit of
+// infrastructure failures (10 by default).
+TEST_F(SchedulerTest, ExpiriesFailAJobOnlyAtTheInfrastructureLimit) {
+  Register("a", {kCpu});
+  int64_t job = Submit("e", 1, {}, 0, /*max_attempts=*/2);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(Acquire("a").size(), 1u) << "lease " << i + 1;
     clock_.AdvanceMs(2000);
     Register("a", {kCpu});  // keep the worker live
     EXPECT_EQ(*scheduler_->ExpireLeases(), 1);
   }
   auto j = store_->GetJob(job);
   EXPECT_EQ(j->state, storage::JobState::kFailed);
-  EXPECT_NE(j->last_error.find("max_attempts"), std::string::npos);
+  EXPECT_EQ(j->failure_class, "infrastructure");
+  EXPECT_EQ(j->attempts, 0);
+  EXPECT_NE(j->last_error.find("10 attempts lost to infrastructure"), std::string::npos)
+      << j->last_error;
   EXPECT_TRUE(Acquire("a").empty());
 }
 

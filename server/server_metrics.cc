@@ -105,6 +105,10 @@ ServerMetrics::ServerMetrics()
       job_duration_(BuildHistogram().Name("qlab_job_duration_seconds")
                         .Help("Run time of finished jobs as reported by workers, by kind.")
                         .Register(*registry_)),
+      failures_(BuildCounter().Name("qlab_job_failures_total")
+                    .Help("Failed attempts by kind and class (job_error, crash, poison, "
+                          "infrastructure) and whether the job was retried or ended FAILED.")
+                    .Register(*registry_)),
       write_seconds_(BuildHistogram().Name("qlab_sqlite_write_seconds")
                          .Help("Time of one batched SQLite write transaction.")
                          .Register(*registry_).Add({}, kFastBuckets)),
@@ -131,9 +135,17 @@ void ServerMetrics::ObserveWriteBatch(int closures, double seconds) {
   write_closures_.Increment(closures);
 }
 
-void ServerMetrics::ObserveJob(const std::string& kind, double seconds, bool succeeded) {
-  job_duration_.Add({{"kind", kind}, {"outcome", succeeded ? "succeeded" : "failed"}}, kJobBuckets)
-      .Observe(seconds);
+void ServerMetrics::ObserveJob(const Scheduler::JobEnd& end) {
+  if (!end.failure_class.empty()) {
+    failures_.Add({{"kind", end.kind}, {"class", end.failure_class},
+                   {"result", end.retried ? "retried" : "failed"}})
+        .Increment();
+  }
+  if (end.retried) return;
+  job_duration_.Add({{"kind", end.kind},
+                     {"outcome", end.failure_class.empty() ? "succeeded" : "failed"}},
+                    kJobBuckets)
+      .Observe(end.seconds);
 }
 
 std::string ServerMetrics::Render(Scheduler& scheduler, storage::JobStore& store) {

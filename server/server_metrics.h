@@ -26,7 +26,7 @@ class ServerMetrics {
 
   void ObserveRpc(const std::string& method, const std::string& code, double seconds);
   void ObserveWriteBatch(int closures, double seconds);
-  void ObserveJob(const std::string& kind, double seconds, bool succeeded);
+  void ObserveJob(const Scheduler::JobEnd& end);
 
   // Refreshes the scrape-time gauges from `scheduler` and `store`, then renders the text format.
   std::string Render(Scheduler& scheduler, storage::JobStore& store);
@@ -44,6 +44,7 @@ class ServerMetrics {
   prometheus::Counter& retries_;
   prometheus::Family<prometheus::Counter>& completions_;
   prometheus::Family<prometheus::Histogram>& job_duration_;
+  prometheus::Family<prometheus::Counter>& failures_;
   prometheus::Histogram& write_seconds_;
   prometheus::Counter& write_batches_;
   prometheus::Counter& write_closures_;

@@ -145,6 +145,7 @@ StatusOr<StudySpec> ReadStudySweep(const ojson& sweep) {
   spec.requirements = json::parse(sweep.value("requirements", ojson()).dump());
   if (sweep.contains("priority")) spec.priority = sweep["priority"].get<int>();
   if (sweep.contains("max_attempts")) spec.max_attempts = sweep["max_attempts"].get<int>();
+  if (sweep.contains("timeout_s")) spec.timeout_s = sweep["timeout_s"].get<int>();
 
   const ojson& search = sweep["search"];
   if (!search.is_object()) return Status::InvalidArgument("search must be an object");
@@ -277,6 +278,7 @@ std::string StudySpecToJson(const StudySpec& spec) {
   if (!spec.requirements.is_null()) sweep["requirements"] = ojson::parse(spec.requirements.dump());
   sweep["priority"] = spec.priority;
   sweep["max_attempts"] = spec.max_attempts;
+  if (spec.timeout_s > 0) sweep["timeout_s"] = spec.timeout_s;
   ojson search = ojson::object();
   search["sampler"] = spec.sampler.kind == search::SamplerKind::kRandom ? "random" : "nsga2";
   search["trials"] = spec.trials;
@@ -383,6 +385,7 @@ StatusOr<storage::JobSpec> TrialJobSpec(const StudySpec& spec, const search::Ass
                                  ojson::parse(spec.requirements.dump()), spec.priority,
                                  spec.max_attempts));
   if (specs.size() != 1) return Status::Internal("a trial expanded to several jobs");
+  specs[0].timeout_s = spec.timeout_s;
   return std::move(specs[0]);
 }
 

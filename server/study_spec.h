@@ -47,7 +47,7 @@ struct StudySpec {
   std::string kind;                  // of the trial jobs
   nlohmann::json params;             // fixed params of every trial
   nlohmann::json requirements;       // the sweep's requirements block (or null)
-  int priority = 0, max_attempts = 0;
+  int priority = 0, max_attempts = 0, timeout_s = 0;
   search::SamplerOptions sampler;    // kind, seed, trials, population_size
   int64_t trials = 0;
   int parallel = 8;

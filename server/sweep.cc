@@ -95,7 +95,8 @@ StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_j
   if (!sweep.is_object()) return Status::InvalidArgument("sweep must be an object");
   static const std::set<std::string> kKnown = {"name",     "kind",         "params", "axes",
                                                "requirements", "priority", "max_attempts",
-                                               "tags",     "description", "search"};
+                                               "tags",     "description", "search",
+                                               "timeout_s"};
   for (const auto& [key, value] : sweep.items()) {
     if (!kKnown.count(key)) return Status::InvalidArgument("sweep field '" + key + "' is unknown");
   }
@@ -130,9 +131,10 @@ StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_j
                                      " jobs (the server's limit, --max-sweep-jobs)");
     }
   }
-  int priority = 0, max_attempts = 0;
+  int priority = 0, max_attempts = 0, timeout_s = 0;
   RETURN_IF_ERROR(ReadInt(sweep, "priority", -1000000, 1000000, &priority));
   RETURN_IF_ERROR(ReadInt(sweep, "max_attempts", 0, 100, &max_attempts));
+  RETURN_IF_ERROR(ReadInt(sweep, "timeout_s", 0, kMaxTimeoutSeconds, &timeout_s));
   ojson requirements = sweep.value("requirements", ojson());
   RETURN_IF_ERROR(CheckSize(sweep["name"].get<std::string>().size(), kMaxNameBytes, "name"));
   ojson tags = sweep.value("tags", ojson::array());
@@ -171,7 +173,10 @@ StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_j
       return Status(specs.status().code(),
                     specs.status().message() + (where.empty() ? "" : " (at " + where + ")"));
     }
-    for (auto& s : *specs) out.jobs.push_back(std::move(s));
+    for (auto& s : *specs) {
+      s.timeout_s = timeout_s;
+      out.jobs.push_back(std::move(s));
+    }
     if (static_cast<int64_t>(out.jobs.size()) > max_jobs) {
       return Status::InvalidArgument("the sweep expands to more than " + std::to_string(max_jobs) +
                                      " jobs (the server's limit, --max-sweep-jobs)");
@@ -187,7 +192,11 @@ StatusOr<ExpandedSweep> ExpandSweep(const std::string& sweep_json, int64_t max_j
 
 StatusOr<storage::JobSpec> MakeJobSpec(const std::string& kind_name, const std::string& params_json,
                                        const storage::Requirements& explicit_requirements,
-                                       int priority, int max_attempts) {
+                                       int priority, int max_attempts, int timeout_s) {
+  if (timeout_s < 0 || timeout_s > kMaxTimeoutSeconds) {
+    return Status::InvalidArgument("spec.timeout_s must be in [0, " +
+                                   std::to_string(kMaxTimeoutSeconds) + "]");
+  }
   const JobKind* kind = FindJobKind(kind_name);
   if (!kind) return Status::InvalidArgument("spec.kind '" + kind_name + "' is unknown");
   RETURN_IF_ERROR(CheckSize(params_json.size(), kMaxJobParamsBytes, "spec.params_json"));
@@ -208,6 +217,7 @@ StatusOr<storage::JobSpec> MakeJobSpec(const std::string& kind_name, const std::
   if (e.exclusive) spec.requirements.exclusive = true;
   spec.priority = priority;
   spec.max_attempts = max_attempts;
+  spec.timeout_s = timeout_s;
   return spec;
 }
 

@@ -40,6 +40,9 @@ StatusOr<std::vector<storage::JobSpec>> SpecsForPoint(const JobKind& kind,
 // Builds the JobSpec of a single job (SubmitJob), with the same validation.
 StatusOr<storage::JobSpec> MakeJobSpec(const std::string& kind, const std::string& params_json,
                                        const storage::Requirements& explicit_requirements,
-                                       int priority, int max_attempts);
+                                       int priority, int max_attempts, int timeout_s = 0);
+
+// The longest `timeout_s` a sweep or job may ask for: 30 days.
+inline constexpr int kMaxTimeoutSeconds = 30 * 24 * 3600;
 
 }  // namespace qlab::server

@@ -12,7 +12,8 @@ Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int6
   ASSIGN_OR_RETURN(Statement * s,
                    c.Prepare("INSERT INTO job(experiment_id, kind, params_json, device_class, "
                              "device_model_pattern, min_memory_bytes, exclusive, priority, state, "
-                             "max_attempts, created_unix_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
+                             "max_attempts, created_unix_ms, timeout_s) "
+                             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
   s->Bind(1, experiment_id)
       .Bind(2, spec.kind)
       .Bind(3, spec.params_json)
@@ -23,7 +24,8 @@ Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int6
       .Bind(8, spec.priority)
       .Bind(9, kPending)
       .Bind(10, spec.max_attempts)
-      .Bind(11, now_ms);
+      .Bind(11, now_ms)
+      .Bind(12, spec.timeout_s);
   RETURN_IF_ERROR(s->Run());
   *id = c.LastInsertRowId();
   return Status::Ok();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "common/status.h"
 #include "storage/filter_expression.h"
@@ -28,6 +29,11 @@ Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int6
                  int64_t* id);
 // Inserts an experiment; ALREADY_EXISTS (naming it) when the name is taken.
 Status InsertExperiment(Connection& c, const ExperimentRecord& e, int64_t now_ms, int64_t* id);
+
+// The last kMaxAttemptLogBytes of `log`.
+std::string LogTail(std::string log);
+// Stores `log`'s tail as the whole log of attempt `token`, replacing what was streamed.
+Status ReplaceAttemptLog(Connection& c, int64_t token, int64_t job_id, const std::string& log);
 
 // Binds a compiled filter's named parameters that `s` uses.
 void BindCompiled(Statement* s, const CompiledFilter& compiled);

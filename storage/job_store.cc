@@ -31,7 +31,7 @@ const char* const kJobColumns =
     "j.id, j.experiment_id, e.name, j.kind, j.params_json, j.device_class, "
     "j.device_model_pattern, j.min_memory_bytes, j.exclusive, j.priority, j.state, j.attempts, "
     "j.max_attempts, j.live_token, j.worker_id, j.last_error, j.created_unix_ms, "
-    "j.started_unix_ms, j.finished_unix_ms";
+    "j.started_unix_ms, j.finished_unix_ms, j.timeout_s, j.failure_class, j.infra_failures";
 
 JobRecord ReadJob(const Statement& s) {
   JobRecord j;
@@ -54,19 +54,77 @@ JobRecord ReadJob(const Statement& s) {
   j.created_unix_ms = s.Int(16);
   j.started_unix_ms = s.Int(17);
   j.finished_unix_ms = s.Int(18);
+  j.spec.timeout_s = static_cast<int>(s.Int(19));
+  j.failure_class = s.Text(20);
+  j.infra_failures = static_cast<int>(s.Int(21));
   return j;
 }
 
 // Ends the live attempt of a lease with an outcome.
 Status FinishAttempt(Connection& c, int64_t token, const std::string& outcome,
-                     const std::string& error, int64_t started_ms, int64_t finished_ms) {
+                     const std::string& error, const std::string& failure_class,
+                     int64_t started_ms, int64_t finished_ms) {
   ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("UPDATE attempt SET outcome=?, error=?, finished_unix_ms=?, "
+                   c.Prepare("UPDATE attempt SET outcome=?, error=?, failure_class=?, "
+                             "finished_unix_ms=?, "
                              "started_unix_ms=CASE WHEN ?>0 THEN ? ELSE started_unix_ms END "
                              "WHERE token=?"));
-  s->Bind(1, outcome).Bind(2, error).Bind(3, finished_ms).Bind(4, started_ms).Bind(5, started_ms)
-      .Bind(6, token);
+  s->Bind(1, outcome).Bind(2, error).Bind(3, failure_class).Bind(4, finished_ms)
+      .Bind(5, started_ms).Bind(6, started_ms).Bind(7, token);
   return s->Run();
+}
+
+// What a completion does to its job: the state it ends in, and whether its attempt counts.
+struct CompletionDecision {
+  JobState target = JobState::kFailed;
+  std::string job_failure_class;  // for FAILED
+  std::string error;
+  bool refund = false;            // the attempt does not count toward max_attempts
+  bool infrastructure = false;    // it counts toward the infrastructure limit instead
+};
+
+CompletionDecision Decide(const CompletionRecord& r, const std::string& attempt_class,
+                          int attempts, int max_attempts, int infra_failures, int infra_limit) {
+  CompletionDecision d;
+  d.error = r.error;
+  switch (r.outcome) {
+    case CompletionOutcome::kSucceeded:
+      d.target = JobState::kSucceeded;
+      return d;
+    case CompletionOutcome::kReleased:
+      d.target = JobState::kPending;
+      d.refund = true;  // a stopping worker gave it back untouched
+      return d;
+    case CompletionOutcome::kFailed:
+      break;
+  }
+  if (attempt_class == kCrash) {
+    if (attempts >= max_attempts) {
+      d.job_failure_class = kPoison;
+      d.error = "poison: the evaluator crashed on all " + std::to_string(attempts) +
+                " attempt(s) (max_attempts); last: " + r.error;
+    } else {
+      d.target = JobState::kPending;
+      d.error = r.error + " (evaluator crash on attempt " + std::to_string(attempts) + " of " +
+                std::to_string(max_attempts) + "; retrying)";
+    }
+    return d;
+  }
+  if (attempt_class == kInfrastructure) {
+    d.refund = true;
+    d.infrastructure = true;
+    if (infra_failures + 1 >= infra_limit) {
+      d.job_failure_class = kInfrastructure;
+      d.error = r.error + " (" + std::to_string(infra_failures + 1) +
+                " attempts lost to infrastructure: the server's limit)";
+    } else {
+      d.target = JobState::kPending;
+      d.error = r.error + " (infrastructure; retrying without spending an attempt)";
+    }
+    return d;
+  }
+  d.job_failure_class = kJobError;
+  return d;
 }
 
 Status StoreOutput(Connection& c, int64_t job_id, const JobOutput& out) {
@@ -306,37 +364,53 @@ Status JobStore::CompleteInWriter(const std::vector<CompletionRecord>& completio
       // alone and the rest of the batch still lands.
       RETURN_IF_ERROR(c.Exec("SAVEPOINT completion"));
       Status st = [&]() -> Status {
-        JobState target = r.outcome == CompletionOutcome::kSucceeded ? JobState::kSucceeded
-                          : r.outcome == CompletionOutcome::kFailed  ? JobState::kFailed
-                                                                     : JobState::kPending;
-        int64_t finished = r.finished_unix_ms > 0 ? r.finished_unix_ms : now_ms;
-        ASSIGN_OR_RETURN(
-            Statement * upd,
-            c.Prepare("UPDATE job SET state=?, live_token=NULL, last_error=?, "
-                      "finished_unix_ms=?, started_unix_ms=CASE WHEN ?>0 THEN ? ELSE "
-                      "started_unix_ms END, attempts=attempts-? WHERE id=? AND live_token=? AND "
-                      "state IN (?,?)"));
-        const bool released = r.outcome == CompletionOutcome::kReleased;
-        upd->Bind(1, static_cast<int>(target))
-            .Bind(2, r.error)
-            .Bind(3, released ? int64_t{0} : finished)
-            .Bind(4, r.started_unix_ms)
-            .Bind(5, r.started_unix_ms)
-            .Bind(6, released ? 1 : 0)  // a released lease does not count as an attempt
-            .Bind(7, r.job_id)
-            .Bind(8, r.token)
-            .Bind(9, kLeased)
-            .Bind(10, kRunning);
-        RETURN_IF_ERROR(upd->Run());
-        if (c.Changes() != 1) {
+        const std::string attempt_class =
+            r.outcome != CompletionOutcome::kFailed ? std::string()
+            : r.failure_class == kCrash || r.failure_class == kInfrastructure
+                ? r.failure_class
+                : std::string(kJobError);
+        ASSIGN_OR_RETURN(Statement * live,
+                         c.Prepare("SELECT attempts, max_attempts, infra_failures FROM job "
+                                   "WHERE id=? AND live_token=? AND state IN (?,?)"));
+        live->Bind(1, r.job_id).Bind(2, r.token).Bind(3, kLeased).Bind(4, kRunning);
+        ASSIGN_OR_RETURN(bool is_live, live->Step());
+        if (!is_live) {
+          live->Reset();
           ack.reason = "stale fencing token: the lease is no longer live (expired, cancelled or "
                        "already completed)";
           return Status::Ok();
         }
+        const int attempts = static_cast<int>(live->Int(0));
+        const int max_attempts = static_cast<int>(live->Int(1));
+        const int infra_failures = static_cast<int>(live->Int(2));
+        live->Reset();
+        const CompletionDecision d = Decide(r, attempt_class, attempts, max_attempts,
+                                            infra_failures, max_infra_failures_);
+        const int64_t finished = r.finished_unix_ms > 0 ? r.finished_unix_ms : now_ms;
+        ASSIGN_OR_RETURN(
+            Statement * upd,
+            c.Prepare("UPDATE job SET state=?, live_token=NULL, last_error=?, failure_class=?, "
+                      "finished_unix_ms=?, started_unix_ms=CASE WHEN ?>0 THEN ? ELSE "
+                      "started_unix_ms END, attempts=attempts-?, infra_failures=infra_failures+? "
+                      "WHERE id=? AND live_token=?"));
+        const bool requeued = d.target == JobState::kPending;
+        upd->Bind(1, static_cast<int>(d.target))
+            .Bind(2, d.error)
+            .Bind(3, d.job_failure_class)
+            .Bind(4, requeued ? int64_t{0} : finished)
+            .Bind(5, r.started_unix_ms)
+            .Bind(6, r.started_unix_ms)
+            .Bind(7, d.refund ? 1 : 0)
+            .Bind(8, d.infrastructure ? 1 : 0)
+            .Bind(9, r.job_id)
+            .Bind(10, r.token);
+        RETURN_IF_ERROR(upd->Run());
         const char* outcome = r.outcome == CompletionOutcome::kSucceeded ? "succeeded"
                               : r.outcome == CompletionOutcome::kFailed  ? "failed"
                                                                          : "released";
-        RETURN_IF_ERROR(FinishAttempt(c, r.token, outcome, r.error, r.started_unix_ms, finished));
+        RETURN_IF_ERROR(
+            FinishAttempt(c, r.token, outcome, r.error, attempt_class, r.started_unix_ms, finished));
+        if (!r.log.empty()) RETURN_IF_ERROR(ReplaceAttemptLog(c, r.token, r.job_id, r.log));
         if (r.outcome == CompletionOutcome::kSucceeded) {
           RETURN_IF_ERROR(StoreOutput(c, r.job_id, r.output));
           ASSIGN_OR_RETURN(Statement * exp, c.Prepare("SELECT experiment_id FROM job WHERE id=?"));
@@ -346,7 +420,9 @@ Status JobStore::CompleteInWriter(const std::vector<CompletionRecord>& completio
           exp->Reset();
         }
         ack.accepted = true;
-        ack.new_state = target;
+        ack.new_state = d.target;
+        ack.attempt_refunded = d.refund;
+        ack.failure_class = d.job_failure_class;
         return Status::Ok();
       }();
       if (!st.ok()) {
@@ -366,18 +442,22 @@ Status JobStore::Expire(const std::vector<std::pair<int64_t, int64_t>>& job_toke
   return writer_->Run([&](Connection& c) -> Status {
     ASSIGN_OR_RETURN(
         Statement * upd,
-        c.Prepare("UPDATE job SET live_token=NULL, "
-                  "state=CASE WHEN attempts>=max_attempts THEN ? ELSE ? END, "
-                  "finished_unix_ms=CASE WHEN attempts>=max_attempts THEN ? ELSE 0 END, "
-                  "last_error=CASE WHEN attempts>=max_attempts THEN "
-                  "'lease expired on worker ' || worker_id || ' after ' || attempts || "
-                  "' attempt(s); max_attempts reached' ELSE "
-                  "'lease expired on worker ' || worker_id || '; requeued' END "
-                  "WHERE id=? AND live_token=? RETURNING state"));
+        c.Prepare("UPDATE job SET live_token=NULL, attempts=attempts-1, "
+                  "infra_failures=infra_failures+1, "
+                  "state=CASE WHEN infra_failures+1>=?1 THEN ?2 ELSE ?3 END, "
+                  "finished_unix_ms=CASE WHEN infra_failures+1>=?1 THEN ?4 ELSE 0 END, "
+                  "failure_class=CASE WHEN infra_failures+1>=?1 THEN 'infrastructure' ELSE '' END, "
+                  "last_error=CASE WHEN infra_failures+1>=?1 THEN "
+                  "'lease expired on worker ' || worker_id || '; ' || (infra_failures+1) || "
+                  "' attempts lost to infrastructure: the server''s limit' ELSE "
+                  "'lease expired on worker ' || worker_id || '; requeued without spending an "
+                  "attempt' END "
+                  "WHERE id=?5 AND live_token=?6 RETURNING state"));
     for (size_t i = 0; i < job_tokens.size(); ++i) {
       auto [job_id, token] = job_tokens[i];
       (*outcomes)[i].job_id = job_id;
-      upd->Bind(1, kFailed).Bind(2, kPending).Bind(3, now_ms).Bind(4, job_id).Bind(5, token);
+      upd->Bind(1, max_infra_failures_).Bind(2, kFailed).Bind(3, kPending).Bind(4, now_ms)
+          .Bind(5, job_id).Bind(6, token);
       ASSIGN_OR_RETURN(bool row, upd->Step());
       if (row) {
         (*outcomes)[i].applied = true;
@@ -385,7 +465,8 @@ Status JobStore::Expire(const std::vector<std::pair<int64_t, int64_t>>& job_toke
       }
       upd->Reset();
       if (row) {
-        RETURN_IF_ERROR(FinishAttempt(c, token, "expired", "lease expired", 0, now_ms));
+        RETURN_IF_ERROR(
+            FinishAttempt(c, token, "expired", "lease expired", kInfrastructure, 0, now_ms));
       }
     }
     return Status::Ok();
@@ -436,7 +517,7 @@ StatusOr<std::vector<int64_t>> JobStore::Cancel(int64_t job_id, const std::strin
           .Bind(6, kRunning);
       RETURN_IF_ERROR(upd->Run());
       if (c.Changes() != 1) continue;
-      if (token != 0) RETURN_IF_ERROR(FinishAttempt(c, token, "cancelled", "", 0, now_ms));
+      if (token != 0) RETURN_IF_ERROR(FinishAttempt(c, token, "cancelled", "", "", 0, now_ms));
       cancelled.push_back(id);
     }
     return Status::Ok();
@@ -486,32 +567,6 @@ StatusOr<JobRecord> JobStore::GetJob(int64_t job_id) {
   return j;
 }
 
-StatusOr<std::vector<AttemptRecord>> JobStore::GetAttempts(int64_t job_id) {
-  WITH_READER(c);
-  ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT token, job_id, worker_id, leased_unix_ms, started_unix_ms, "
-                             "finished_unix_ms, lease_expiry_unix_ms, outcome, error FROM attempt "
-                             "WHERE job_id=? ORDER BY token"));
-  s->Bind(1, job_id);
-  std::vector<AttemptRecord> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    AttemptRecord a;
-    a.token = s->Int(0);
-    a.job_id = s->Int(1);
-    a.worker_id = s->Text(2);
-    a.leased_unix_ms = s->Int(3);
-    a.started_unix_ms = s->Int(4);
-    a.finished_unix_ms = s->Int(5);
-    a.lease_expiry_unix_ms = s->Int(6);
-    a.outcome = s->Text(7);
-    a.error = s->Text(8);
-    out.push_back(std::move(a));
-  }
-  s->Reset();
-  return out;
-}
 
 StatusOr<std::vector<JobRecord>> JobStore::ListJobs(const JobFilter& filter, int64_t before_id,
                                                     int limit) {

@@ -9,6 +9,8 @@
 // Thread-safe: every method may be called from any thread.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <map>
@@ -59,13 +61,29 @@ class JobStore {
   // that ends the job; a released one returns the job to PENDING without counting an attempt.
   Status Complete(const std::vector<CompletionRecord>& completions, int64_t now_ms,
                   std::vector<CompletionAck>* acks);
-  // Returns expired leases' jobs to PENDING, or to FAILED once attempts reached max_attempts.
+  // A failed completion is classified by its failure_class: job_error ends the job FAILED;
+  // crash returns it to PENDING until it has crashed max_attempts times, then FAILED as poison;
+  // infrastructure returns it to PENDING without counting the attempt, until the job has lost
+  // max_infra_failures attempts that way. Its log replaces what heartbeats streamed.
+  //
+  // Expired leases are infrastructure failures: their jobs return to PENDING without spending
+  // an attempt, or end FAILED (infrastructure) at the limit.
   Status Expire(const std::vector<std::pair<int64_t, int64_t>>& job_tokens, int64_t now_ms,
                 std::vector<ExpiryOutcome>* outcomes);
   // Cancels one job (job_id > 0) or every unfinished job of an experiment. Returns the ids
   // cancelled. NOT_FOUND for an unknown job id or experiment.
   StatusOr<std::vector<int64_t>> Cancel(int64_t job_id, const std::string& experiment,
                                         int64_t now_ms);
+  // How many attempts a job may lose to infrastructure before it is FAILED (default 10).
+  void set_max_infra_failures(int n) { max_infra_failures_ = std::max(1, n); }
+  // Appends streamed output to live attempts' logs (each kept to its last kMaxAttemptLogBytes);
+  // chunks of attempts that have ended are dropped.
+  struct AttemptLogChunk {
+    int64_t token = 0;
+    int64_t job_id = 0;
+    std::string bytes;
+  };
+  Status AppendAttemptLogs(const std::vector<AttemptLogChunk>& chunks);
   Status UpsertWorker(const WorkerRecord& worker);
   Status TouchWorkers(const std::vector<std::pair<std::string, int64_t>>& heartbeats);
 
@@ -79,6 +97,15 @@ class JobStore {
   // NOT_FOUND for an unknown id.
   StatusOr<JobRecord> GetJob(int64_t job_id);
   StatusOr<std::vector<AttemptRecord>> GetAttempts(int64_t job_id);
+  // Attempt `attempt` (1-based; 0 = the latest) of a job with its log. NOT_FOUND for an unknown
+  // job or one never leased; INVALID_ARGUMENT for an attempt it has not had.
+  struct AttemptLog {
+    AttemptRecord attempt;
+    int number = 0;  // 1-based
+    int count = 0;   // attempts the job has had
+    std::string log;
+  };
+  StatusOr<AttemptLog> GetAttemptLog(int64_t job_id, int attempt);
   StatusOr<std::vector<Metric>> GetMetrics(int64_t job_id);
   // The job's artifacts named `name` ("" = all), by name; `bytes` only when with_content, and
   // `size_bytes` always. An unknown job has none.
@@ -151,6 +178,7 @@ class JobStore {
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
   std::string path_;
+  std::atomic<int> max_infra_failures_{10};
   std::mutex metric_names_mu_;
   std::set<std::string> metric_names_;  // guarded by metric_names_mu_
   std::map<int64_t, std::vector<std::string>> experiment_metrics_;  // guarded by metric_names_mu_

@@ -112,25 +112,114 @@ TEST_F(JobStoreTest, DuplicateMetricNameRejectsThatCompletionAlone) {
   EXPECT_TRUE(store_->GetMetrics(first)->empty());
 }
 
-TEST_F(JobStoreTest, ExpiryRequeuesThenFailsAfterMaxAttempts) {
-  int64_t job = Submit("e1", 1, /*max_attempts=*/2);
+// An expired lease is the infrastructure's failure: the job is requeued without spending an
+// attempt, until it has lost the server's limit of attempts that way.
+TEST_F(JobStoreTest, ExpiryRequeuesWithoutSpendingAttemptsUntilTheInfrastructureLimit) {
+  store_->set_max_infra_failures(2);
+  int64_t job = Submit("e1", 1, /*max_attempts=*/1);
   ASSERT_TRUE(Lease(job, 1));
   std::vector<ExpiryOutcome> out;
   ASSERT_TRUE(store_->Expire({{job, 1}}, 100, &out).ok());
   EXPECT_TRUE(out[0].applied);
   EXPECT_EQ(out[0].new_state, JobState::kPending);
+  EXPECT_EQ(store_->GetJob(job)->attempts, 0);
+  EXPECT_EQ(store_->GetJob(job)->infra_failures, 1);
   EXPECT_FALSE(Complete(job, 1).accepted) << "the expired lease's late completion";
 
   ASSERT_TRUE(Lease(job, 2, "w2"));
   ASSERT_TRUE(store_->Expire({{job, 2}}, 200, &out).ok());
   EXPECT_EQ(out[0].new_state, JobState::kFailed);
   auto j = store_->GetJob(job);
-  EXPECT_EQ(j->attempts, 2);
-  EXPECT_NE(j->last_error.find("max_attempts"), std::string::npos);
+  EXPECT_EQ(j->attempts, 0);
+  EXPECT_EQ(j->infra_failures, 2);
+  EXPECT_EQ(j->failure_class, "infrastructure");
+  EXPECT_NE(j->last_error.find("2 attempts lost to infrastructure"), std::string::npos)
+      << j->last_error;
   auto attempts = store_->GetAttempts(job);
   ASSERT_EQ(attempts->size(), 2u);
   EXPECT_EQ((*attempts)[0].outcome, "expired");
+  EXPECT_EQ((*attempts)[0].failure_class, "infrastructure");
   EXPECT_EQ((*attempts)[1].worker_id, "w2");
+}
+
+CompletionRecord Failure(int64_t job, int64_t token, const std::string& failure_class,
+                         const std::string& error, const std::string& log = "") {
+  CompletionRecord r;
+  r.job_id = job;
+  r.token = token;
+  r.outcome = CompletionOutcome::kFailed;
+  r.failure_class = failure_class;
+  r.error = error;
+  r.log = log;
+  return r;
+}
+
+// A crash is retried and spends an attempt; after max_attempts crashes the job is poison. A job
+// error ends the job at once; an infrastructure failure requeues it for free.
+TEST_F(JobStoreTest, FailuresAreRetriedOrEndedByTheirClass) {
+  const int64_t crash = Submit("crash", 1, /*max_attempts=*/2);
+  const int64_t bad = Submit("bad", 1);
+  const int64_t infra = Submit("infra", 1, /*max_attempts=*/1);
+  std::vector<CompletionAck> acks;
+  ASSERT_TRUE(Lease(crash, 1));
+  ASSERT_TRUE(Lease(bad, 2));
+  ASSERT_TRUE(Lease(infra, 3));
+  ASSERT_TRUE(store_->Complete({Failure(crash, 1, "crash", "ABORTED: killed by SIGSEGV", "a\n"),
+                                Failure(bad, 2, "job_error", "INVALID_ARGUMENT: shape"),
+                                Failure(infra, 3, "infrastructure", "UNAVAILABLE: disk full")},
+                               1000, &acks).ok());
+  EXPECT_EQ(acks[0].new_state, JobState::kPending);
+  EXPECT_FALSE(acks[0].attempt_refunded);
+  EXPECT_EQ(acks[1].new_state, JobState::kFailed);
+  EXPECT_EQ(acks[1].failure_class, "job_error");
+  EXPECT_EQ(acks[2].new_state, JobState::kPending);
+  EXPECT_TRUE(acks[2].attempt_refunded);
+  EXPECT_EQ(store_->GetJob(infra)->attempts, 0);
+  EXPECT_EQ(store_->GetJob(infra)->infra_failures, 1);
+  EXPECT_EQ(store_->GetJob(bad)->failure_class, "job_error");
+
+  ASSERT_TRUE(Lease(crash, 4));
+  ASSERT_TRUE(store_->Complete({Failure(crash, 4, "crash", "ABORTED: killed by SIGSEGV", "b\n")},
+                               2000, &acks).ok());
+  EXPECT_EQ(acks[0].new_state, JobState::kFailed);
+  EXPECT_EQ(acks[0].failure_class, "poison");
+  auto j = store_->GetJob(crash);
+  EXPECT_EQ(j->failure_class, "poison");
+  EXPECT_NE(j->last_error.find("crashed on all 2 attempt(s)"), std::string::npos) << j->last_error;
+  EXPECT_NE(j->last_error.find("SIGSEGV"), std::string::npos) << j->last_error;
+  // Each attempt keeps its own log.
+  auto first = store_->GetAttemptLog(crash, 1);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->log, "a\n");
+  EXPECT_EQ(first->count, 2);
+  EXPECT_EQ(first->attempt.failure_class, "crash");
+  EXPECT_EQ(store_->GetAttemptLog(crash, 0)->log, "b\n");
+  EXPECT_EQ(store_->GetAttemptLog(crash, 3).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetAttemptLog(Submit("never", 1), 0).status().code(), StatusCode::kNotFound);
+}
+
+// Streamed output grows a live attempt's log, keeps only its last 1 MiB, is ignored once the
+// attempt has ended, and is replaced by the completion's final tail.
+TEST_F(JobStoreTest, AttemptLogsStreamWhileLiveAndKeepTheirTail) {
+  const int64_t job = Submit("log", 1);
+  ASSERT_TRUE(Lease(job, 1));
+  ASSERT_TRUE(store_->AppendAttemptLogs({{1, job, "one\n"}, {1, job, std::string("two\0\n", 5)}}).ok());
+  EXPECT_EQ(store_->GetAttemptLog(job, 1)->log, std::string("one\ntwo\0\n", 9));
+  ASSERT_TRUE(store_->AppendAttemptLogs({{1, job, std::string(kMaxAttemptLogBytes, 'x') + "end"}}).ok());
+  auto log = store_->GetAttemptLog(job, 1);
+  ASSERT_EQ(log->log.size(), kMaxAttemptLogBytes);
+  EXPECT_EQ(log->log.substr(log->log.size() - 3), "end");
+  EXPECT_EQ(store_->GetAttempts(job)->at(0).log_bytes, static_cast<int64_t>(kMaxAttemptLogBytes));
+  CompletionRecord done;
+  done.job_id = job;
+  done.token = 1;
+  done.log = "final\n";
+  std::vector<CompletionAck> acks;
+  ASSERT_TRUE(store_->Complete({done}, 3000, &acks).ok());
+  ASSERT_TRUE(acks[0].accepted);
+  EXPECT_EQ(store_->GetAttemptLog(job, 1)->log, "final\n");
+  ASSERT_TRUE(store_->AppendAttemptLogs({{1, job, "late\n"}}).ok());
+  EXPECT_EQ(store_->GetAttemptLog(job, 1)->log, "final\n");
 }
 
 TEST_F(JobStoreTest, ExpiryOfACompletedLeaseChangesNothing) {

@@ -37,7 +37,19 @@ struct JobSpec {
   Requirements requirements;
   int priority = 0;
   int max_attempts = 3;
+  int timeout_s = 0;                   // the worker kills an attempt running longer; 0 = none
 };
+
+// Why an attempt failed, which decides whether the job runs again (DESIGN.md §5).
+//   job_error       the job itself is wrong (params, input file, timeout): FAILED, no retry.
+//   crash           the evaluator died (signal, abort, out of memory): retried; after
+//                   max_attempts crashes the job is FAILED as poison.
+//   infrastructure  not the job's fault (worker lost, lease expired, disk full): retried
+//                   without spending max_attempts, up to the server's infrastructure limit.
+inline constexpr const char* kJobError = "job_error";
+inline constexpr const char* kCrash = "crash";
+inline constexpr const char* kPoison = "poison";
+inline constexpr const char* kInfrastructure = "infrastructure";
 
 struct JobRecord {
   int64_t id = 0;
@@ -49,6 +61,8 @@ struct JobRecord {
   int64_t live_token = 0;              // 0 = no live lease
   std::string worker_id;
   std::string last_error;
+  std::string failure_class;           // "" unless FAILED: job_error | poison | infrastructure
+  int infra_failures = 0;              // attempts lost to infrastructure (not counted in attempts)
   int64_t created_unix_ms = 0, started_unix_ms = 0, finished_unix_ms = 0;
 };
 
@@ -60,6 +74,8 @@ struct AttemptRecord {
   int64_t lease_expiry_unix_ms = 0;
   std::string outcome;
   std::string error;
+  std::string failure_class;           // "" unless failed: job_error | crash | infrastructure
+  int64_t log_bytes = 0;               // size of the attempt's stored log
 };
 
 struct ExperimentRecord {
@@ -102,6 +118,8 @@ struct CompletionRecord {
   int64_t token = 0;
   CompletionOutcome outcome = CompletionOutcome::kSucceeded;
   std::string error;
+  std::string failure_class;           // for kFailed: job_error (default) | crash | infrastructure
+  std::string log;                     // the attempt's output tail; replaces what was streamed
   JobOutput output;
   int64_t started_unix_ms = 0, finished_unix_ms = 0;
 };
@@ -111,6 +129,8 @@ struct CompletionAck {
   bool accepted = false;
   std::string reason;
   JobState new_state = JobState::kPending;  // when accepted
+  bool attempt_refunded = false;        // the attempt did not count toward max_attempts
+  std::string failure_class;            // of the job when it ended FAILED
 };
 
 // The result of returning an expired lease's job to the queue.
@@ -119,6 +139,9 @@ struct ExpiryOutcome {
   bool applied = false;                  // false when the lease was no longer live
   JobState new_state = JobState::kPending;
 };
+
+// The largest log kept per attempt: its last bytes.
+inline constexpr size_t kMaxAttemptLogBytes = 1 << 20;
 
 struct JobFilter {
   std::string experiment;  // "" = any

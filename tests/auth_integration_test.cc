@@ -125,6 +125,12 @@ TEST_F(AuthIntegrationTest, EveryGrpcMethodNeedsATokenWithTheRightRole) {
          v1::Experiment resp;
          return jobs->GetExperiment(c, r, &resp);
        }}},
+      {"qlab.v1.JobService.GetJobLog", {kReaders, [&](grpc::ClientContext* c) {
+         v1::GetJobLogRequest r;
+         r.set_job_id(1);
+         v1::GetJobLogResponse resp;
+         return jobs->GetJobLog(c, r, &resp);
+       }}},
       {"qlab.v1.JobService.GetStudy", {kReaders, [&](grpc::ClientContext* c) {
          v1::GetStudyRequest r;
          r.set_experiment("seed");
@@ -231,13 +237,16 @@ TEST_F(AuthIntegrationTest, EveryHttpRouteButHealthzNeedsAToken) {
   const std::vector<std::string> routes = {
       "/api/v1/summary", "/api/v1/experiments", "/api/v1/experiments/seed",
       "/api/v1/experiments/seed/results", "/api/v1/experiments/seed/pareto?x=duration_ms&y=duration_ms",
-      "/api/v1/jobs", "/api/v1/jobs/1", "/api/v1/jobs/1/artifacts", "/api/v1/jobs/1/artifacts/none",
+      "/api/v1/jobs", "/api/v1/jobs/1", "/api/v1/jobs/1/artifacts", "/api/v1/jobs/1/artifacts/none", "/api/v1/jobs/1/log",
       "/api/v1/workers", "/api/v1/latency/devices", "/api/v1/latency", "/api/v1/studies/seed",
       "/metrics"};
   // Every GET route the server registers is in the list, but the two that need no token.
-  std::ifstream source(std::string(QLAB_SOURCE_DIR) + "/server/http_api.cc");
   std::stringstream text;
-  text << source.rdbuf();
+  for (const char* file : {"/server/http_api.cc", "/server/http_jobs.cc"}) {
+    std::ifstream source(std::string(QLAB_SOURCE_DIR) + file);
+    ASSERT_TRUE(source) << file;
+    text << source.rdbuf();
+  }
   const std::string code = text.str();
   std::regex get_route(R"re(http\.Get\(R?"\(?([^"]*?)\)?")re");
   std::set<std::string> registered;

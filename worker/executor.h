@@ -22,13 +22,25 @@ struct LeasedJob {
   std::string params_json;
   std::string device;  // the device the scheduler matched, e.g. "cpu", "cuda:0"
   std::string experiment;
+  int timeout_s = 0;   // kill the attempt after this many seconds; 0 = no limit
 };
+
+// How a failed attempt is classified for the coordinator (storage/records.h): ABORTED is an
+// evaluator crash (retried, poison after max_attempts), UNAVAILABLE is the infrastructure's
+// failure (retried without spending an attempt), anything else is the job's own error.
+inline const char* FailureClassOf(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kAborted: return "crash";
+    case StatusCode::kUnavailable: return "infrastructure";
+    default: return "job_error";
+  }
+}
 
 class JobExecutor {
  public:
   virtual ~JobExecutor() = default;
-  // Runs the job to completion or until `context.cancelled()`. An error Status means the job
-  // FAILED with that message (not retried); it is not an infrastructure failure.
+  // Runs the job to completion or until `context.cancelled()`. An error Status means the
+  // attempt failed with that message, classified by FailureClassOf.
   virtual StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) = 0;
 };
 

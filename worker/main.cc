@@ -3,8 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
+
 #include "common/heap_tuning.h"
 #include "common/signals.h"
+#include "worker/child_evaluator.h"
 #include "worker/data_roots.h"
 #include "worker/worker.h"
 #include "worker/worker_metrics.h"
@@ -46,6 +51,23 @@ int main(int argc, char** argv) {
                  "keep what outlives a job here (accuracy reference passes); default: memory only")
       ->envname("QLAB_CACHE_DIR");
   app.add_flag("--list-devices", list_devices, "print the devices found and exit");
+  std::string evaluator, memory_limit_text;
+  std::vector<std::string> in_process_kinds = {"noop", "quantize"};
+  bool in_process = false;
+  app.add_option("--evaluator", evaluator,
+                 "the qlab-evaluate that runs each job in its own process (default: the one "
+                 "beside qlab-worker)")->envname("QLAB_EVALUATOR");
+  app.add_option("--job-memory-limit", memory_limit_text,
+                 "kill a job's evaluator past this resident memory: 8G, 512M, 40% (of RAM) or 0 "
+                 "for none (default: 80% of RAM shared by the slots)")
+      ->envname("QLAB_JOB_MEMORY_LIMIT");
+  app.add_option("--in-process-kinds", in_process_kinds,
+                 "kinds run inside the daemon rather than in a child: LibTorch-free kinds whose "
+                 "jobs are too short to pay a child's start (noop's `fault` jobs always use one)")
+      ->delimiter(',')->capture_default_str()->envname("QLAB_IN_PROCESS_KINDS");
+  app.add_flag("--in-process", in_process,
+               "run jobs inside the daemon, without qlab-evaluate (only noop, quantize and "
+               "kernel_bench; a crashing job takes the worker down)");
   CLI11_PARSE(app, argc, argv);
 
   for (const auto& l : labels) {
@@ -101,11 +123,65 @@ int main(int argc, char** argv) {
     }
     spdlog::info("qlab-worker: metrics on http://{}/metrics", metrics.address());
   }
-  qlab::worker::SetEvaluatorCacheDirectory(cache_dir);
-  auto executors = qlab::worker::BuiltInExecutors(
-      have_cuda, qlab::worker::CoordinatorDatasetSource(
-                     {options.coordinator, options.token, options.tls_ca_pem}));
-  qlab::worker::AssignDeviceKinds(executors, qlab::worker::TorchRunsOnCuda, &options.devices);
+  uint64_t memory_limit = qlab::worker::DefaultJobMemoryLimit(options.slots);
+  if (!memory_limit_text.empty()) {
+    auto parsed = qlab::worker::ParseMemorySize(memory_limit_text);
+    if (!parsed.ok()) {
+      spdlog::error("qlab-worker: {}", parsed.status().message());
+      return 2;
+    }
+    memory_limit = *parsed;
+  }
+  auto dataset_source = qlab::worker::CoordinatorDatasetSource(
+      {options.coordinator, options.token, options.tls_ca_pem});
+  auto executors = qlab::worker::BuiltInExecutors(have_cuda, dataset_source);
+  std::function<bool(int)> torch_runs_on_cuda = qlab::worker::TorchRunsOnCuda;
+  // Request and output files of the children, and (without --cache-dir) what they keep
+  // between jobs for the daemon's lifetime.
+  std::string work_dir = (std::filesystem::temp_directory_path() / "qlab-worker-XXXXXX").string();
+  if (mkdtemp(work_dir.data()) == nullptr) {
+    spdlog::error("qlab-worker: cannot create a folder under {}", std::filesystem::temp_directory_path().string());
+    return 1;
+  }
+  struct RemoveOnExit {
+    std::string dir;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_work_dir{work_dir};
+  if (evaluator.empty() && !in_process) evaluator = qlab::worker::DefaultEvaluatorPath();
+  if (in_process || evaluator.empty()) {
+    spdlog::warn("qlab-worker: {}: jobs run inside the daemon, so a crashing job takes it down",
+                 in_process ? "--in-process" : "no qlab-evaluate beside qlab-worker");
+    qlab::worker::SetEvaluatorCacheDirectory(cache_dir);
+  } else {
+    auto description = qlab::worker::DescribeEvaluator(evaluator);
+    if (!description.ok()) {
+      spdlog::error("qlab-worker: --evaluator: {}", description.status().message());
+      return 2;
+    }
+    qlab::worker::ChildEvaluatorOptions child;
+    child.evaluator_path = evaluator;
+    child.work_dir = work_dir;
+    child.cache_dir = cache_dir.empty() ? work_dir + "/cache" : cache_dir;
+    child.memory_limit_bytes = memory_limit;
+    auto children = qlab::worker::ChildExecutors(child, description->kinds, dataset_source);
+    for (const auto& kind : in_process_kinds) {
+      if (!executors.count(kind)) continue;  // a LibTorch kind: only qlab-evaluate has it
+      children[kind] = kind == "noop" && children.count("noop")
+                           ? qlab::worker::NoopWithFaultsInChild(std::move(executors[kind]),
+                                                                 std::move(children[kind]))
+                           : std::move(executors[kind]);
+    }
+    executors = std::move(children);
+    const int cuda_devices = description->torch_cuda_devices;
+    torch_runs_on_cuda = [cuda_devices](int ordinal) { return ordinal >= 0 && ordinal < cuda_devices; };
+    spdlog::info("qlab-worker: each job runs in {} (memory limit {})", evaluator,
+                 memory_limit == 0 ? std::string("none")
+                                   : std::to_string(memory_limit >> 20) + " MiB");
+  }
+  qlab::worker::AssignDeviceKinds(executors, torch_runs_on_cuda, &options.devices);
   for (const auto& d : options.devices) {
     std::string kinds;
     for (const auto& k : d.kinds) kinds += (kinds.empty() ? "" : ",") + k;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <new>
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +13,10 @@ namespace qlab::worker {
 namespace {
 
 using Clock = std::chrono::system_clock;
+
+// The most of a job's new output one heartbeat carries; older output is dropped (the final log
+// sent with the completion is whole up to 1 MiB).
+constexpr size_t kMaxLogPerHeartbeat = 256 << 10;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
@@ -225,7 +230,7 @@ void Worker::LeaseLoop() {
     std::lock_guard lock(mu_);
     for (const auto& l : resp.leases()) {
       LeasedJob job{l.job_id(), l.fencing_token(), l.kind(), l.params_json(), l.device(),
-                    l.experiment()};
+                    l.experiment(), l.timeout_s()};
       unacked_[job.job_id] = job.token;
       Running& r = running_[job.job_id];
       r.job = job;
@@ -254,18 +259,29 @@ void Worker::RunJob(int64_t job_id) {
   c.set_fencing_token(job.token);
   c.set_started_unix_ms(NowMs());
   auto executor = executors_.find(job.kind);
-  StatusOr<JobOutput> out = executor == executors_.end()
-                                ? StatusOr<JobOutput>(Status::Unimplemented(
-                                      "this worker has no executor for kind " + job.kind))
-                                : executor->second->Execute(job, *context);
+  StatusOr<JobOutput> out = Status::Unimplemented("this worker has no executor for kind " + job.kind);
+  if (executor != executors_.end()) {
+    // The barrier for jobs that run inside the daemon (the others run in a child evaluator):
+    // whatever escapes an evaluator fails its attempt as a crash, not the daemon.
+    try {
+      out = executor->second->Execute(job, *context);
+    } catch (const std::bad_alloc&) {
+      out = Status::Aborted("out of memory inside the worker daemon (std::bad_alloc)");
+    } catch (const std::exception& e) {
+      out = Status::Aborted(std::string("the evaluator threw: ") + e.what());
+    }
+  }
   c.set_finished_unix_ms(NowMs());
+  c.set_log(context->LogTail());
   if (out.ok()) {
     c.set_outcome(v1::Completion::OUTCOME_SUCCEEDED);
     ToProto(*out, &c);
   } else {
     c.set_outcome(v1::Completion::OUTCOME_FAILED);
     c.set_error(out.status().ToString());
-    spdlog::warn("qlab-worker: job {} failed: {}", job.job_id, out.status().ToString());
+    c.set_failure_class(FailureClassOf(out.status()));
+    spdlog::warn("qlab-worker: job {} failed ({}): {}", job.job_id, c.failure_class(),
+                 out.status().ToString());
   }
   {
     std::lock_guard lock(mu_);
@@ -292,6 +308,9 @@ void Worker::HeartbeatLoop() {
         auto r = running_.find(id);
         l->set_running(true);
         l->set_progress(r != running_.end() && r->second.context ? r->second.context->progress() : 1.0);
+        if (r != running_.end() && r->second.context) {
+          l->set_log_append(r->second.context->TakeNewLog(kMaxLogPerHeartbeat));
+        }
       }
     }
     v1::HeartbeatResponse resp;

@@ -185,9 +185,20 @@ class Client:
         row["attempt_history"] = [
             {"fencing_token": a.fencing_token, "worker_id": a.worker_id,
              "leased_unix_ms": a.leased_unix_ms, "started_unix_ms": a.started_unix_ms,
-             "finished_unix_ms": a.finished_unix_ms, "outcome": a.outcome, "error": a.error}
+             "finished_unix_ms": a.finished_unix_ms, "outcome": a.outcome, "error": a.error,
+             "failure_class": a.failure_class, "log_bytes": a.log_bytes}
             for a in job.attempt_history]
         return row
+
+    def logs(self, job_id, attempt=0):
+        """What attempt `attempt` (1-based; 0 = the latest) of a job's evaluator printed, as
+        `qlab logs` shows it: {"attempt", "attempts", "outcome", "failure_class", "log"}.
+        Raises NotFound for a job that has not run, InvalidArgument for an attempt it lacks."""
+        resp = self._call(self._jobs.GetJobLog,
+                          job_service_pb2.GetJobLogRequest(job_id=int(job_id), attempt=int(attempt)))
+        return {"attempt": resp.attempt, "attempts": resp.attempts, "outcome": resp.info.outcome,
+                "failure_class": resp.info.failure_class,
+                "log": resp.log.decode("utf-8", errors="replace")}
 
     def cancel(self, job_id=None, experiment=None):
         """Cancels one job, or every unfinished job of an experiment; returns how many."""
@@ -415,7 +426,7 @@ def _job_dict(job):
     return {"job_id": job.id, "experiment": job.experiment, "kind": job.spec.kind,
             "state": state_name(job.state), "params": parse_params(job.spec.params_json),
             "attempts": job.attempts, "worker_id": job.worker_id, "last_error": job.last_error,
-            "pending_reason": job.pending_reason, "progress": job.progress,
+            "failure_class": job.failure_class, "pending_reason": job.pending_reason, "progress": job.progress,
             "created_unix_ms": job.created_unix_ms, "started_unix_ms": job.started_unix_ms,
             "finished_unix_ms": job.finished_unix_ms}
 

@@ -187,6 +187,21 @@ def test_wait_times_out_on_jobs_nobody_runs(idle_coordinator):
     experiment.cancel()
 
 
+def test_a_crashing_job_is_poison_and_its_logs_are_kept(coordinator):
+    client = coordinator.client()
+    experiment = client.submit({"name": "py-crash", "kind": "noop", "params": {"fault": "abort"},
+                                "max_attempts": 1}).wait(progress=False, timeout=60)
+    job = client.job(experiment.job_ids[0])
+    assert job["state"] == "FAILED" and job["failure_class"] == "poison"
+    assert [a["failure_class"] for a in job["attempt_history"]] == ["crash"]
+    assert job["attempt_history"][0]["log_bytes"] > 0
+    logs = client.logs(experiment.job_ids[0])
+    assert (logs["attempt"], logs["attempts"], logs["failure_class"]) == (1, 1, "crash")
+    assert "injecting fault 'abort'" in logs["log"]
+    with pytest.raises(qlab.InvalidArgument, match="1 attempt"):
+        client.logs(experiment.job_ids[0], attempt=2)
+
+
 def test_workers_lists_the_live_worker(coordinator):
     workers = coordinator.client().workers()
     assert len(workers) == 1
