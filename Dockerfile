@@ -11,7 +11,7 @@ COPY scripts/setup scripts/setup
 RUN mkdir -p tests/web && scripts/setup
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DQLAB_BUILD_TESTS=OFF -DQLAB_BUILD_BENCH=OFF \
- && cmake --build /build -j"$(nproc)" --target qlab-server qlab-worker qlab qlab_sentencepiece
+ && cmake --build /build -j"$(nproc)" --target qlab-server qlab-worker qlab-evaluate qlab qlab_sentencepiece
 
 FROM debian:12 AS runtime-base
 RUN apt-get update && apt-get install -y --no-install-recommends \
@@ -34,7 +34,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       libtorch1.13 libopenblas0-pthread libsentencepiece0 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/worker/qlab-worker /usr/local/bin/qlab-worker
-# The SentencePiece shim is loaded from beside the worker binary (evaluators/accuracy/tokenizer.h).
+COPY --from=build /build/worker/qlab-evaluate /usr/local/bin/qlab-evaluate
+# The SentencePiece shim is loaded from beside qlab-evaluate (evaluators/accuracy/tokenizer.h).
 COPY --from=build /build/evaluators/accuracy/libqlab_sentencepiece.so /usr/local/bin/
 COPY models /usr/share/qlab/models
 EXPOSE 9100

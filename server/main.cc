@@ -27,8 +27,11 @@ int main(int argc, char** argv) {
                  "a lease not heartbeaten for this long expires")
       ->envname("QLAB_LEASE_TTL_MS")->capture_default_str()->check(CLI::Range(100, 3'600'000));
   app.add_option("--max-attempts", options.scheduler.default_max_attempts,
-                 "leases per job before it FAILS for lost workers")
+                 "evaluator crashes per job before it FAILS as poison (sweeps may set their own)")
       ->envname("QLAB_MAX_ATTEMPTS")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--max-infra-failures", options.scheduler.max_infra_failures,
+                 "attempts a job may lose to lost workers and expired leases before it FAILS")
+      ->envname("QLAB_MAX_INFRA_FAILURES")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--max-sweep-jobs", options.services.max_sweep_jobs,
                  "largest sweep accepted in one submission")
       ->envname("QLAB_MAX_SWEEP_JOBS")->capture_default_str()->check(CLI::Range(1, 10'000'000));

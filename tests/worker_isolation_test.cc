@@ -54,7 +54,10 @@ class WorkerIsolationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster_.StartServer();
-    worker_ = cluster_.StartWorker({"--job-memory-limit", "400M", "--worker-id", "w1"});
+    // Two slots: a retried job comes back to this worker while it has room, so a new lease of
+    // a job meets the finished thread of its previous attempt.
+    worker_ = cluster_.StartWorker(
+        {"--job-memory-limit", "400M", "--worker-id", "w1", "--slots", "2"});
     worker_pid_ = cluster_.worker(worker_).pid();
   }
 

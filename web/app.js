@@ -2,7 +2,7 @@
 // the current view when `changes` moves) and the table pages (experiments, jobs, one job,
 // workers). The chart pages live in charts.js, loaded with the chart library on first use.
 import {
-  STATES, api, apiUrl, h, clear, select, labelled, fmtNum, fmtTime, fmtAgo, fmtDuration,
+  STATES, api, apiText, apiUrl, h, clear, select, labelled, fmtNum, fmtTime, fmtAgo, fmtDuration,
   fmtBytes, fmtPairs, fmtValue, badge, parseHash, hashFor, go, table, toCsv, blobLink,
   downloads, errorBox, andFilters, listFilter, apiLink, storedToken, forgetToken,
 } from './core.js';
@@ -178,19 +178,42 @@ function pageKey(f) {
   return JSON.stringify([f.experiment, f.state, f.kind, f.datatype, f.device, f.filter, f.limit, f.before]);
 }
 
+// What each failure class means, for the job page's tooltip (DESIGN.md §5).
+const FAILURE_HELP = {
+  job_error: 'the job itself is wrong (params, input, timeout_s): not retried',
+  poison: 'the evaluator crashed on every attempt (max_attempts)',
+  infrastructure: 'attempts were lost to workers, leases or disks past the server\'s limit',
+};
+
 async function jobPage(el, route, ctx) {
   const id = route.args[0];
+  let shownAttempt = 0;  // 0: the latest
   const body = h('div');
   clear(el, h('h1', null, `Job ${id}`), body);
   async function load() {
     const j = await api(`jobs/${encodeURIComponent(id)}`, null, ctx);
     const metrics = Array.isArray(j.metrics) ? j.metrics
       : Object.entries(j.metrics || {}).map(([name, value]) => ({ name, value }));
+    const attempts = j.attempts_list || (Array.isArray(j.attempts) ? j.attempts : []);
+    if (shownAttempt > attempts.length || shownAttempt === 0) shownAttempt = attempts.length;
+    const logView = h('div', { class: 'card' },
+      h('div', { class: 'tabs', id: 'log-attempts' }, attempts.map((a, i) => h('button', {
+        class: i + 1 === shownAttempt ? '' : 'secondary',
+        onclick: () => { shownAttempt = i + 1; load(); },
+      }, `Attempt ${i + 1}${a.failure_class ? ` (${a.failure_class})` : ''}`))),
+      h('pre', { class: 'log', id: 'attempt-log' }, 'loading…'));
+    if (attempts.length) {
+      // The evaluator's stderr (the last 1 MiB), while it runs and after.
+      apiText(`jobs/${encodeURIComponent(id)}/log`, { attempt: shownAttempt }, ctx)
+        .then((text) => { logView.querySelector('#attempt-log').textContent = text || '(nothing printed)'; })
+        .catch((e) => { logView.querySelector('#attempt-log').textContent = e.message; });
+    }
     clear(body,
       h('div', { class: 'card' },
         h('dl', { class: 'kv' },
           h('dt', null, 'State'), h('dd', null, badge(j.state), j.progress ? ` ${fmtNum(j.progress)}` : ''),
           j.state === 'PENDING' ? [h('dt', null, 'Why pending'), h('dd', { class: 'reason', id: 'pending-reason' }, j.pending_reason || 'waiting for a free worker')] : null,
+          j.failure_class ? [h('dt', null, 'Failure'), h('dd', { class: 'error', id: 'failure-class', title: FAILURE_HELP[j.failure_class] || '' }, j.failure_class)] : null,
           j.last_error ? [h('dt', null, 'Last error'), h('dd', { class: 'error', id: 'last-error' }, j.last_error)] : null,
           h('dt', null, 'Experiment'), h('dd', null, h('a', { href: hashFor('experiment', null, j.experiment) }, j.experiment)),
           h('dt', null, 'Kind'), h('dd', null, j.kind),
@@ -216,9 +239,11 @@ async function jobPage(el, route, ctx) {
         { label: 'Started', get: (a) => fmtTime(a.started_unix_ms) },
         { label: 'Finished', get: (a) => fmtTime(a.finished_unix_ms) },
         { label: 'Lease expiry', get: (a) => fmtTime(a.lease_expiry_unix_ms) },
-        { label: 'Outcome', get: (a) => a.outcome || '' },
+        { label: 'Outcome', get: (a) => a.outcome || 'live' },
+        { label: 'Class', get: (a) => a.failure_class || '' },
         { label: 'Error', get: (a) => (a.error ? h('span', { class: 'reason' }, a.error) : '') },
-      ], j.attempts_list || (Array.isArray(j.attempts) ? j.attempts : []), { id: 'attempts', empty: 'No attempt yet.' }),
+      ], attempts, { id: 'attempts', empty: 'No attempt yet.' }),
+      attempts.length ? [h('h2', null, 'Log'), logView] : null,
       (j.latency && j.latency.length) ? [h('h2', null, 'Latency sample sets'), table([
         { label: 'Architecture', cls: 'trunc', get: (s) => s.arch_key, title: (s) => s.arch_key },
         { label: 'Device', get: (s) => s.device },

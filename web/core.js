@@ -79,22 +79,36 @@ async function authorizedFetch(url, { signal, headers } = {}) {
   }
 }
 
-export async function api(path, params, { signal } = {}) {
+// The answer's text, or an ApiError naming the server's error (its JSON "error" when it has one).
+async function apiFetch(path, params, signal, accept) {
   let res;
   try {
-    res = await authorizedFetch(apiUrl(path, params), { signal, headers: { Accept: 'application/json' } });
+    res = await authorizedFetch(apiUrl(path, params), { signal, headers: { Accept: accept } });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'the server cannot be reached (' + e.message + ')');
   }
   const text = await res.text();
-  let body = null;
-  try { body = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
   if (!res.ok) {
+    let body = null;
+    try { body = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
     throw new ApiError(res.status, (body && body.error) || `HTTP ${res.status}: ${text.slice(0, 200)}`);
   }
-  if (body === null && text) throw new ApiError(res.status, 'the server answered with something that is not JSON');
-  return body;
+  return text;
+}
+
+export async function api(path, params, { signal } = {}) {
+  const text = await apiFetch(path, params, signal, 'application/json');
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    throw new ApiError(200, 'the server answered with something that is not JSON');
+  }
+}
+
+// A route that answers text (a job attempt's log).
+export async function apiText(path, params, { signal } = {}) {
+  return apiFetch(path, params, signal, 'text/plain');
 }
 
 // Metric names of a join (DESIGN §10 "Joins"), as the server names them: a name both

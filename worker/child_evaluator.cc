@@ -160,7 +160,8 @@ class ChildExecutor final : public JobExecutor {
                           {"experiment", job.experiment}};
     RETURN_IF_ERROR(WriteFile(request_path, request.dump()));
     std::vector<std::string> argv = {options_.evaluator_path, "--request", request_path,
-                                     "--output", output_path};
+                                     "--output", output_path, "--parent-pid",
+                                     std::to_string(getpid())};
     if (!options_.cache_dir.empty()) {
       argv.insert(argv.end(), {"--cache-dir", options_.cache_dir});
     }

@@ -3,8 +3,8 @@
 // that child, never the daemon.
 //
 // Protocol with the child (worker/evaluate_main.cc):
-//   argv     qlab-evaluate --request FILE --output FILE [--cache-dir DIR]
-//                          [--memory-limit-bytes N]
+//   argv     qlab-evaluate --request FILE --output FILE --parent-pid PID [--cache-dir DIR]
+//                          [--memory-limit-bytes N]     (it dies with PID)
 //   request  {"job_id", "kind", "params_json", "device", "experiment"}
 //   stdout   lines "progress <fraction>"
 //   stderr   the attempt's log (kept, last 1 MiB, and streamed with heartbeats)

@@ -1,6 +1,7 @@
 // qlab-evaluate: runs one job in its own process for the worker daemon (worker/child_evaluator.h
 // holds the protocol). It links the evaluators (LibTorch, CUDA) and no gRPC, so a GPU machine
 // can build it against its own LibTorch while the daemon comes from wherever gRPC is.
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -95,7 +96,14 @@ int main(int argc, char** argv) {
   app.add_option("--cache-dir", cache_dir, "what outlives a job (accuracy reference passes)");
   app.add_option("--memory-limit-bytes", memory_limit, "address-space backstop beyond the load");
   app.add_flag("--describe", describe, "print the kinds this build runs, as JSON, and exit");
+  pid_t parent = 0;
+  app.add_option("--parent-pid", parent, "die with this process (the worker daemon)");
   CLI11_PARSE(app, argc, argv);
+  if (parent > 0) {
+    // A killed daemon must not leave its evaluators running jobs whose leases it has lost.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) return 1;  // it died before the line above
+  }
 
   auto executors = qlab::worker::BuiltInExecutors(/*have_cuda_device=*/false);
   if (describe) {

@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <filesystem>
 
@@ -13,6 +16,25 @@
 #include "worker/data_roots.h"
 #include "worker/worker.h"
 #include "worker/worker_metrics.h"
+
+namespace {
+
+// A SIGKILLed daemon leaves its folder of children's files behind; the next one on the machine
+// removes the folders whose daemon (the pid in the name) is gone.
+void RemoveFoldersOfDeadWorkers(const std::filesystem::path& tmp) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    int pid = 0;
+    char rest[32];
+    if (std::sscanf(name.c_str(), "qlab-worker-%d-%31s", &pid, rest) != 2 || pid <= 0) continue;
+    if (std::filesystem::exists("/proc/" + std::to_string(pid))) continue;
+    std::error_code ignored;
+    std::filesystem::remove_all(it->path(), ignored);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   qlab::KeepLargeBuffersInHeap();  // evaluators allocate tens of MB per operator
@@ -138,7 +160,9 @@ int main(int argc, char** argv) {
   std::function<bool(int)> torch_runs_on_cuda = qlab::worker::TorchRunsOnCuda;
   // Request and output files of the children, and (without --cache-dir) what they keep
   // between jobs for the daemon's lifetime.
-  std::string work_dir = (std::filesystem::temp_directory_path() / "qlab-worker-XXXXXX").string();
+  RemoveFoldersOfDeadWorkers(std::filesystem::temp_directory_path());
+  std::string work_dir = (std::filesystem::temp_directory_path() /
+                          ("qlab-worker-" + std::to_string(getpid()) + "-XXXXXX")).string();
   if (mkdtemp(work_dir.data()) == nullptr) {
     spdlog::error("qlab-worker: cannot create a folder under {}", std::filesystem::temp_directory_path().string());
     return 1;

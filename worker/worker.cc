@@ -64,6 +64,14 @@ void ToProto(const JobOutput& out, v1::Completion* c) {
   }
 }
 
+// The token `req` reported for `job_id`; 0 when it reported none.
+int64_t ReportedToken(const v1::HeartbeatRequest& req, int64_t job_id) {
+  for (const auto& l : req.leases()) {
+    if (l.job_id() == job_id) return l.fencing_token();
+  }
+  return 0;
+}
+
 }  // namespace
 
 Worker::Worker(WorkerOptions options, ExecutorMap executors)
@@ -151,17 +159,17 @@ void Worker::Run() {
       }
       return true;
     });
-    for (auto& [id, r] : running_) {
+    for (auto& [token, r] : running_) {
       if (r.finished) continue;
       r.dropped = true;  // its result must not be sent: the lease is given back instead
       r.context->Cancel();
       v1::Completion c;
-      c.set_job_id(id);
-      c.set_fencing_token(r.job.token);
+      c.set_job_id(r.job.job_id);
+      c.set_fencing_token(token);
       c.set_outcome(v1::Completion::OUTCOME_RELEASED);
       c.set_error("worker stopping");
       outbox_.push_back(std::move(c));
-      spdlog::info("qlab-worker: giving back job {}", id);
+      spdlog::info("qlab-worker: giving back job {}", r.job.job_id);
     }
   }
   cv_.notify_all();
@@ -232,11 +240,13 @@ void Worker::LeaseLoop() {
       LeasedJob job{l.job_id(), l.fencing_token(), l.kind(), l.params_json(), l.device(),
                     l.experiment(), l.timeout_s()};
       unacked_[job.job_id] = job.token;
-      Running& r = running_[job.job_id];
+      // By lease, not job: a retried job can come back to this worker while the thread of its
+      // previous attempt is still to be joined.
+      Running& r = running_[job.token];
       r.job = job;
       r.context = std::make_shared<JobContext>();
-      const int64_t id = job.job_id;
-      r.thread = std::thread([this, id] { RunJob(id); });
+      const int64_t token = job.token;
+      r.thread = std::thread([this, token] { RunJob(token); });
     }
     // Report new jobs as running at once rather than a heartbeat interval later.
     if (resp.leases_size() > 0) {
@@ -246,13 +256,13 @@ void Worker::LeaseLoop() {
   }
 }
 
-void Worker::RunJob(int64_t job_id) {
+void Worker::RunJob(int64_t token) {
   LeasedJob job;
   std::shared_ptr<JobContext> context;
   {
     std::lock_guard lock(mu_);
-    job = running_.at(job_id).job;
-    context = running_.at(job_id).context;
+    job = running_.at(token).job;
+    context = running_.at(token).context;
   }
   v1::Completion c;
   c.set_job_id(job.job_id);
@@ -285,7 +295,7 @@ void Worker::RunJob(int64_t job_id) {
   }
   {
     std::lock_guard lock(mu_);
-    Running& r = running_.at(job_id);
+    Running& r = running_.at(token);
     if (!r.dropped) outbox_.push_back(std::move(c));
     r.finished = true;
   }
@@ -305,7 +315,7 @@ void Worker::HeartbeatLoop() {
         auto* l = req.add_leases();
         l->set_job_id(id);
         l->set_fencing_token(token);
-        auto r = running_.find(id);
+        auto r = running_.find(token);
         l->set_running(true);
         l->set_progress(r != running_.end() && r->second.context ? r->second.context->progress() : 1.0);
         if (r != running_.end() && r->second.context) {
@@ -332,14 +342,26 @@ void Worker::HeartbeatLoop() {
         cv_.notify_all();
       }
       for (int64_t id : resp.cancel_job_ids()) {
-        auto r = running_.find(id);
+        auto current = unacked_.find(id);
+        // The answer is about the lease this heartbeat reported: when the job has been leased
+        // to us again since (a retry), the new lease is not the one to stop.
+        const int64_t reported = ReportedToken(req, id);
+        if (current != unacked_.end() && reported != 0 && reported != current->second) continue;
+        const int64_t token = current == unacked_.end() ? reported : current->second;
+        auto r = running_.find(token);
         if (r != running_.end() && !r->second.finished) {
           r->second.dropped = true;
           r->second.context->Cancel();
           spdlog::info("qlab-worker: job {} is no longer ours (cancelled or expired); stopping it", id);
         }
+        const size_t unsent = std::erase_if(outbox_, [id, token](const v1::Completion& c) {
+          return c.job_id() == id && c.fencing_token() == token;
+        });
+        if (unsent > 0) {
+          spdlog::warn("qlab-worker: job {} finished here but its lease is gone (expired or "
+                       "cancelled); its result is dropped", id);
+        }
         unacked_.erase(id);
-        std::erase_if(outbox_, [id](const v1::Completion& c) { return c.job_id() == id; });
       }
     } else if (st.error_code() == grpc::NOT_FOUND) {
       RegisterWithRetry();

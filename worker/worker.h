@@ -63,7 +63,7 @@ class Worker {
   void LeaseLoop();
   void HeartbeatLoop();
   void SenderLoop();
-  void RunJob(int64_t job_id);
+  void RunJob(int64_t token);
   void Enqueue(v1::Completion completion);
   void Backoff(int* attempt);
   void ReapFinishedLocked();
@@ -77,7 +77,7 @@ class Worker {
   std::condition_variable cv_;
   std::string worker_id_;                         // guarded by mu_
   int64_t heartbeat_interval_ms_ = 1000;          // guarded by mu_
-  std::map<int64_t, Running> running_;            // guarded by mu_: executing jobs
+  std::map<int64_t, Running> running_;            // guarded by mu_: executing jobs by token
   std::map<int64_t, int64_t> unacked_;            // guarded by mu_: job -> token awaiting ack
   std::vector<v1::Completion> outbox_;            // guarded by mu_
   std::vector<std::thread> done_threads_;         // guarded by mu_: finished, to be joined

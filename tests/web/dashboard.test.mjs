@@ -294,6 +294,31 @@ test('job detail shows attempts and the error', async () => {
   await page.close();
 });
 
+test('a crashing job shows its failure class and each attempt\'s log', async () => {
+  const r = await submit(server, dir, { name: 'crashing', kind: 'noop', params: { fault: 'abort' }, max_attempts: 2 }, { wait: false });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  let job;
+  for (let i = 0; i < 400; i++) {
+    job = (await api('jobs?experiment=crashing')).jobs[0];
+    if (job && job.state === 'FAILED') break;
+    await sleep(50);
+  }
+  assert.equal(job.state, 'FAILED', JSON.stringify(job));
+  const { page, errors } = await open(`/job/${job.job_id}`);
+  assert.equal((await page.textContent('#failure-class')).trim(), 'poison');
+  const classes = await page.$$eval('#attempts tbody tr td:nth-child(8)', (t) => t.map((x) => x.textContent));
+  assert.deepEqual(classes, ['crash', 'crash']);
+  await page.waitForFunction(() => /injecting fault 'abort'/.test(document.querySelector('#attempt-log')?.textContent || ''));
+  const tabs = await page.$$eval('#log-attempts button', (b) => b.map((x) => x.textContent));
+  assert.deepEqual(tabs, ['Attempt 1 (crash)', 'Attempt 2 (crash)']);
+  await page.click('#log-attempts button:first-child');
+  await page.waitForFunction(() => document.querySelector('#log-attempts button:first-child')?.className === '');
+  await page.waitForFunction(() => /injecting fault 'abort'/.test(document.querySelector('#attempt-log')?.textContent || ''));
+  await shot(page, 'job-crash-log');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('workers page shows devices, last heartbeat and running jobs', async () => {
   // A job that runs until cancelled, so the worker has something to show.
   const r = await submit(server, dir, { name: 'slow', kind: 'noop', params: { duration_ms: 120000 }, axes: { seq: [1] } }, { wait: false });
