@@ -68,6 +68,30 @@ TEST(SweepTest, BadInputNamesTheField) {
                     "batch": 0}})", "batch");
 }
 
+TEST(SweepTest, TimeoutReachesEveryJobAndIsBounded) {
+  auto sweep = ExpandSweep(R"({"name": "t", "kind": "noop", "timeout_s": 90,
+                               "axes": {"seq": [1, 2, 3]}})", 100);
+  ASSERT_TRUE(sweep.ok()) << sweep.status().ToString();
+  ASSERT_EQ(sweep->jobs.size(), 3u);
+  for (const auto& j : sweep->jobs) EXPECT_EQ(j.timeout_s, 90);
+  EXPECT_EQ(ExpandSweep(R"({"name": "t", "kind": "noop"})", 100)->jobs[0].timeout_s, 0);
+  for (const char* bad : {R"(-1)", R"("90")", R"(1.5)", R"(2592001)"}) {
+    auto refused = ExpandSweep(std::string(R"({"name": "t", "kind": "noop", "timeout_s": )") + bad + "}", 100);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("timeout_s must be an integer in [0, 2592000]"),
+              std::string::npos) << refused.status().message();
+  }
+  EXPECT_FALSE(MakeJobSpec("noop", "{}", {}, 0, 0, -5).ok());
+  EXPECT_EQ(MakeJobSpec("noop", "{}", {}, 0, 0, 7)->timeout_s, 7);
+}
+
+TEST(SweepTest, NoopFaultsAreNamedAndChecked) {
+  EXPECT_TRUE(ExpandSweep(R"({"name": "f", "kind": "noop", "params": {"fault": "segv"}})", 10).ok());
+  auto bad = ExpandSweep(R"({"name": "f", "kind": "noop", "params": {"fault": "reboot"}})", 10);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("fault must be one of"), std::string::npos);
+}
+
 TEST(SweepTest, HostileNestingAndSizesAreRefusedBeforeParsing) {
   // 100,000 levels once crashed whoever recursed into them (a JSON writer, a validator).
   ExpectInvalid(R"({"name": "a", "kind": "noop", "params": {"label": )" + std::string(100000, '[') +

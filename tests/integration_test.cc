@@ -226,6 +226,7 @@ TEST(IntegrationTest, WorkerSigtermGivesBackItsLease) {
   v1::Job j = GetJob(c, job);
   EXPECT_EQ(j.state(), v1::JOB_STATE_PENDING) << "given back at once, not after the lease TTL";
   EXPECT_EQ(j.attempts(), 0);
+  ASSERT_EQ(j.attempt_history_size(), 1);
   EXPECT_EQ(j.attempt_history(0).outcome(), "released");
 }
 
