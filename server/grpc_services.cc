@@ -91,6 +91,19 @@ storage::Requirements FromProto(const v1::Requirements& r) {
           r.exclusive()};
 }
 
+void AttemptToProto(const storage::AttemptRecord& a, v1::Attempt* p) {
+  p->set_fencing_token(a.token);
+  p->set_worker_id(a.worker_id);
+  p->set_leased_unix_ms(a.leased_unix_ms);
+  p->set_started_unix_ms(a.started_unix_ms);
+  p->set_finished_unix_ms(a.finished_unix_ms);
+  p->set_lease_expiry_unix_ms(a.lease_expiry_unix_ms);
+  p->set_outcome(a.outcome);
+  p->set_error(a.error);
+  p->set_failure_class(a.failure_class);
+  p->set_log_bytes(a.log_bytes);
+}
+
 }  // namespace
 
 Status JobServiceImpl::FillJob(const storage::JobRecord& r, bool detail, v1::Job* out) {
@@ -126,19 +139,7 @@ Status JobServiceImpl::FillJob(const storage::JobRecord& r, bool detail, v1::Job
   }
   if (!detail) return Status::Ok();
   ASSIGN_OR_RETURN(auto attempts, store_->GetAttempts(r.id));
-  for (const auto& a : attempts) {
-    auto* p = out->add_attempt_history();
-    p->set_fencing_token(a.token);
-    p->set_worker_id(a.worker_id);
-    p->set_leased_unix_ms(a.leased_unix_ms);
-    p->set_started_unix_ms(a.started_unix_ms);
-    p->set_finished_unix_ms(a.finished_unix_ms);
-    p->set_lease_expiry_unix_ms(a.lease_expiry_unix_ms);
-    p->set_outcome(a.outcome);
-    p->set_error(a.error);
-    p->set_failure_class(a.failure_class);
-    p->set_log_bytes(a.log_bytes);
-  }
+  for (const auto& a : attempts) AttemptToProto(a, out->add_attempt_history());
   ASSIGN_OR_RETURN(auto metrics, store_->GetMetrics(r.id));
   for (const auto& m : metrics) MetricToProto(m, out->add_metrics());
   return Status::Ok();
@@ -221,17 +222,8 @@ grpc::Status JobServiceImpl::GetJobLog(grpc::ServerContext* ctx, const v1::GetJo
   resp->set_attempt(log->number);
   resp->set_attempts(log->count);
   resp->set_state(static_cast<v1::JobState>(job->state));
-  auto* a = resp->mutable_info();
-  a->set_fencing_token(log->attempt.token);
-  a->set_worker_id(log->attempt.worker_id);
-  a->set_leased_unix_ms(log->attempt.leased_unix_ms);
-  a->set_started_unix_ms(log->attempt.started_unix_ms);
-  a->set_finished_unix_ms(log->attempt.finished_unix_ms);
-  a->set_lease_expiry_unix_ms(log->attempt.lease_expiry_unix_ms);
-  a->set_outcome(log->attempt.outcome);
-  a->set_error(log->attempt.error);
-  a->set_failure_class(log->attempt.failure_class);
-  a->set_log_bytes(static_cast<int64_t>(log->log.size()));
+  AttemptToProto(log->attempt, resp->mutable_info());
+  resp->mutable_info()->set_log_bytes(static_cast<int64_t>(log->log.size()));
   resp->set_log(std::move(log->log));
   return grpc::Status::OK;
 }
