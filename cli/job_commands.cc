@@ -37,8 +37,10 @@ int CmdJobs(Client& c, const std::string& experiment, const std::string& state,
   std::vector<std::vector<std::string>> cells;
   for (const auto& j : resp.jobs()) {
     std::string note = j.state() == v1::JOB_STATE_PENDING ? j.pending_reason()
-                       : j.state() == v1::JOB_STATE_FAILED ? j.last_error()
-                                                           : j.worker_id();
+                       : j.state() == v1::JOB_STATE_FAILED
+                           ? (j.failure_class().empty() ? "" : "[" + j.failure_class() + "] ") +
+                                 j.last_error()
+                           : j.worker_id();
     cells.push_back({std::to_string(j.id()), j.experiment(), j.spec().kind(), StateName(j.state()),
                      std::to_string(j.attempts()), Ago(j.created_unix_ms()), note});
   }

@@ -101,7 +101,7 @@ CompletionDecision Decide(const CompletionRecord& r, const std::string& attempt_
   if (attempt_class == kCrash) {
     if (attempts >= max_attempts) {
       d.job_failure_class = kPoison;
-      d.error = "poison: the evaluator crashed on all " + std::to_string(attempts) +
+      d.error = "the evaluator crashed on all " + std::to_string(attempts) +
                 " attempt(s) (max_attempts); last: " + r.error;
     } else {
       d.target = JobState::kPending;

@@ -129,6 +129,11 @@ TEST_F(WorkerIsolationTest, CrashingHangingAndHungryJobsFailWithTheirClassAndThe
   EXPECT_NE(out.find("failed (crash)"), std::string::npos) << out;
   EXPECT_NE(cluster_.Cli({"logs", std::to_string(segv), "--attempt", "3"}, &out), 0);
   EXPECT_NE(out.find("has 2 attempt(s)"), std::string::npos) << out;
+  ASSERT_EQ(cluster_.Cli({"jobs", "--experiment", "faults", "--state", "failed"}, &out), 0) << out;
+  EXPECT_NE(out.find("[poison] the evaluator crashed on all 2 attempt(s) (max_attempts); last: "
+                     "ABORTED: the evaluator was killed by SIGSEGV"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("[job_error] DEADLINE_EXCEEDED: timeout_s"), std::string::npos) << out;
   ASSERT_EQ(cluster_.Cli({"show", std::to_string(segv)}, &out), 0) << out;
   EXPECT_NE(out.find("failure:  poison"), std::string::npos) << out;
   EXPECT_NE(out.find("failed (crash)"), std::string::npos) << out;
