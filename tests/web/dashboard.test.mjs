@@ -297,8 +297,8 @@ test('job detail shows attempts and the error', async () => {
 test('a crashing job shows its failure class and each attempt\'s log', async () => {
   const r = await submit(server, dir, { name: 'crashing', kind: 'noop', params: { fault: 'abort' }, max_attempts: 2 }, { wait: false });
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  let job;
-  for (let i = 0; i < 400; i++) {
+  let job;  // two attempts, each a child that loads LibTorch: seconds on a loaded machine
+  for (let i = 0; i < 1200; i++) {
     job = (await api('jobs?experiment=crashing')).jobs[0];
     if (job && job.state === 'FAILED') break;
     await sleep(50);
