@@ -371,8 +371,11 @@ void Worker::HeartbeatLoop() {
     } else if (attempt++ == 0) {
       spdlog::warn("qlab-worker: heartbeat: {}", st.error_message());
     }
+    // After a failed heartbeat, try again on the RPC backoff rather than a whole interval later:
+    // a restarted coordinator then hears from its workers within a second or two.
+    const int64_t wait_ms = attempt > 0 ? std::min(interval, RetryDelayMs(attempt - 1)) : interval;
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(interval),
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                  [&] { return sender_done_.load() || heartbeat_now_; });
     heartbeat_now_ = false;
   }
