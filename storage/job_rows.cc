@@ -31,6 +31,20 @@ Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int6
   return Status::Ok();
 }
 
+Status FinishAttempt(Connection& c, int64_t token, const std::string& outcome,
+                     const std::string& error, const std::string& failure_class,
+                     int64_t started_ms, int64_t finished_ms) {
+  ASSIGN_OR_RETURN(Statement * s,
+                   c.Prepare("UPDATE attempt SET outcome=?, error=?, failure_class=?, "
+                             "finished_unix_ms=?, "
+                             "started_unix_ms=CASE WHEN ?>0 THEN ? ELSE started_unix_ms END "
+                             "WHERE token=?"));
+  s->Bind(1, outcome).Bind(2, error).Bind(3, failure_class).Bind(4, finished_ms)
+      .Bind(5, started_ms).Bind(6, started_ms).Bind(7, token);
+  return s->Run();
+}
+
+
 Status InsertExperiment(Connection& c, const ExperimentRecord& e, int64_t now_ms, int64_t* id) {
   ASSIGN_OR_RETURN(Statement * s,
                    c.Prepare("INSERT INTO experiment(name, owner, kind, created_unix_ms, "

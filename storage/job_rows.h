@@ -30,6 +30,11 @@ Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int6
 // Inserts an experiment; ALREADY_EXISTS (naming it) when the name is taken.
 Status InsertExperiment(Connection& c, const ExperimentRecord& e, int64_t now_ms, int64_t* id);
 
+// Ends the live attempt of a lease with an outcome (and the failure class of a failed one).
+Status FinishAttempt(Connection& c, int64_t token, const std::string& outcome,
+                     const std::string& error, const std::string& failure_class,
+                     int64_t started_ms, int64_t finished_ms);
+
 // The last kMaxAttemptLogBytes of `log`.
 std::string LogTail(std::string log);
 // Stores `log`'s tail as the whole log of attempt `token`, replacing what was streamed.
