@@ -22,6 +22,7 @@
 
 #include "common/job_output_json.h"
 #include "evaluators/predictor/predictor_params.h"
+#include "worker/devices.h"
 
 extern char** environ;
 
@@ -43,11 +44,6 @@ uint64_t ResidentBytes(pid_t pid) {
   uint64_t size_pages = 0, resident_pages = 0;
   if (!(statm >> size_pages >> resident_pages)) return 0;
   return resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
-uint64_t MachineMemoryBytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  return pages > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 StatusOr<std::string> ReadSmallFile(const std::string& path, uintmax_t max_bytes) {
@@ -425,7 +421,7 @@ StatusOr<uint64_t> ParseMemorySize(const std::string& text) {
   double scale = 1;
   if (unit == "%") {
     if (value > 100) return bad();
-    return static_cast<uint64_t>(static_cast<double>(MachineMemoryBytes()) * value / 100.0);
+    return static_cast<uint64_t>(static_cast<double>(HostMemoryBytes()) * value / 100.0);
   }
   if (unit == "K" || unit == "k") scale = 1024.0;
   else if (unit == "M" || unit == "m") scale = 1024.0 * 1024;
@@ -437,7 +433,7 @@ StatusOr<uint64_t> ParseMemorySize(const std::string& text) {
 }
 
 uint64_t DefaultJobMemoryLimit(int slots) {
-  return static_cast<uint64_t>(static_cast<double>(MachineMemoryBytes()) * 0.8 /
+  return static_cast<uint64_t>(static_cast<double>(HostMemoryBytes()) * 0.8 /
                                std::max(1, slots));
 }
 

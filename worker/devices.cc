@@ -23,12 +23,13 @@ std::string CpuModel() {
   return "unknown CPU";
 }
 
+
+}  // namespace
+
 uint64_t HostMemoryBytes() {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
-
-}  // namespace
 
 std::vector<DeviceInfo> DiscoverDevices(std::string* why_no_cuda) {
   std::vector<DeviceInfo> out;

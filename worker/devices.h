@@ -5,6 +5,7 @@
 // so the worker does not advertise what it cannot run.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@
 namespace qlab::worker {
 
 using qlab::DeviceInfo;
+
+// This machine's physical memory in bytes; 0 when unknown.
+uint64_t HostMemoryBytes();
 
 // Every device found. `why_no_cuda` (optional) receives why no CUDA device is listed.
 std::vector<DeviceInfo> DiscoverDevices(std::string* why_no_cuda = nullptr);
