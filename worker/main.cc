@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   bool list_devices = false;
   std::string cache_dir;
   app.add_option("--cache-dir", cache_dir,
-                 "keep what outlives a job here (accuracy reference passes); default: memory only")
+                 "keep what outlives a job here (accuracy reference passes); default: a folder that "
+                 "lasts as long as this worker")
       ->envname("QLAB_CACHE_DIR");
   app.add_flag("--list-devices", list_devices, "print the devices found and exit");
   std::string evaluator, memory_limit_text;
