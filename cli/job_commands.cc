@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <set>
 #include <thread>
 
 #include "cli/table.h"
@@ -82,6 +84,24 @@ void PrintJob(const v1::Job& j) {
   for (const auto& m : j.metrics()) {
     std::printf("  %-20s %s %s\n", m.name().c_str(), FormatNumber(m.value()).c_str(), m.unit().c_str());
   }
+  if (!j.comparability_key().empty()) {
+    std::printf("  comparability key: %s  (environment %s)\n", j.comparability_key().c_str(),
+                j.environment_key().c_str());
+    if (!j.backend().empty()) std::printf("  backend:  %s\n", j.backend().c_str());
+  }
+  if (!j.flag().empty()) std::printf("  FLAGGED:  %s\n", j.flag().c_str());
+  if (!j.context_json().empty()) {
+    // What the keys hash, one leaf a line: what tells this figure's set-up from another's.
+    std::function<void(const json&, const std::string&)> leaves = [&](const json& v, const std::string& at) {
+      if (v.is_object()) {
+        for (const auto& [k, e] : v.items()) leaves(e, at.empty() ? k : at + "." + k);
+      } else {
+        std::printf("    %-32s %s\n", at.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+      }
+    };
+    std::printf("  context:\n");
+    leaves(json::parse(j.context_json(), nullptr, false), "");
+  }
 }
 
 }  // namespace
@@ -100,7 +120,12 @@ int CmdShow(Client& c, int64_t id, bool as_json) {
                  {"params", ojson::parse(j.spec().params_json(), nullptr, false)},
                  {"metrics", metrics}, {"attempts", j.attempts()}, {"worker_id", j.worker_id()},
                  {"last_error", j.last_error()}, {"failure_class", j.failure_class()},
-                 {"pending_reason", j.pending_reason()}};
+                 {"pending_reason", j.pending_reason()},
+                 {"comparability_key", j.comparability_key()},
+                 {"environment_key", j.environment_key()}, {"backend", j.backend()},
+                 {"flag", j.flag()},
+                 {"context", j.context_json().empty() ? ojson(nullptr)
+                                                      : ojson::parse(j.context_json(), nullptr, false)}};
     ojson attempts = ojson::array();
     for (const auto& a : j.attempt_history()) {
       attempts.push_back({{"fencing_token", a.fencing_token()}, {"worker_id", a.worker_id()},
@@ -238,21 +263,59 @@ int CmdArtifacts(Client& c, int64_t job_id, const std::string& name, const std::
   return 0;
 }
 
-int CmdWorkers(Client& c) {
+// Each device's capability matrix: one row per datatype any device lists, one column per device.
+int PrintFormats(const v1::ListWorkersResponse& resp) {
+  std::vector<std::string> header = {"datatype"};
+  std::vector<const v1::Device*> devices;
+  std::set<std::string> names;
+  for (const auto& w : resp.workers()) {
+    for (const auto& d : w.devices()) {
+      header.push_back(w.worker_id() + " " + d.name());
+      devices.push_back(&d);
+      for (const auto& [name, level] : d.formats()) names.insert(name);
+    }
+  }
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& name : names) {
+    std::vector<std::string> line = {name};
+    for (const auto* d : devices) {
+      auto it = d->formats().find(name);
+      line.push_back(it == d->formats().end() ? "-" : it->second);
+    }
+    cells.push_back(std::move(line));
+  }
+  std::fputs(FormatTable(header, cells).c_str(), stdout);
+  std::printf("native: a packed kernel runs it (kernel_bench); emulated: simulated in higher "
+              "precision (quantize, accuracy); -: not on this device\n");
+  return 0;
+}
+
+int CmdWorkers(Client& c, bool formats) {
   v1::ListWorkersResponse resp;
   grpc::Status st = c.workers().ListWorkers(c.Ctx().get(), v1::ListWorkersRequest(), &resp);
   if (!st.ok()) return Fail(st, "workers");
+  if (formats) return PrintFormats(resp);
   std::vector<std::vector<std::string>> cells;
   for (const auto& w : resp.workers()) {
     std::string devices, kinds, running;
     for (const auto& d : w.devices()) devices += (devices.empty() ? "" : "; ") + d.name() + " " + d.model();
     for (const auto& k : w.kinds()) kinds += (kinds.empty() ? "" : ",") + k;
     for (auto id : w.running_job_ids()) running += (running.empty() ? "" : ",") + std::to_string(id);
-    const std::string status = std::string(w.live() ? "live" : "gone") + (w.draining() ? ", draining" : "");
+    std::string status = std::string(w.live() ? "live" : "gone") + (w.draining() ? ", draining" : "");
+    std::string canaries;
+    for (const auto& cy : w.canaries()) {
+      if (cy.quarantined()) status += ", " + cy.device() + " QUARANTINED";
+      char text[160];
+      std::snprintf(text, sizeof(text), "%s %s %.0f us (baseline %.0f ± %.0f, %d kept)",
+                    cy.device().c_str(), cy.verdict().c_str(), cy.median_us(),
+                    cy.baseline_median_us(), cy.baseline_spread_us(), cy.history());
+      canaries += (canaries.empty() ? "" : "; ") + std::string(text);
+    }
     cells.push_back({w.worker_id(), status, Ago(w.last_heartbeat_unix_ms()),
-                     std::to_string(w.slots()), running, kinds, devices});
+                     std::to_string(w.slots()), running, kinds, devices, canaries});
   }
-  std::fputs(FormatTable({"worker", "status", "last seen", "slots", "running", "kinds", "devices"}, cells).c_str(),
+  std::fputs(FormatTable({"worker", "status", "last seen", "slots", "running", "kinds", "devices",
+                          "drift canary"}, cells).c_str(),
              stdout);
   return 0;
 }

@@ -60,8 +60,10 @@ const v1::Metric* FindMetric(const v1::JoinedRow& r, const std::string& name) {
 
 int CmdResultsJoined(Client& c, const std::string& experiment, const std::string& join,
                      const std::vector<std::string>& on, const std::string& filter, bool as_json,
-                     const std::string& sort_by, const std::vector<std::string>& only_metrics) {
+                     const std::string& sort_by, const std::vector<std::string>& only_metrics,
+                     const std::string& keys) {
   v1::QueryResultsRequest req;
+  req.set_keys(keys);
   req.set_experiment(experiment);
   req.set_filter(filter);
   req.set_join(join);
@@ -89,7 +91,9 @@ int CmdResultsJoined(Client& c, const std::string& experiment, const std::string
                           {"job_id_b", r->job_id_b()},
                           {"state_a", StateName(r->state_a())},
                           {"state_b", StateName(r->state_b())},
-                          {"metrics", std::move(metrics)}});
+                          {"metrics", std::move(metrics)},
+                          {"environment_key_a", r->environment_key_a()},
+                          {"environment_key_b", r->environment_key_b()}});
     }
     ojson out = {{"experiment", experiment},
                  {"join", join},
@@ -144,7 +148,8 @@ int PrintJoinedPareto(const std::string& experiment, const std::string& join,
     for (const auto& p : resp.points()) {
       if (!all_points && !p.on_frontier()) continue;
       points.push_back({{"job_id", p.job_id()}, {"job_id_b", p.job_id_b()}, {x, p.x()}, {y, p.y()},
-                        {"on_frontier", p.on_frontier()}, {"params", Object(p.params_json())}});
+                        {"on_frontier", p.on_frontier()}, {"params", Object(p.params_json())},
+                        {"environment_key", p.key()}});
     }
     ojson out = {{"experiment", experiment},
                  {"join", join},

@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   submit->add_flag("--wait", wait, "wait until every job finished; exit 0 if all succeeded, 1 otherwise");
   submit->add_flag("--dry-run", dry_run, "validate and count the jobs; store nothing");
   submit->add_flag("--quiet", quiet, "no progress lines while waiting");
+  bool force = false;
+  submit->add_flag("--force", force,
+                   "resubmitting an existing experiment: run every job again, not only those "
+                   "without a result");
 
   auto* jobs = app.add_subcommand("jobs", "list jobs, newest first");
   jobs->add_option("--experiment", experiment);
@@ -84,6 +88,11 @@ int main(int argc, char** argv) {
         ->delimiter(',');
   };
   add_join(results);
+  std::string keys;
+  bool include_fallbacks = false;
+  results->add_option("--keys", keys,
+                      "a join whose side mixes environments: group (tag pairs with their keys) "
+                      "or mix; refused otherwise");
 
   auto* pareto = app.add_subcommand("pareto", "Pareto frontier over two metrics of an experiment");
   pareto->add_option("--experiment", experiment)->required();
@@ -95,6 +104,23 @@ int main(int argc, char** argv) {
   pareto->add_option("--filter", filter, "only jobs matching, e.g. \"distribution = student_t\"");
   pareto->add_flag("--json", as_json);
   add_join(pareto);
+  pareto->add_option("--keys", keys,
+                     "points from several environments: group (one front each; the default) or "
+                     "mix (one front, with a warning)");
+  pareto->add_flag("--include-fallbacks", include_fallbacks,
+                   "keep points a fallback kernel produced (left out by default)");
+
+  auto* compare = app.add_subcommand(
+      "compare", "regressions: metrics of jobs with equal params that moved beyond their noise "
+                 "between two experiments, and what differs in their environments");
+  std::string compare_a, compare_b;
+  double threshold_sigma = 3;
+  compare->add_option("a", compare_a, "the baseline experiment")->required();
+  compare->add_option("b", compare_b, "the experiment compared with it")->required();
+  compare->add_option("--threshold", threshold_sigma, "sigmas a move must exceed")
+      ->capture_default_str();
+  compare->add_flag("--all", all, "also list metrics within their noise");
+  compare->add_flag("--json", as_json);
 
   auto* artifacts = app.add_subcommand(
       "artifacts", "files a job stored (a predictor's predictor.json): list, or --get one");
@@ -104,6 +130,9 @@ int main(int argc, char** argv) {
   artifacts->add_option("-o,--output", artifact_output, "to this file (default: stdout)");
 
   auto* workers = app.add_subcommand("workers", "workers, their devices and running jobs");
+  bool formats = false;
+  workers->add_flag("--formats", formats,
+                    "each device's capability matrix: which datatypes run native or emulated");
   std::string drain_worker;
   bool undrain = false;
   auto* drain = workers->add_subcommand(
@@ -156,7 +185,7 @@ int main(int argc, char** argv) {
   auto connected = Client::Connect(client_options);
   if (!connected.ok()) return Fail(connected.status(), "");
   Client& client = **connected;
-  if (submit->parsed()) return CmdSubmit(client, file, name, wait, dry_run, quiet);
+  if (submit->parsed()) return CmdSubmit(client, file, name, wait, dry_run, quiet, force);
   if (jobs->parsed()) return CmdJobs(client, experiment, state, kind, limit, page_token);
   if (show->parsed()) return CmdShow(client, job_id, as_json);
   if (watch->parsed()) return CmdWatch(client, job_id);
@@ -169,12 +198,17 @@ int main(int argc, char** argv) {
     return CmdCancel(client, job_id, experiment);
   }
   if (results->parsed()) {
-    return CmdResults(client, experiment, filter, as_json, as_csv, sort_by, only_metrics, join, on);
+    return CmdResults(client, experiment, filter, as_json, as_csv, sort_by, only_metrics, join, on,
+                      keys);
   }
   if (study->parsed()) return CmdStudy(client, experiment, as_json);
-  if (pareto->parsed()) return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all, join, on);
+  if (pareto->parsed()) {
+    return CmdPareto(client, experiment, filter, x, y, x_dir, y_dir, as_json, all, join, on, keys,
+                     include_fallbacks);
+  }
+  if (compare->parsed()) return CmdCompare(client, compare_a, compare_b, threshold_sigma, all, as_json);
   if (drain->parsed()) return CmdDrainWorker(client, drain_worker, undrain);
-  if (workers->parsed()) return CmdWorkers(client);
+  if (workers->parsed()) return CmdWorkers(client, formats);
   if (artifacts->parsed()) return CmdArtifacts(client, job_id, artifact_name, artifact_output);
   if (dataset_export->parsed()) {
     return CmdDatasetExport(client, export_space, export_device, export_batch, experiment, format,

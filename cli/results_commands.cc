@@ -78,14 +78,15 @@ const v1::Metric* FindMetric(const v1::ResultRow& r, const std::string& name) {
 
 int CmdResults(Client& c, const std::string& experiment, const std::string& filter, bool as_json,
                bool as_csv, const std::string& sort_by, const std::vector<std::string>& only_metrics,
-               const std::string& join, const std::vector<std::string>& on) {
+               const std::string& join, const std::vector<std::string>& on,
+               const std::string& keys) {
   if (!join.empty() || !on.empty()) {
     if (as_csv) {
       std::fprintf(stderr, "qlab results: --csv does not apply to --join (its unmatched rows have "
                            "no place in one table); use --json or the table\n");
       return 2;
     }
-    return CmdResultsJoined(c, experiment, join, on, filter, as_json, sort_by, only_metrics);
+    return CmdResultsJoined(c, experiment, join, on, filter, as_json, sort_by, only_metrics, keys);
   }
   auto rows = FetchResults(c, experiment, filter);
   if (!rows.ok()) return Fail(rows.status(), "results");
@@ -109,6 +110,10 @@ int CmdResults(Client& c, const std::string& experiment, const std::string& filt
                    {"params", ojson::parse(r.params_json(), nullptr, false)},
                    {"metrics", metrics}};
       if (!r.last_error().empty() && r.state() == v1::JOB_STATE_FAILED) row["error"] = r.last_error();
+      row["comparability_key"] = r.comparability_key();
+      row["environment_key"] = r.environment_key();
+      row["backend"] = r.backend();
+      row["flag"] = r.flag();
       out.push_back(std::move(row));
     }
     std::printf("%s\n", out.dump(2).c_str());
@@ -117,7 +122,8 @@ int CmdResults(Client& c, const std::string& experiment, const std::string& filt
   if (as_csv) {
     std::vector<ResultLine> lines;
     for (const auto& r : *rows) {
-      ResultLine line{r.job_id(), r.experiment(), r.kind(), StateName(r.state()), r.params_json(), {}};
+      ResultLine line{r.job_id(), r.experiment(), r.kind(), StateName(r.state()), r.params_json(), {},
+                      r.comparability_key(), r.environment_key(), r.backend(), r.flag()};
       for (const auto& m : r.metrics()) line.metrics.emplace_back(m.name(), m.value());
       lines.push_back(std::move(line));
     }
@@ -144,11 +150,29 @@ int CmdResults(Client& c, const std::string& experiment, const std::string& filt
   return 0;
 }
 
+void PrintKeyGroups(const v1::ParetoResponse& resp) {
+  if (!resp.warning().empty()) {
+    std::fprintf(stderr, "qlab pareto: %s:\n", resp.warning().c_str());
+    for (const auto& g : resp.key_groups()) {
+      std::fprintf(stderr, "  key %s  %lld points  %s\n",
+                   g.key().empty() ? "(none)" : g.key().c_str(), (long long)g.points(),
+                   g.summary().c_str());
+    }
+  }
+  if (resp.excluded_fallbacks() > 0) {
+    std::fprintf(stderr, "qlab pareto: %lld points left out: a fallback kernel produced them "
+                 "(--include-fallbacks keeps them)\n", (long long)resp.excluded_fallbacks());
+  }
+}
+
 int CmdPareto(Client& c, const std::string& experiment, const std::string& filter,
               const std::string& x, const std::string& y, const std::string& x_dir,
               const std::string& y_dir, bool as_json, bool all_points, const std::string& join,
-              const std::vector<std::string>& on) {
+              const std::vector<std::string>& on, const std::string& keys,
+              bool include_fallbacks) {
   v1::ParetoRequest req;
+  req.set_keys(keys);
+  req.set_include_fallbacks(include_fallbacks);
   req.set_join(join);
   for (const auto& k : on) req.add_on(k);
   req.set_experiment(experiment);
@@ -165,6 +189,8 @@ int CmdPareto(Client& c, const std::string& experiment, const std::string& filte
   v1::ParetoResponse resp;
   grpc::Status st = c.results().Pareto(c.Ctx(120).get(), req, &resp);
   if (!st.ok()) return Fail(st, "pareto");
+  PrintKeyGroups(resp);
+  const bool grouped = resp.key_groups_size() > 1;
   if (!join.empty() || !on.empty()) return PrintJoinedPareto(experiment, join, on, x, y, resp, as_json, all_points);
   std::vector<std::string> varying;
   {
@@ -187,12 +213,14 @@ int CmdPareto(Client& c, const std::string& experiment, const std::string& filte
     for (const auto& p : resp.points()) {
       if (!all_points && !p.on_frontier()) continue;
       out.push_back({{"job_id", p.job_id()}, {x, p.x()}, {y, p.y()}, {"on_frontier", p.on_frontier()},
-                     {"params", ojson::parse(p.params_json(), nullptr, false)}});
+                     {"params", ojson::parse(p.params_json(), nullptr, false)},
+                     {"environment_key", p.key()}});
     }
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
   std::vector<std::string> header = {"job_id"};
+  if (grouped) header.push_back("environment");
   header.insert(header.end(), varying.begin(), varying.end());
   header.push_back(x + (resp.x_maximized() ? " (max)" : " (min)"));
   header.push_back(y + (resp.y_maximized() ? " (max)" : " (min)"));
@@ -203,6 +231,7 @@ int CmdPareto(Client& c, const std::string& experiment, const std::string& filte
     frontier += p.on_frontier();
     if (!all_points && !p.on_frontier()) continue;
     std::vector<std::string> line = {std::to_string(p.job_id())};
+    if (grouped) line.push_back(p.key().empty() ? "(none)" : p.key().substr(0, 8));
     json j = json::parse(p.params_json(), nullptr, false);
     for (const auto& k : varying) line.push_back(j.is_object() && j.contains(k) ? ParamText(j[k]) : "");
     line.push_back(FormatShort(p.x()));

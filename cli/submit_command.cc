@@ -49,7 +49,7 @@ int WaitForExperiment(Client& c, const std::string& name, bool quiet) {
 }  // namespace
 
 int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool wait,
-              bool dry_run, bool quiet) {
+              bool dry_run, bool quiet, bool force) {
   auto sweep = ReadSweepFile(file);
   if (!sweep.ok()) return Fail(sweep.status(), "submit");
   {
@@ -62,6 +62,7 @@ int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool 
   v1::SubmitExperimentRequest req;
   req.set_sweep_json(*sweep);
   req.set_dry_run(dry_run);
+  req.set_force(force);
   const char* user = std::getenv("USER");
   req.set_owner(user ? user : "");
   v1::SubmitExperimentResponse resp;
@@ -80,9 +81,22 @@ int CmdSubmit(Client& c, const std::string& file, const std::string& name, bool 
     std::fflush(stdout);
     return wait ? WaitForStudy(c, resp.name(), quiet) : 0;
   }
+  if (resp.resubmitted()) {
+    // The experiment existed: only what it lacks runs (resubmission.h).
+    std::printf("experiment %s%s: %lld jobs %s (%lld of them failed or cancelled before), "
+                "%lld reused%s\n",
+                resp.name().c_str(),
+                dry_run ? "" : (" (id " + std::to_string(resp.experiment_id()) + ")").c_str(),
+                (long long)resp.job_count(), dry_run ? "would run" : "to run",
+                (long long)resp.requeued_count(), (long long)resp.reused_count(),
+                dry_run ? " (dry run, nothing stored)" : "");
+    std::fflush(stdout);
+    if (dry_run || !wait) return 0;
+    return WaitForExperiment(c, resp.name(), quiet);
+  }
   if (dry_run) {
-    std::printf("experiment %s: %lld jobs (dry run, nothing stored)\n", resp.name().c_str(),
-                (long long)resp.job_count());
+    std::printf("experiment %s: %lld jobs would run, 0 reused (dry run, nothing stored)\n",
+                resp.name().c_str(), (long long)resp.job_count());
     return 0;
   }
   std::printf("experiment %s (id %lld): %lld jobs, ids %lld..%lld\n", resp.name().c_str(),

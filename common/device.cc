@@ -23,6 +23,13 @@ int ParseDeviceClass(std::string_view name) {
   return -1;
 }
 
+bool DeviceRunsFormat(const DeviceInfo& device, const std::string& format, bool native) {
+  if (format.empty() || device.formats.empty()) return true;
+  auto it = device.formats.find(format);
+  if (it == device.formats.end()) return false;
+  return !native || it->second == "native";
+}
+
 std::string DevicesToJson(const std::vector<DeviceInfo>& devices) {
   nlohmann::json out = nlohmann::json::array();
   for (const DeviceInfo& d : devices) {
@@ -34,7 +41,8 @@ std::string DevicesToJson(const std::vector<DeviceInfo>& devices) {
                    {"driver", d.driver},
                    {"compute_capability", d.compute_capability},
                    {"clock_mhz", d.clock_mhz},
-                   {"kinds", d.kinds}});
+                   {"kinds", d.kinds},
+                   {"formats", d.formats}});
   }
   return out.dump();
 }
@@ -57,6 +65,11 @@ std::vector<DeviceInfo> DevicesFromJson(const std::string& json) {
     if (d.contains("kinds") && d["kinds"].is_array()) {
       for (const auto& k : d["kinds"]) {
         if (k.is_string()) info.kinds.push_back(k.get<std::string>());
+      }
+    }
+    if (d.contains("formats") && d["formats"].is_object()) {
+      for (const auto& [name, level] : d["formats"].items()) {
+        if (level.is_string()) info.formats[name] = level.get<std::string>();
       }
     }
     devices.push_back(std::move(info));

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ struct DeviceInfo {
   int clock_mhz = 0;
   // Job kinds this device runs; empty = every kind its worker runs.
   std::vector<std::string> kinds;
+  // Capability matrix: datatype -> "native" | "emulated"; absent = does not run here. Empty =
+  // not probed (constrains nothing).
+  std::map<std::string, std::string> formats;
 
   bool RunsKind(const std::string& kind) const {
     return kinds.empty() || std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
@@ -30,6 +34,10 @@ struct DeviceInfo {
 // accepts "gpu" for cuda.
 const char* DeviceClassName(int device_class);
 int ParseDeviceClass(std::string_view name);
+
+// Whether `device` runs `format` ("" = no datatype asked for), natively when `native`. A device
+// that was not probed (no formats) runs everything.
+bool DeviceRunsFormat(const DeviceInfo& device, const std::string& format, bool native);
 
 // JSON array form stored in worker.devices_json and shown by the API. FromJson skips entries
 // it cannot read and returns {} for text that is not a JSON array.

@@ -46,6 +46,11 @@ struct JobOutput {
   std::vector<Metric> metrics;
   std::vector<LatencySampleSet> latency;
   std::vector<Artifact> artifacts;
+  // What the figures depend on that only the evaluator knows, as a JSON object ("" = nothing):
+  // "kernel" {name, backend: native|emulated|fallback|vendor, path or launch configuration}
+  // and "runtime" {blas, threads, ...}. The worker adds the device, host and build facts and
+  // the coordinator hashes the whole into the job's comparability keys.
+  std::string context_json;
 };
 
 // Lets a long evaluator notice cancellation, report progress and keep a log. Thread-safe.

@@ -103,7 +103,8 @@ json JobOutputToJson(const JobOutput& output) {
     artifacts.push_back({{"name", a.name}, {"media_type", a.media_type},
                          {"base64", Base64Encode(a.bytes)}});
   }
-  return {{"metrics", metrics}, {"latency", latency}, {"artifacts", artifacts}};
+  return {{"metrics", metrics}, {"latency", latency}, {"artifacts", artifacts},
+          {"context_json", output.context_json}};
 }
 
 StatusOr<JobOutput> JobOutputFromJson(const json& j) {
@@ -175,6 +176,9 @@ StatusOr<JobOutput> JobOutputFromJson(const json& j) {
       artifact.bytes = std::move(*bytes);
       out.artifacts.push_back(std::move(artifact));
     }
+  }
+  if (j.contains("context_json") && !ReadString(j, "context_json", &out.context_json)) {
+    return Bad("context_json");
   }
   return out;
 }

@@ -27,6 +27,7 @@ std::string ResultsCsv(const std::vector<ResultLine>& rows) {
   std::vector<std::string> header = {"job_id", "experiment", "kind", "state"};
   for (const auto& k : param_keys) header.push_back("params." + k);
   for (const auto& m : metric_names) header.push_back("metrics." + m);
+  for (const char* k : {"comparability_key", "environment_key", "backend", "flag"}) header.push_back(k);
   std::string out = CsvLine(header);
   for (size_t i = 0; i < rows.size(); ++i) {
     const ResultLine& r = rows[i];
@@ -43,6 +44,9 @@ std::string ResultsCsv(const std::vector<ResultLine>& rows) {
     for (const auto& m : metric_names) {
       auto it = by_name.find(m);
       line.push_back(it == by_name.end() ? "" : FormatNumber(it->second));
+    }
+    for (const std::string* v : {&r.comparability_key, &r.environment_key, &r.backend, &r.flag}) {
+      line.push_back(*v);
     }
     out += CsvLine(line);
   }

@@ -24,12 +24,14 @@ void DeviceToProto(const DeviceInfo& d, v1::Device* out) {
   out->set_compute_capability(d.compute_capability);
   out->set_clock_mhz(d.clock_mhz);
   for (const auto& k : d.kinds) out->add_kinds(k);
+  for (const auto& [name, level] : d.formats) (*out->mutable_formats())[name] = level;
 }
 
 DeviceInfo DeviceFromProto(const v1::Device& d) {
   DeviceInfo out{static_cast<int>(d.device_class()), d.name(), d.model(), d.memory_bytes(),
                  d.cores(), d.driver(), d.compute_capability(), d.clock_mhz(), {}};
   out.kinds.assign(d.kinds().begin(), d.kinds().end());
+  out.formats.insert(d.formats().begin(), d.formats().end());
   return out;
 }
 

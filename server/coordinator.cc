@@ -92,6 +92,12 @@ Status Coordinator::Start() {
   studies_ = std::make_unique<StudyRunner>(store_.get(), scheduler_.get(), &clock_);
   job_service_->SetStudyRunner(studies_.get());
   worker_service_ = std::make_unique<WorkerServiceImpl>(scheduler_.get(), auth_.get());
+  canaries_ = std::make_unique<CanaryMonitor>(store_.get(), scheduler_.get(), &clock_,
+                                              options_.canaries);
+  canaries_->SetObserver([this](const CanaryVerdict& v) {
+    metrics_.ObserveCanary(v.verdict, v.flagged_results);
+  });
+  worker_service_->SetCanaryMonitor(canaries_.get());
   result_service_ = std::make_unique<ResultServiceImpl>(store_.get(), auth_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -39,6 +39,7 @@ struct CoordinatorOptions {
   // Cap on the database file (0: none); past it submissions get RESOURCE_EXHAUSTED, as on a
   // full disk, while reads go on.
   int64_t max_db_bytes = 0;
+  CanaryOptions canaries;                      // how drift canaries are judged
 };
 
 class Coordinator {
@@ -72,6 +73,7 @@ class Coordinator {
   std::unique_ptr<StudyRunner> studies_;
   std::unique_ptr<JobServiceImpl> job_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<CanaryMonitor> canaries_;
   std::unique_ptr<ResultServiceImpl> result_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<httplib::Server> http_server_;

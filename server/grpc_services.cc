@@ -8,7 +8,11 @@
 
 #include "common/input_limits.h"
 #include "proto/convert.h"
+#include <spdlog/spdlog.h>
+
+#include "server/comparability.h"
 #include "server/grpc_common.h"
+#include "server/resubmission.h"
 #include "server/sweep.h"
 
 namespace qlab::server {
@@ -129,6 +133,11 @@ Status JobServiceImpl::FillJob(const storage::JobRecord& r, bool detail, v1::Job
   out->set_created_unix_ms(r.created_unix_ms);
   out->set_started_unix_ms(r.started_unix_ms);
   out->set_finished_unix_ms(r.finished_unix_ms);
+  out->set_comparability_key(r.comparability.comparability_key);
+  out->set_environment_key(r.comparability.environment_key);
+  out->set_backend(r.comparability.backend);
+  out->set_flag(r.flag);
+  if (detail) out->set_context_json(r.comparability.context_json);
   if (r.state == storage::JobState::kPending) {
     out->set_pending_reason(scheduler_->PendingReason(r.id));
   }
@@ -165,11 +174,44 @@ grpc::Status JobServiceImpl::SubmitExperiment(grpc::ServerContext* ctx,
     resp->set_experiment_id(*id);
     return grpc::Status::OK;
   }
+  auto existing = store_->GetExperiment(sweep->experiment.name, 0);
+  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+    return ToGrpcStatus(existing.status());
+  }
+  if (existing.ok()) return Resubmit(*existing, *req, std::move(sweep->jobs), resp);
   if (req->dry_run()) return grpc::Status::OK;
   auto created = scheduler_->SubmitExperiment(sweep->experiment, std::move(sweep->jobs));
   if (!created.ok()) return ToGrpcStatus(created.status());
   resp->set_experiment_id(created->experiment_id);
   resp->set_first_job_id(created->first_job_id);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::Resubmit(const storage::ExperimentRecord& existing,
+                                      const v1::SubmitExperimentRequest& req,
+                                      std::vector<storage::JobSpec> jobs,
+                                      v1::SubmitExperimentResponse* resp) {
+  resp->set_resubmitted(true);
+  if (existing.kind != (jobs.empty() ? existing.kind : jobs.front().kind)) {
+    return ToGrpcStatus(Status::InvalidArgument(
+        "name: experiment '" + existing.name + "' exists with kind " + existing.kind +
+        "; a resubmission must have the same kind (or choose another name)"));
+  }
+  auto old_jobs = store_->ExperimentJobs(existing.id);
+  if (!old_jobs.ok()) return ToGrpcStatus(old_jobs.status());
+  ResubmissionPlan plan = PlanResubmission(*old_jobs, std::move(jobs), req.force());
+  resp->set_reused_count(plan.reused);
+  resp->set_job_count(static_cast<int64_t>(plan.add.size() + plan.requeue.size()));
+  resp->set_requeued_count(static_cast<int64_t>(plan.requeue.size()));
+  resp->set_experiment_id(req.dry_run() ? 0 : existing.id);
+  if (req.dry_run() || (plan.add.empty() && plan.requeue.empty())) return grpc::Status::OK;
+  std::vector<int64_t> requeued;
+  auto created = scheduler_->ExtendExperiment(existing, std::move(plan.add), plan.requeue, &requeued);
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  resp->set_first_job_id(created->first_job_id);
+  // A job cancelled or finished meanwhile stays as it is.
+  resp->set_requeued_count(static_cast<int64_t>(requeued.size()));
+  resp->set_job_count(resp->job_count() - static_cast<int64_t>(plan.requeue.size() - requeued.size()));
   return grpc::Status::OK;
 }
 
@@ -321,6 +363,15 @@ grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* ctx, const v1::Reg
   reg.host = req->host();
   for (const auto& d : req->devices()) {
     if (d.name().empty()) return ToGrpcStatus(Status::InvalidArgument("devices.name is required"));
+    if (d.formats_size() > 1024) {
+      return ToGrpcStatus(Status::InvalidArgument("devices.formats: at most 1024 datatypes"));
+    }
+    for (const auto& [format, level] : d.formats()) {
+      if (format.empty() || format.size() > kMaxNameBytes || (level != "native" && level != "emulated")) {
+        return ToGrpcStatus(Status::InvalidArgument(
+            "devices.formats: each entry is a datatype name -> native | emulated"));
+      }
+    }
     reg.devices.push_back(DeviceFromProto(d));
   }
   for (const auto& k : req->kinds()) reg.kinds.insert(k);
@@ -434,6 +485,18 @@ grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext* ctx, const v1::Com
     for (const auto& a : c.artifacts()) {
       r.output.artifacts.push_back({a.name(), a.media_type(), a.content()});
     }
+    if (r.outcome == storage::CompletionOutcome::kSucceeded && !c.context_json().empty()) {
+      // The keys are hashed here, once, from the job's params as stored; a context that cannot
+      // be read costs the job its keys, not its result.
+      auto params = scheduler_->ParamsOf(r.job_id);
+      auto keys = ComputeComparability(params.first, params.second, c.context_json());
+      if (keys.ok()) {
+        r.comparability = std::move(*keys);
+      } else {
+        spdlog::warn("qlab-server: job {}: context from worker {} dropped: {}", r.job_id,
+                     req->worker_id(), keys.status().ToString());
+      }
+    }
     records.push_back(std::move(r));
   }
   auto acks = scheduler_->Complete(req->worker_id(), records);
@@ -444,6 +507,27 @@ grpc::Status WorkerServiceImpl::Complete(grpc::ServerContext* ctx, const v1::Com
     p->set_accepted(a.accepted);
     p->set_reason(a.reason);
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::ReportCanary(grpc::ServerContext* ctx,
+                                             const v1::ReportCanaryRequest* req,
+                                             v1::ReportCanaryResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kWork, "ReportCanary");
+  if (canary_monitor_ == nullptr) {
+    return ToGrpcStatus(Status::Unimplemented("this server judges no canaries"));
+  }
+  if (req->worker_id().empty()) return ToGrpcStatus(Status::InvalidArgument("worker_id is required"));
+  if (req->device().empty()) return ToGrpcStatus(Status::InvalidArgument("device is required"));
+  auto v = canary_monitor_->Report(req->worker_id(), req->device(), req->canary(), req->median_us(),
+                                   {req->samples_us().begin(), req->samples_us().end()});
+  if (!v.ok()) return ToGrpcStatus(v.status());
+  resp->set_verdict(v->verdict);
+  resp->set_baseline_median_us(v->centre_us);
+  resp->set_baseline_spread_us(v->spread_us);
+  resp->set_z(v->z);
+  resp->set_quarantined(v->quarantined);
+  resp->set_next_canary_ms(v->next_canary_ms);
   return grpc::Status::OK;
 }
 
@@ -463,6 +547,12 @@ grpc::Status WorkerServiceImpl::DrainWorker(grpc::ServerContext* ctx, const v1::
 grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext* ctx, const v1::ListWorkersRequest*,
                                             v1::ListWorkersResponse* resp) {
   QLAB_AUTHORIZE(ctx, Access::kReadOrWork, "ListWorkers");
+  std::vector<DeviceCanaryState> canaries;
+  if (canary_monitor_ != nullptr) {
+    auto latest = canary_monitor_->Latest();
+    if (!latest.ok()) return ToGrpcStatus(latest.status());
+    canaries = std::move(*latest);
+  }
   for (const auto& w : scheduler_->Workers()) {
     auto* p = resp->add_workers();
     p->set_worker_id(w.record.id);
@@ -477,6 +567,21 @@ grpc::Status WorkerServiceImpl::ListWorkers(grpc::ServerContext* ctx, const v1::
     p->set_live(w.live);
     p->set_draining(w.draining);
     for (int64_t id : w.running_job_ids) p->add_running_job_ids(id);
+    for (const auto& c : canaries) {
+      if (c.record.worker_id != w.record.id) continue;
+      auto* dc = p->add_canaries();
+      dc->set_device(c.record.device);
+      dc->set_canary(c.record.canary);
+      dc->set_verdict(c.record.verdict);
+      dc->set_median_us(c.record.median_us);
+      dc->set_baseline_median_us(c.record.baseline_median_us);
+      dc->set_baseline_spread_us(c.record.baseline_spread_us);
+      dc->set_z(c.record.z);
+      dc->set_quarantined(w.quarantined.count(c.record.device) > 0);
+      dc->set_measured_unix_ms(c.record.measured_unix_ms);
+      dc->set_last_good_unix_ms(c.last_good_unix_ms);
+      dc->set_history(static_cast<int32_t>(c.history));
+    }
     auto labels = nlohmann::json::parse(w.record.labels_json, nullptr, false);
     if (labels.is_object()) {
       for (const auto& [k, v] : labels.items()) {

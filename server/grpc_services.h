@@ -11,6 +11,7 @@
 #include "qlab/v1/result_service.grpc.pb.h"
 #include "qlab/v1/worker_service.grpc.pb.h"
 #include "server/auth.h"
+#include "server/canary_monitor.h"
 #include "server/scheduler.h"
 #include "server/study_runner.h"
 #include "storage/job_store.h"
@@ -53,6 +54,9 @@ class JobServiceImpl final : public qlab::v1::JobService::Service {
 
  private:
   Status FillJob(const storage::JobRecord& r, bool detail, v1::Job* out);
+  grpc::Status Resubmit(const storage::ExperimentRecord& existing,
+                        const v1::SubmitExperimentRequest& req, std::vector<storage::JobSpec> jobs,
+                        v1::SubmitExperimentResponse* resp);
   StudyRunner* studies_ = nullptr;
   Scheduler* scheduler_;
   storage::JobStore* store_;
@@ -76,8 +80,13 @@ class WorkerServiceImpl final : public qlab::v1::WorkerService::Service {
                            v1::ListWorkersResponse*) override;
   grpc::Status DrainWorker(grpc::ServerContext*, const v1::DrainWorkerRequest*,
                            v1::DrainWorkerResponse*) override;
+  grpc::Status ReportCanary(grpc::ServerContext*, const v1::ReportCanaryRequest*,
+                            v1::ReportCanaryResponse*) override;
+  // Without one, ReportCanary is UNIMPLEMENTED and workers list no canaries.
+  void SetCanaryMonitor(CanaryMonitor* monitor) { canary_monitor_ = monitor; }
 
  private:
+  CanaryMonitor* canary_monitor_ = nullptr;
   Scheduler* scheduler_;
   const TokenAuth* auth_;
 };
@@ -94,6 +103,8 @@ class ResultServiceImpl final : public qlab::v1::ResultService::Service {
                             v1::GetArtifactsResponse*) override;
   grpc::Status ExportDataset(grpc::ServerContext*, const v1::ExportDatasetRequest*,
                              grpc::ServerWriter<v1::DatasetRow>*) override;
+  grpc::Status Compare(grpc::ServerContext*, const v1::CompareRequest*,
+                       v1::CompareResponse*) override;
 
  private:
   storage::JobStore* store_;

@@ -14,6 +14,7 @@
 #include "common/text_format.h"
 #include "server/http_common.h"
 #include "server/http_join.h"
+#include "server/compare_query.h"
 #include "server/pareto_query.h"
 
 namespace qlab::server {
@@ -200,7 +201,8 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
         return ReplyError(res, Status::InvalidArgument("format: a join is answered in JSON only"));
       }
       JoinSpec spec = HttpJoinSpec(req.matches[1], req.get_param_value("join"),
-                                   req.get_param_value("on"), req.get_param_value("filter"));
+                                   req.get_param_value("on"), req.get_param_value("filter"),
+                                   req.get_param_value("keys"));
       auto join = RunJoinQuery(*store, spec);
       if (!join.ok()) return ReplyError(res, join.status());
       return ReplyJson(res, JoinedResultsJson(spec, *join));
@@ -213,7 +215,8 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
       std::vector<ResultLine> lines;
       lines.reserve(rows->size());
       for (const auto& r : *rows) {
-        ResultLine line{r.job_id, r.experiment, r.kind, storage::JobStateName(r.state), r.params_json, {}};
+        ResultLine line{r.job_id, r.experiment, r.kind, storage::JobStateName(r.state), r.params_json, {},
+                        r.comparability_key, r.environment_key, r.backend, r.flag};
         for (const auto& m : r.metrics) line.metrics.emplace_back(m.name, m.value);
         lines.push_back(std::move(line));
       }
@@ -223,7 +226,10 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     for (const auto& r : *rows) {
       out.push_back({{"job_id", r.job_id}, {"experiment", r.experiment}, {"kind", r.kind},
                      {"state", storage::JobStateName(r.state)},
-                     {"params", ParseObject(r.params_json)}, {"metrics", MetricsObject(r.metrics)}});
+                     {"params", ParseObject(r.params_json)}, {"metrics", MetricsObject(r.metrics)},
+                     {"comparability_key", r.comparability_key},
+                     {"environment_key", r.environment_key}, {"backend", r.backend},
+                     {"flag", r.flag}});
     }
     ReplyJson(res, out);
   });
@@ -246,6 +252,8 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     auto max_points = IntParam(req, "max_points", 0, 0, std::numeric_limits<int32_t>::max());
     if (!max_points.ok()) return ReplyError(res, max_points.status());
     q.max_points = *max_points;
+    q.keys = req.get_param_value("keys");
+    q.include_fallbacks = req.get_param_value("fallbacks") == "include";
     const bool joined = req.has_param("join") || req.has_param("on");
     if (joined) {
       JoinSpec spec = HttpJoinSpec(q.experiment, req.get_param_value("join"),
@@ -261,19 +269,42 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     ojson points = ojson::array();
     for (const auto& p : result->points) {
       points.push_back({{"job_id", p.job_id}, {"x", p.x}, {"y", p.y},
-                        {"on_frontier", p.on_frontier}, {"params", ParseObject(p.params_json)}});
+                        {"on_frontier", p.on_frontier}, {"params", ParseObject(p.params_json)},
+                        {"key", p.key}});
       if (joined) points.back()["job_id_b"] = p.job_id_b;
+    }
+    ojson groups = ojson::array();
+    for (const auto& g : result->key_groups) {
+      groups.push_back({{"key", g.key}, {"points", g.points}, {"summary", g.summary}});
     }
     ojson out = {{"x", q.x_metric}, {"y", q.y_metric}, {"x_maximized", result->x_maximized},
                  {"y_maximized", result->y_maximized}, {"total_points", total_points},
-                 {"points", points}};
+                 {"points", points}, {"key_groups", groups}, {"warning", result->warning},
+                 {"excluded_fallbacks", result->excluded_fallbacks}};
     if (joined) AddParetoJoinJson(q, *result, q.max_points, &out);
     ReplyJson(res, out);
   });
 
   RegisterJobRoutes(http, scheduler, store);
 
-  http.Get("/api/v1/workers", [scheduler](const httplib::Request& req, httplib::Response& res) {
+  // The regression view (server/compare_query.h): ?a=A&b=B[&threshold_sigma=3][&all=1].
+  http.Get("/api/v1/compare", [store](const httplib::Request& req, httplib::Response& res) {
+    CompareQuery q{req.get_param_value("a"), req.get_param_value("b"), 0,
+                   req.get_param_value("all") == "1" || req.get_param_value("all") == "true"};
+    if (req.has_param("threshold_sigma")) {
+      const std::string text = req.get_param_value("threshold_sigma");
+      char* end = nullptr;
+      q.threshold_sigma = std::strtod(text.c_str(), &end);
+      if (text.empty() || end == nullptr || *end != '\0') {
+        return ReplyError(res, Status::InvalidArgument("threshold_sigma must be a number"));
+      }
+    }
+    auto result = RunCompareQuery(*store, q);
+    if (!result.ok()) return ReplyError(res, result.status());
+    ReplyJson(res, ojson::parse(result->dump()));
+  });
+
+  http.Get("/api/v1/workers", [scheduler, store](const httplib::Request& req, httplib::Response& res) {
     if (WantsCsv(req)) {
       std::string csv = CsvLine({"worker_id", "host", "live", "last_heartbeat_unix_ms", "slots",
                                  "running_job_ids", "kinds", "devices"});
@@ -287,15 +318,31 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
       }
       return ReplyCsv(res, csv, "workers.csv");
     }
+    std::vector<int64_t> canary_counts, canary_last_good;
+    auto canaries = store->LatestCanaries(&canary_counts, &canary_last_good);
+    if (!canaries.ok()) return ReplyError(res, canaries.status());
     ojson out = ojson::array();
     for (const auto& w : scheduler->Workers()) {
+      ojson drift = ojson::array();
+      for (size_t i = 0; i < canaries->size(); ++i) {
+        const auto& c = (*canaries)[i];
+        if (c.worker_id != w.record.id) continue;
+        drift.push_back({{"device", c.device}, {"canary", c.canary}, {"verdict", c.verdict},
+                         {"median_us", c.median_us}, {"baseline_median_us", c.baseline_median_us},
+                         {"baseline_spread_us", c.baseline_spread_us}, {"z", c.z},
+                         {"quarantined", w.quarantined.count(c.device) > 0},
+                         {"measured_unix_ms", c.measured_unix_ms},
+                         {"last_good_unix_ms", canary_last_good[i]},
+                         {"history", canary_counts[i]}});
+      }
       out.push_back({{"worker_id", w.record.id}, {"host", w.record.host},
                      {"devices", ParseObject(w.record.devices_json)},
                      {"kinds", ParseObject(w.record.kinds_json)}, {"slots", w.record.slots},
                      {"live", w.live}, {"draining", w.draining},
                      {"last_heartbeat_unix_ms", w.record.last_heartbeat_unix_ms},
                      {"running_job_ids", w.running_job_ids},
-                     {"labels", ParseObject(w.record.labels_json)}});
+                     {"labels", ParseObject(w.record.labels_json)},
+                     {"canaries", drift}});
     }
     ReplyJson(res, out);
   });

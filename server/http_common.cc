@@ -29,7 +29,11 @@ ojson JobJson(const storage::JobRecord& j, Scheduler* scheduler) {
                {"failure_class", j.failure_class},
                {"created_unix_ms", j.created_unix_ms},
                {"started_unix_ms", j.started_unix_ms},
-               {"finished_unix_ms", j.finished_unix_ms}};
+               {"finished_unix_ms", j.finished_unix_ms},
+               {"comparability_key", j.comparability.comparability_key},
+               {"environment_key", j.comparability.environment_key},
+               {"backend", j.comparability.backend},
+               {"flag", j.flag}};
   if (j.state == storage::JobState::kPending) out["pending_reason"] = scheduler->PendingReason(j.id);
   if (j.state == storage::JobState::kLeased || j.state == storage::JobState::kRunning) {
     out["progress"] = scheduler->Progress(j.id);

@@ -113,6 +113,9 @@ void RegisterJobRoutes(httplib::Server& http, Scheduler* scheduler, storage::Job
     auto job = store->GetJob(id);
     if (!job.ok()) return ReplyError(res, job.status());
     ojson out = JobJson(*job, scheduler);
+    if (!job->comparability.context_json.empty()) {
+      out["context"] = ParseObject(job->comparability.context_json);
+    }
     auto attempts = store->GetAttempts(id);
     if (!attempts.ok()) return ReplyError(res, attempts.status());
     ojson list = ojson::array();

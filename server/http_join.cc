@@ -23,8 +23,8 @@ ojson UnmatchedJson(const std::vector<UnmatchedRow>& rows, int64_t max_listed) {
 }  // namespace
 
 JoinSpec HttpJoinSpec(const std::string& experiment, const std::string& join,
-                      const std::string& on, const std::string& filter) {
-  return {experiment, join, SplitJoinKeys(on), filter};
+                      const std::string& on, const std::string& filter, const std::string& keys) {
+  return {experiment, join, SplitJoinKeys(on), filter, false, keys};
 }
 
 ojson JoinedResultsJson(const JoinSpec& spec, const JoinResult& join) {
@@ -37,7 +37,9 @@ ojson JoinedResultsJson(const JoinSpec& spec, const JoinResult& join) {
                     {"job_id_b", r.job_id_b},
                     {"state_a", storage::JobStateName(r.state_a)},
                     {"state_b", storage::JobStateName(r.state_b)},
-                    {"metrics", std::move(metrics)}});
+                    {"metrics", std::move(metrics)},
+                    {"environment_key_a", r.environment_key_a},
+                    {"environment_key_b", r.environment_key_b}});
   }
   return {{"experiment", join.experiment_a},
           {"join", join.experiment_b},

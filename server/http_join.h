@@ -16,7 +16,8 @@ namespace qlab::server {
 
 // `on` is the comma-separated text of the `on=` parameter.
 JoinSpec HttpJoinSpec(const std::string& experiment, const std::string& join,
-                      const std::string& on, const std::string& filter);
+                      const std::string& on, const std::string& filter,
+                      const std::string& keys = "");
 
 // {"experiment","join","on":[...],"metric_names":[...],"rows":[{"on":{},"job_id_a","job_id_b",
 // "state_a","state_b","metrics":{}}],"unmatched_a":[{"job_id","state","on":{}}],"unmatched_b"}

@@ -5,6 +5,7 @@
 
 #include "evaluators/accuracy/accuracy_job.h"
 #include "evaluators/datatypes/quantize_job.h"
+#include "evaluators/datatypes/registry.h"
 #include "evaluators/kernels/kernel_bench_params.h"
 #include "evaluators/latency/latency_params.h"
 #include "evaluators/predictor/predictor_params.h"
@@ -39,6 +40,27 @@ Status ValidateNoop(const nlohmann::json& p) {
   return Status::Ok();
 }
 
+// A registry datatype that no kernel of this build packs is not an error here: whether some
+// worker's device runs it natively is the capability matrix's to say (the job waits, with the
+// reason, until one does). The other params are still checked, against a datatype that has a
+// kernel.
+Status ValidateKernelBench(const nlohmann::json& p) {
+  Status st = kernels::KernelBenchParamsFromJson(p).status();
+  if (st.ok()) return st;
+  for (const char* key : {"datatype", "kernel"}) {
+    auto it = p.find(key);
+    if (it == p.end() || !it->is_string() ||
+        datatypes::FindDatatype(it->get<std::string>()) == nullptr) {
+      continue;
+    }
+    nlohmann::json substitute = p;
+    substitute[key] = "int4_asym";
+    substitute.erase("group_size");
+    if (kernels::KernelBenchParamsFromJson(substitute).ok()) return Status::Ok();
+  }
+  return st;
+}
+
 // The device a job names in params ("cpu", "cuda:0") as a requirement.
 storage::Requirements DeviceFromParams(const nlohmann::json& p, bool exclusive) {
   storage::Requirements r;
@@ -70,8 +92,7 @@ const std::map<std::string, JobKind>& Kinds() {
         },
         {}}},
       {"kernel_bench",
-       {"kernel_bench",
-        [](const nlohmann::json& p) { return kernels::KernelBenchParamsFromJson(p).status(); }, {},
+       {"kernel_bench", ValidateKernelBench, {},
         [](const nlohmann::json& p) {
           // `device: cpu` runs the CPU kernels; anything else (cuda:N, N, absent) needs CUDA.
           const auto device = p.find("device");

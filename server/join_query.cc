@@ -1,5 +1,6 @@
 #include "server/join_query.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -8,41 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/input_limits.h"
+#include "server/comparability.h"
 
 namespace qlab::server {
 namespace {
 
 using nlohmann::json;
 using ojson = nlohmann::ordered_json;
-
-// Params compare as JSON values, so 128 and 128.0 must meet in one bucket: a float with an
-// integral value is rewritten as an integer, inside arrays and objects too, before the value is
-// printed as the bucket's key (objects print with sorted keys, so key order does not matter).
-json Canonical(const json& v) {
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    constexpr double kLimit = 9.2e18;  // inside int64_t's range
-    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < kLimit) {
-      return json(static_cast<int64_t>(d));
-    }
-    return v;
-  }
-  if (v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(
-                                                         std::numeric_limits<int64_t>::max())) {
-    return json(v.get<int64_t>());
-  }
-  if (v.is_array()) {
-    json out = json::array();
-    for (const auto& e : v) out.push_back(Canonical(e));
-    return out;
-  }
-  if (v.is_object()) {
-    json out = json::object();
-    for (const auto& [k, e] : v.items()) out[k] = Canonical(e);
-    return out;
-  }
-  return v;
-}
 
 struct Keyed {
   bool complete = false;  // every `on` param present: the row can have a partner
@@ -63,7 +36,7 @@ Keyed KeyOf(const std::string& params_json, const std::vector<std::string>& on) 
       continue;
     }
     shown[k] = ojson::parse(it->dump());
-    values.push_back(Canonical(*it));
+    values.push_back(CanonicalJson(*it));
   }
   if (out.complete) out.bucket = values.dump();
   out.on_json = shown.dump();
@@ -117,6 +90,24 @@ std::vector<std::string> SplitJoinKeys(std::string_view text) {
   return out;
 }
 
+Status ValidateKeysPolicy(const std::string& keys) {
+  if (keys.empty() || keys == "group" || keys == "mix") return Status::Ok();
+  return Status::InvalidArgument("keys must be group or mix (or unset), got '" + keys.substr(0, 64) + "'");
+}
+
+std::vector<JoinResult::KeyCount> CountKeys(const std::vector<storage::ResultRow>& rows) {
+  std::vector<JoinResult::KeyCount> out;
+  std::unordered_map<std::string, size_t> at;
+  for (const auto& r : rows) {
+    if (r.state != storage::JobState::kSucceeded) continue;
+    auto [it, fresh] = at.emplace(r.environment_key, out.size());
+    if (fresh) out.push_back({r.environment_key, 0, r.job_id});
+    out[it->second].rows++;
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.rows > y.rows; });
+  return out;
+}
+
 Status ValidateJoin(const JoinSpec& spec) {
   if (spec.join.empty()) return Status::InvalidArgument("join: name the experiment to join with");
   RETURN_IF_ERROR(CheckSize(spec.join.size(), kMaxNameBytes, "join"));
@@ -150,8 +141,26 @@ StatusOr<JoinResult> RunJoinQuery(storage::JobStore& store, const JoinSpec& spec
     if (b.status().code() != StatusCode::kNotFound) return b.status();
     return Status::InvalidArgument("join: no experiment named '" + spec.join + "'");
   }
+  RETURN_IF_ERROR(ValidateKeysPolicy(spec.keys));
   ASSIGN_OR_RETURN(auto rows_a, SideRows(store, a.id, spec));
   ASSIGN_OR_RETURN(auto rows_b, SideRows(store, b->id, spec));
+  JoinResult out;
+  out.keys_a = CountKeys(rows_a);
+  out.keys_b = CountKeys(rows_b);
+  if (spec.keys.empty()) {
+    for (const auto& [name, keys] : {std::pair{&a.name, &out.keys_a}, std::pair{&b->name, &out.keys_b}}) {
+      if (keys->size() <= 1) continue;
+      std::string listed;
+      for (const auto& k : *keys) {
+        listed += (listed.empty() ? "" : ", ") + (k.key.empty() ? std::string("(none reported)") : k.key) +
+                  " (" + std::to_string(k.rows) + " rows)";
+      }
+      return Status::InvalidArgument(
+          "keys: the succeeded results of " + *name + " come from " + std::to_string(keys->size()) +
+          " environments (" + listed + "), which a join would mix silently; pass keys=group to "
+          "tag each pair with its environment keys, or keys=mix");
+    }
+  }
 
   // Which names both sides have: from every metric the experiments stored, not only the rows
   // this filter kept, so that a name does not change with the filter.
@@ -167,7 +176,6 @@ StatusOr<JoinResult> RunJoinQuery(storage::JobStore& store, const JoinSpec& spec
   };
   auto [order_a, names_a] = names_of(a.id, rows_a);
   auto [order_b, names_b] = names_of(b->id, rows_b);
-  JoinResult out;
   out.experiment_a = a.name;
   out.experiment_b = b->name;
   for (const auto& m : order_a) out.metric_names.push_back(JoinedName(a.name, m, names_b.count(m)));
@@ -216,7 +224,9 @@ StatusOr<JoinResult> RunJoinQuery(storage::JobStore& store, const JoinSpec& spec
     for (size_t j : it->second) {
       const auto& rb = rows_b[j];
       b_paired[j] = true;
-      JoinedRow row{keys_a[i].on_json, ra.job_id, rb.job_id, ra.state, rb.state, {}};
+      JoinedRow row{keys_a[i].on_json, ra.job_id, rb.job_id, ra.state, rb.state, {},
+                    ra.environment_key, rb.environment_key,
+                    ra.backend == "fallback" || rb.backend == "fallback"};
       row.metrics.reserve(ra.metrics.size() + rb.metrics.size());
       renamed(ra.metrics, a.name, names_b, &row.metrics);
       renamed(rb.metrics, b->name, names_a, &row.metrics);

@@ -25,7 +25,13 @@ struct JoinSpec {
   std::vector<std::string> on;  // the param names compared
   std::string filter;           // filter expression, applied to A's rows and B's alike
   bool succeeded_only = false;  // only succeeded jobs take part (the Pareto front's rows)
+  // A side whose succeeded rows come from more than one environment (comparability key) is
+  // refused unless this is "group" (pairs are tagged with their keys) or "mix".
+  std::string keys;
 };
+
+// OK, or INVALID_ARGUMENT naming `keys` for a value other than "", "group" and "mix".
+Status ValidateKeysPolicy(const std::string& keys);
 
 // "datatype, group_size" -> {"datatype", "group_size"}. Items stay as typed (trimmed), empty
 // ones included, so that ValidateJoin can say what is wrong with them. "" -> {}.
@@ -42,6 +48,8 @@ struct JoinedRow {
   storage::JobState state_a = storage::JobState::kPending;
   storage::JobState state_b = storage::JobState::kPending;
   std::vector<Metric> metrics;  // A's then B's, named as in JoinResult::metric_names
+  std::string environment_key_a, environment_key_b;
+  bool fallback = false;        // either side's figure came from a fallback kernel
 };
 
 struct UnmatchedRow {
@@ -58,11 +66,23 @@ struct JoinResult {
   size_t a_metrics = 0;  // metric_names[0, a_metrics) are A's
   std::vector<JoinedRow> rows;  // by A's job id, then B's
   std::vector<UnmatchedRow> unmatched_a, unmatched_b;  // by job id
+  // Distinct environment keys of each side's succeeded rows, most rows first, with a job of
+  // each (to describe it).
+  struct KeyCount {
+    std::string key;
+    int64_t rows = 0;
+    int64_t example_job_id = 0;
+  };
+  std::vector<KeyCount> keys_a, keys_b;
 };
 
+// Distinct environment keys of succeeded rows, most rows first.
+std::vector<JoinResult::KeyCount> CountKeys(const std::vector<storage::ResultRow>& rows);
+
 // ValidateJoin's errors; NOT_FOUND for an unknown experiment A; INVALID_ARGUMENT naming `join`
-// for an unknown experiment B, `filter` for a malformed filter, and `on` when the join would
-// give more than kMaxJoinedRows rows.
+// for an unknown experiment B, `filter` for a malformed filter, `on` when the join would
+// give more than kMaxJoinedRows rows, and `keys` when a side mixes environments under the
+// default policy.
 StatusOr<JoinResult> RunJoinQuery(storage::JobStore& store, const JoinSpec& spec);
 
 // The joined name a request's metric name (`field`: "x" or "y") stands for: a joined name as

@@ -24,9 +24,20 @@ struct WorkerView {
   std::set<std::string> kinds;
   bool live = false;
   int free_slots = 0;
+  // Devices whose drift canary failed: they take no timing job (QuarantineApplies).
+  std::set<std::string> quarantined;
 };
 
+// Whether a quarantined device is closed to jobs of `kind`: the kinds that report timings.
+bool QuarantineApplies(const std::string& kind);
+
 bool DeviceSatisfies(const storage::Requirements& req, const DeviceInfo& device);
+
+// Sets req->format and req->native_format from a job's params: kernel_bench needs a native
+// kernel for its `datatype` (or `kernel`; razer_w4 is razer_fp4, fp16_cublas is fp16); quantize
+// and accuracy run their `datatype` emulated or native; other kinds need no format.
+void FormatRequirement(const std::string& kind, const std::string& params_json,
+                       storage::Requirements* req);
 
 // The first device of `worker` that runs `kind` and satisfies `req`, or nullptr. Device class
 // UNSPECIFIED prefers the worker's first device.

@@ -26,6 +26,10 @@ struct ParetoQuery {
   // with x_metric and y_metric naming joined metrics.
   std::string join;
   std::vector<std::string> on;
+  // Mixed environments (comparability keys): "group" or "" computes one front per key (per
+  // pair of keys with a join); "mix" computes one front over all and sets `warning`.
+  std::string keys;
+  bool include_fallbacks = false;  // points a fallback kernel produced (left out by default)
 };
 
 struct ParetoPointResult {
@@ -34,6 +38,13 @@ struct ParetoPointResult {
   bool on_frontier = false;
   std::string params_json;  // with a join: the pair's `on` params
   int64_t job_id_b = 0;     // with a join: B's job (job_id is A's)
+  std::string key;          // environment key (with a join: A's + "+" + B's)
+};
+
+struct ParetoKeyGroup {
+  std::string key;
+  int64_t points = 0;
+  std::string summary;      // what tells the environment apart (ContextSummary)
 };
 
 struct ParetoResult {
@@ -43,6 +54,9 @@ struct ParetoResult {
   // With a join: succeeded jobs without a partner, and the joined metric names.
   std::vector<UnmatchedRow> unmatched_a, unmatched_b;
   std::vector<std::string> metric_names;
+  std::vector<ParetoKeyGroup> key_groups;  // most points first
+  std::string warning;                     // set when environments were mixed or grouped
+  int64_t excluded_fallbacks = 0;
 };
 
 // INVALID_ARGUMENT when a name is missing, a metric appears in no succeeded job, or the filter

@@ -7,6 +7,7 @@
 #include "server/grpc_common.h"
 #include "server/grpc_services.h"
 #include "server/join_query.h"
+#include "server/compare_query.h"
 #include "server/pareto_query.h"
 
 namespace qlab::server {
@@ -32,7 +33,8 @@ grpc::Status JoinedResults(storage::JobStore& store, const v1::QueryResultsReque
     return ToGrpcStatus(Status::InvalidArgument(
         "page_size, page_token: a join is answered whole in one response; leave them unset"));
   }
-  auto join = RunJoinQuery(store, {req.experiment(), req.join(), JoinKeys(req.on()), req.filter()});
+  auto join = RunJoinQuery(store, {req.experiment(), req.join(), JoinKeys(req.on()), req.filter(),
+                                   /*succeeded_only=*/false, req.keys()});
   if (!join.ok()) return ToGrpcStatus(join.status());
   for (const auto& r : join->rows) {
     auto* p = resp->add_joined_rows();
@@ -42,6 +44,8 @@ grpc::Status JoinedResults(storage::JobStore& store, const v1::QueryResultsReque
     p->set_state_a(static_cast<v1::JobState>(r.state_a));
     p->set_state_b(static_cast<v1::JobState>(r.state_b));
     for (const auto& m : r.metrics) MetricToProto(m, p->add_metrics());
+    p->set_environment_key_a(r.environment_key_a);
+    p->set_environment_key_b(r.environment_key_b);
   }
   for (const auto& r : join->unmatched_a) UnmatchedToProto(r, resp->add_unmatched_a());
   for (const auto& r : join->unmatched_b) UnmatchedToProto(r, resp->add_unmatched_b());
@@ -79,6 +83,10 @@ grpc::Status ResultServiceImpl::QueryResults(grpc::ServerContext* ctx,
     p->set_params_json(r.params_json);
     p->set_last_error(r.last_error);
     for (const auto& m : r.metrics) MetricToProto(m, p->add_metrics());
+    p->set_comparability_key(r.comparability_key);
+    p->set_environment_key(r.environment_key);
+    p->set_backend(r.backend);
+    p->set_flag(r.flag);
   }
   if (static_cast<int>(rows->size()) > page_size) {
     resp->set_next_page_token(std::to_string((*rows)[page_size - 1].job_id));
@@ -98,6 +106,8 @@ grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext* ctx, const v1::Paret
                     direction(req->x_direction()), direction(req->y_direction()), req->filter()};
   query.join = req->join();
   query.on = JoinKeys(req->on());
+  query.keys = req->keys();
+  query.include_fallbacks = req->include_fallbacks();
   auto result = RunParetoQuery(*store_, query);
   if (!result.ok()) return ToGrpcStatus(result.status());
   for (const auto& p : result->points) {
@@ -108,11 +118,30 @@ grpc::Status ResultServiceImpl::Pareto(grpc::ServerContext* ctx, const v1::Paret
     out->set_on_frontier(p.on_frontier);
     out->set_params_json(p.params_json);
     out->set_job_id_b(p.job_id_b);
+    out->set_key(p.key);
   }
+  for (const auto& g : result->key_groups) {
+    auto* out = resp->add_key_groups();
+    out->set_key(g.key);
+    out->set_points(g.points);
+    out->set_summary(g.summary);
+  }
+  resp->set_warning(result->warning);
+  resp->set_excluded_fallbacks(result->excluded_fallbacks);
   resp->set_x_maximized(result->x_maximized);
   resp->set_y_maximized(result->y_maximized);
   for (const auto& r : result->unmatched_a) UnmatchedToProto(r, resp->add_unmatched_a());
   for (const auto& r : result->unmatched_b) UnmatchedToProto(r, resp->add_unmatched_b());
+  return grpc::Status::OK;
+}
+
+grpc::Status ResultServiceImpl::Compare(grpc::ServerContext* ctx, const v1::CompareRequest* req,
+                                        v1::CompareResponse* resp) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "Compare");
+  auto result = RunCompareQuery(*store_, {req->a(), req->b(), req->threshold_sigma(),
+                                          req->include_unmoved()});
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  resp->set_compare_json(result->dump());
   return grpc::Status::OK;
 }
 

@@ -40,7 +40,8 @@ void Scheduler::SetCompletionObserver(
 
 Scheduler::QueueKey Scheduler::KeyOf(const JobRecord& j) {
   const auto& r = j.spec.requirements;
-  return {j.spec.kind, r.device_class, r.device_model_pattern, r.min_memory_bytes, r.exclusive};
+  return {j.spec.kind,       r.device_class, r.device_model_pattern, r.min_memory_bytes,
+          r.exclusive,       r.format,       r.native_format};
 }
 
 void Scheduler::EnqueueLocked(const JobRecord& j) {
@@ -58,6 +59,8 @@ Status Scheduler::Start() {
   ASSIGN_OR_RETURN(int64_t max_token, store_->MaxToken());
   ASSIGN_OR_RETURN(auto workers, store_->LoadWorkers());
   ASSIGN_OR_RETURN(auto jobs, store_->LoadUnfinishedJobs());
+  std::vector<int64_t> canary_counts, canary_last_good;
+  ASSIGN_OR_RETURN(auto canaries, store_->LatestCanaries(&canary_counts, &canary_last_good));
   const int64_t now = clock_->NowMs();
   std::lock_guard lock(mu_);
   next_token_ = max_token + 1;
@@ -82,7 +85,12 @@ Status Scheduler::Start() {
     state.persisted_seen_unix_ms = w.last_heartbeat_unix_ms;
     workers_[w.id] = std::move(state);
   }
+  for (const auto& c : canaries) {
+    auto w = workers_.find(c.worker_id);
+    if (w != workers_.end() && c.verdict == "drift") w->second.quarantined.insert(c.device);
+  }
   for (auto& j : jobs) {
+    FormatRequirement(j.spec.kind, j.spec.params_json, &j.spec.requirements);
     ActiveJob active{j, 0, 0};
     if (j.state == JobState::kPending) {
       EnqueueLocked(j);
@@ -104,6 +112,7 @@ StatusOr<storage::JobStore::Created> Scheduler::SubmitExperiment(
     const storage::ExperimentRecord& e, std::vector<storage::JobSpec> jobs) {
   for (auto& j : jobs) {
     if (j.max_attempts <= 0) j.max_attempts = options_.default_max_attempts;
+    FormatRequirement(j.kind, j.params_json, &j.requirements);
   }
   const int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(auto created, store_->CreateExperiment(e, jobs, now));
@@ -127,6 +136,7 @@ StatusOr<JobRecord> Scheduler::SubmitJob(const std::string& experiment, const st
                                          storage::JobSpec spec) {
   if (spec.max_attempts <= 0) spec.max_attempts = options_.default_max_attempts;
   ASSIGN_OR_RETURN(JobRecord r, store_->AddJob(experiment, owner, spec, clock_->NowMs()));
+  FormatRequirement(r.spec.kind, r.spec.params_json, &r.spec.requirements);
   std::lock_guard lock(mu_);
   EnqueueLocked(r);
   jobs_.emplace(r.id, ActiveJob{r, 0, 0});
@@ -138,6 +148,7 @@ StatusOr<JobRecord> Scheduler::SubmitJob(const std::string& experiment, const st
 void Scheduler::AdoptJob(storage::JobRecord record) {
   std::lock_guard lock(mu_);
   if (record.spec.max_attempts <= 0) record.spec.max_attempts = options_.default_max_attempts;
+  FormatRequirement(record.spec.kind, record.spec.params_json, &record.spec.requirements);
   EnqueueLocked(record);
   const int64_t id = record.id;
   jobs_.emplace(id, ActiveJob{std::move(record), 0, 0});
@@ -219,6 +230,7 @@ WorkerView Scheduler::ViewLocked(const WorkerState& w, int64_t now) const {
   v.devices = w.reg.devices;
   v.kinds = w.reg.kinds;
   v.live = w.last_seen_unix_ms > 0 && now - w.last_seen_unix_ms <= options_.worker_live_ms;
+  v.quarantined = w.quarantined;
   v.free_slots = w.running_exclusive || w.draining
                      ? 0
                      : std::max(0, w.reg.slots - static_cast<int>(w.running.size()));
@@ -240,7 +252,8 @@ std::vector<LeaseInfo> Scheduler::PickLocked(const std::string& worker_id, Worke
       if (exclusive && (!w.running.empty() || !out.empty())) continue;
       auto found = device_of.find(key);
       if (found == device_of.end()) {
-        storage::Requirements req{std::get<1>(key), std::get<2>(key), std::get<3>(key), exclusive};
+        storage::Requirements req{std::get<1>(key), std::get<2>(key), std::get<3>(key), exclusive,
+                                  std::get<5>(key), std::get<6>(key)};
         const DeviceInfo* d = FindDevice(std::get<0>(key), req, view);
         found = device_of.emplace(key, d).first;
       }
@@ -542,6 +555,13 @@ std::string Scheduler::PendingReason(int64_t job_id) {
                                views);
 }
 
+std::pair<std::string, std::string> Scheduler::ParamsOf(int64_t job_id) {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return {};
+  return {it->second.record.spec.kind, it->second.record.spec.params_json};
+}
+
 double Scheduler::Progress(int64_t job_id) {
   std::lock_guard lock(mu_);
   auto it = jobs_.find(job_id);
@@ -568,6 +588,7 @@ std::vector<WorkerSnapshot> Scheduler::Workers() {
     s.live = ViewLocked(w, now).live;
     s.running_job_ids.assign(w.running.begin(), w.running.end());
     s.draining = w.draining;
+    s.quarantined = w.quarantined;
     out.push_back(std::move(s));
   }
   return out;
@@ -581,6 +602,66 @@ Status Scheduler::SetDraining(const std::string& worker_id, bool draining) {
   changes_++;
   changed_.notify_all();  // an undrained worker's long poll may find work at once
   return Status::Ok();
+}
+
+void Scheduler::SetQuarantined(const std::string& worker_id, const std::string& device,
+                               bool quarantined) {
+  std::lock_guard lock(mu_);
+  auto w = workers_.find(worker_id);
+  if (w == workers_.end()) return;
+  if (quarantined) {
+    w->second.quarantined.insert(device);
+  } else {
+    w->second.quarantined.erase(device);
+  }
+  changes_++;
+  changed_.notify_all();
+}
+
+Status Scheduler::CheckWorkerDevice(const std::string& worker_id, const std::string& device) {
+  std::lock_guard lock(mu_);
+  auto w = workers_.find(worker_id);
+  if (w == workers_.end()) return Status::NotFound("unknown worker '" + worker_id + "'; register again");
+  for (const DeviceInfo& d : w->second.reg.devices) {
+    if (d.name == device) return Status::Ok();
+  }
+  return Status::InvalidArgument("device: worker '" + worker_id + "' registered no device '" +
+                                 device + "'");
+}
+
+StatusOr<storage::JobStore::Created> Scheduler::ExtendExperiment(
+    const storage::ExperimentRecord& e, std::vector<storage::JobSpec> jobs,
+    const std::vector<int64_t>& requeue, std::vector<int64_t>* requeued) {
+  for (auto& j : jobs) {
+    if (j.max_attempts <= 0) j.max_attempts = options_.default_max_attempts;
+    FormatRequirement(j.kind, j.params_json, &j.requirements);
+  }
+  const int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(auto created, store_->ExtendExperiment(e.id, jobs, requeue, now, requeued));
+  std::vector<JobRecord> again;
+  for (int64_t id : *requeued) {
+    ASSIGN_OR_RETURN(JobRecord r, store_->GetJob(id));
+    FormatRequirement(r.spec.kind, r.spec.params_json, &r.spec.requirements);
+    again.push_back(std::move(r));
+  }
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    JobRecord r;
+    r.id = created.first_job_id + static_cast<int64_t>(i);
+    r.experiment_id = e.id;
+    r.experiment = e.name;
+    r.spec = std::move(jobs[i]);
+    r.created_unix_ms = now;
+    EnqueueLocked(r);
+    jobs_.emplace(r.id, ActiveJob{std::move(r), 0, 0});
+  }
+  for (auto& r : again) {
+    EnqueueLocked(r);
+    jobs_.emplace(r.id, ActiveJob{std::move(r), 0, 0});
+  }
+  changes_++;
+  changed_.notify_all();
+  return created;
 }
 
 Scheduler::Counters Scheduler::counters() {

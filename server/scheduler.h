@@ -83,6 +83,7 @@ struct WorkerSnapshot {
   int64_t last_seen_unix_ms = 0;
   std::vector<int64_t> running_job_ids;
   bool draining = false;
+  std::set<std::string> quarantined;  // devices closed to timing jobs by a drift canary
 };
 
 class Scheduler {
@@ -130,6 +131,8 @@ class Scheduler {
   // Why a PENDING job waits ("" when the job is not pending in memory).
   std::string PendingReason(int64_t job_id);
   double Progress(int64_t job_id);
+  // (kind, params_json) of an unfinished job; empty strings when it is not in memory.
+  std::pair<std::string, std::string> ParamsOf(int64_t job_id);
   std::vector<WorkerSnapshot> Workers();
 
   // Drains a worker (it finishes its running jobs and is leased nothing more, and is told so
@@ -137,6 +140,17 @@ class Scheduler {
   // unknown worker. Held in memory, and kept when the worker registers again; a coordinator
   // restart forgets it.
   Status SetDraining(const std::string& worker_id, bool draining);
+  // Closes a worker's device to latency and kernel_bench jobs (a drift canary failed) or opens
+  // it again. Kept when the worker registers again; rebuilt from the canary history on start.
+  void SetQuarantined(const std::string& worker_id, const std::string& device, bool quarantined);
+  // NOT_FOUND for an unknown worker, INVALID_ARGUMENT for a device it did not register.
+  Status CheckWorkerDevice(const std::string& worker_id, const std::string& device);
+  // Resubmission of an existing experiment (JobStore::ExtendExperiment): queues the added
+  // jobs and the FAILED or CANCELLED jobs of `requeue` that went back to PENDING.
+  StatusOr<storage::JobStore::Created> ExtendExperiment(const storage::ExperimentRecord& e,
+                                                        std::vector<storage::JobSpec> jobs,
+                                                        const std::vector<int64_t>& requeue,
+                                                        std::vector<int64_t>* requeued);
 
   // Counters for metrics.
   struct Counters {
@@ -180,10 +194,11 @@ class Scheduler {
     std::set<int64_t> cancel;           // to be told in the next heartbeat
     bool running_exclusive = false;
     bool draining = false;              // leases nothing more; kept when it registers again
+    std::set<std::string> quarantined;  // devices closed to timing jobs; kept likewise
   };
   // Jobs with the same kind and requirements share one queue, so matching checks each
   // distinct requirement once, not each job.
-  using QueueKey = std::tuple<std::string, int, std::string, uint64_t, bool>;
+  using QueueKey = std::tuple<std::string, int, std::string, uint64_t, bool, std::string, bool>;
   using Queue = std::set<std::pair<int, int64_t>>;  // (-priority, id): best first
 
   static QueueKey KeyOf(const storage::JobRecord& j);

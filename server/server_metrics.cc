@@ -109,6 +109,16 @@ ServerMetrics::ServerMetrics()
                     .Help("Failed attempts by kind and class (job_error, crash, poison, "
                           "infrastructure) and whether the job was retried or ended FAILED.")
                     .Register(*registry_)),
+      canaries_(BuildCounter().Name("qlab_canaries_total")
+                    .Help("Drift canaries reported by workers, by verdict (baseline, ok, drift).")
+                    .Register(*registry_)),
+      flagged_results_(BuildCounter().Name("qlab_flagged_results_total")
+                           .Help("Timing results flagged because their device's drift canary "
+                                 "failed after they were measured.")
+                           .Register(*registry_).Add({})),
+      quarantined_devices_(BuildGauge().Name("qlab_devices_quarantined")
+                               .Help("Devices closed to timing jobs by a failed drift canary.")
+                               .Register(*registry_).Add({})),
       write_seconds_(BuildHistogram().Name("qlab_sqlite_write_seconds")
                          .Help("Time of one batched SQLite write transaction.")
                          .Register(*registry_).Add({}, kFastBuckets)),
@@ -127,6 +137,11 @@ ServerMetrics::ServerMetrics()
 void ServerMetrics::ObserveRpc(const std::string& method, const std::string& code, double seconds) {
   rpcs_.Add({{"method", method}, {"code", code}}).Increment();
   rpc_seconds_.Add({{"method", method}}, kFastBuckets).Observe(seconds);
+}
+
+void ServerMetrics::ObserveCanary(const std::string& verdict, int64_t flagged_results) {
+  canaries_.Add({{"verdict", verdict}}).Increment();
+  flagged_results_.Increment(static_cast<double>(flagged_results));
 }
 
 void ServerMetrics::ObserveWriteBatch(int closures, double seconds) {
@@ -171,7 +186,8 @@ std::string ServerMetrics::Render(Scheduler& scheduler, storage::JobStore& store
     leased_jobs_.Set(static_cast<double>(leased));
     std::map<std::string, int> live;
     for (const char* cls : {"cpu", "cuda", "npu"}) live[cls] = 0;
-    for (const auto& w : scheduler.Workers()) {
+    const auto workers = scheduler.Workers();
+    for (const auto& w : workers) {
       if (!w.live) continue;
       std::set<std::string> classes;
       for (const auto& d : DevicesFromJson(w.record.devices_json)) {
@@ -180,6 +196,9 @@ std::string ServerMetrics::Render(Scheduler& scheduler, storage::JobStore& store
       for (const auto& c : classes) live[c]++;
     }
     for (const auto& [cls, n] : live) workers_live_.Add({{"device_class", cls}}).Set(n);
+    size_t quarantined = 0;
+    for (const auto& w : workers) quarantined += w.quarantined.size();
+    quarantined_devices_.Set(static_cast<double>(quarantined));
     Scheduler::Counters c = scheduler.counters();
     lease_expiries_.Increment(static_cast<double>(c.lease_expiries - last_counters_.lease_expiries));
     retries_.Increment(static_cast<double>(c.requeues - last_counters_.requeues));

@@ -27,6 +27,8 @@ class ServerMetrics {
   void ObserveRpc(const std::string& method, const std::string& code, double seconds);
   void ObserveWriteBatch(int closures, double seconds);
   void ObserveJob(const Scheduler::JobEnd& end);
+  // A drift canary's verdict ("baseline", "ok", "drift") and the results a drift flagged.
+  void ObserveCanary(const std::string& verdict, int64_t flagged_results);
 
   // Refreshes the scrape-time gauges from `scheduler` and `store`, then renders the text format.
   std::string Render(Scheduler& scheduler, storage::JobStore& store);
@@ -45,6 +47,9 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>& completions_;
   prometheus::Family<prometheus::Histogram>& job_duration_;
   prometheus::Family<prometheus::Counter>& failures_;
+  prometheus::Family<prometheus::Counter>& canaries_;
+  prometheus::Counter& flagged_results_;
+  prometheus::Gauge& quarantined_devices_;
   prometheus::Histogram& write_seconds_;
   prometheus::Counter& write_batches_;
   prometheus::Counter& write_closures_;

@@ -32,7 +32,8 @@ const char* const kJobColumns =
     "j.id, j.experiment_id, e.name, j.kind, j.params_json, j.device_class, "
     "j.device_model_pattern, j.min_memory_bytes, j.exclusive, j.priority, j.state, j.attempts, "
     "j.max_attempts, j.live_token, j.worker_id, j.last_error, j.created_unix_ms, "
-    "j.started_unix_ms, j.finished_unix_ms, j.timeout_s, j.failure_class, j.infra_failures";
+    "j.started_unix_ms, j.finished_unix_ms, j.timeout_s, j.failure_class, j.infra_failures, "
+    "j.comparability_key, j.environment_key, j.context_json, j.backend, j.flag";
 
 JobRecord ReadJob(const Statement& s) {
   JobRecord j;
@@ -58,6 +59,11 @@ JobRecord ReadJob(const Statement& s) {
   j.spec.timeout_s = static_cast<int>(s.Int(19));
   j.failure_class = s.Text(20);
   j.infra_failures = static_cast<int>(s.Int(21));
+  j.comparability.comparability_key = s.Text(22);
+  j.comparability.environment_key = s.Text(23);
+  j.comparability.context_json = s.Text(24);
+  j.comparability.backend = s.Text(25);
+  j.flag = s.Text(26);
   return j;
 }
 
@@ -152,6 +158,37 @@ StatusOr<JobStore::Created> JobStore::CreateExperiment(const ExperimentRecord& e
   return created;
 }
 
+StatusOr<JobStore::Created> JobStore::ExtendExperiment(int64_t experiment_id,
+                                                       const std::vector<JobSpec>& jobs,
+                                                       const std::vector<int64_t>& requeue,
+                                                       int64_t now_ms,
+                                                       std::vector<int64_t>* requeued) {
+  Created created;
+  created.experiment_id = experiment_id;
+  requeued->clear();
+  RETURN_IF_ERROR(writer_->Run([&](Connection& c) -> Status {
+    requeued->clear();
+    ASSIGN_OR_RETURN(Statement * again,
+                     c.Prepare("UPDATE job SET state=?, attempts=0, infra_failures=0, "
+                               "failure_class='', last_error='', worker_id='', started_unix_ms=0, "
+                               "finished_unix_ms=0 WHERE id=? AND experiment_id=? AND "
+                               "state IN (?,?)"));
+    for (int64_t id : requeue) {
+      again->Bind(1, kPending).Bind(2, id).Bind(3, experiment_id).Bind(4, kFailed)
+          .Bind(5, kCancelled);
+      RETURN_IF_ERROR(again->Run());
+      if (c.Changes() == 1) requeued->push_back(id);
+    }
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      int64_t id = 0;
+      RETURN_IF_ERROR(InsertJob(c, experiment_id, jobs[i], now_ms, &id));
+      if (i == 0) created.first_job_id = id;
+    }
+    return Status::Ok();
+  }));
+  return created;
+}
+
 StatusOr<JobRecord> JobStore::AddJob(const std::string& experiment, const std::string& owner,
                                      const JobSpec& spec, int64_t now_ms) {
   int64_t job_id = 0;
@@ -183,14 +220,14 @@ Status JobStore::RecordLeases(const std::vector<LeaseGrant>& grants, int64_t now
                                "attempts=attempts+1 WHERE id=? AND state=?"));
     ASSIGN_OR_RETURN(Statement * ins,
                      c.Prepare("INSERT INTO attempt(token, job_id, worker_id, leased_unix_ms, "
-                               "lease_expiry_unix_ms) VALUES (?,?,?,?,?)"));
+                               "lease_expiry_unix_ms, device) VALUES (?,?,?,?,?,?)"));
     for (size_t i = 0; i < grants.size(); ++i) {
       const LeaseGrant& g = grants[i];
       upd->Bind(1, kLeased).Bind(2, g.token).Bind(3, g.worker_id).Bind(4, g.job_id).Bind(5, kPending);
       RETURN_IF_ERROR(upd->Run());
       if (c.Changes() != 1) continue;
       ins->Bind(1, g.token).Bind(2, g.job_id).Bind(3, g.worker_id).Bind(4, now_ms)
-          .Bind(5, g.expiry_unix_ms);
+          .Bind(5, g.expiry_unix_ms).Bind(6, g.device);
       RETURN_IF_ERROR(ins->Run());
       (*granted)[i] = true;
     }
@@ -273,6 +310,23 @@ StatusOr<std::vector<int64_t>> JobStore::Cancel(int64_t job_id, const std::strin
     return Status::Ok();
   }));
   return cancelled;
+}
+
+StatusOr<std::vector<JobRecord>> JobStore::ExperimentJobs(int64_t experiment_id) {
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s,
+                   c.Prepare(std::string("SELECT ") + kJobColumns +
+                             " FROM job j JOIN experiment e ON e.id=j.experiment_id "
+                             "WHERE j.experiment_id=? ORDER BY j.id"));
+  s->Bind(1, experiment_id);
+  std::vector<JobRecord> jobs;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    jobs.push_back(ReadJob(*s));
+  }
+  s->Reset();
+  return jobs;
 }
 
 StatusOr<std::vector<JobRecord>> JobStore::LoadUnfinishedJobs() {

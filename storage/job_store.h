@@ -46,6 +46,17 @@ class JobStore {
   };
   StatusOr<Created> CreateExperiment(const ExperimentRecord& experiment,
                                      const std::vector<JobSpec>& jobs, int64_t now_ms);
+  // Resubmission of an existing experiment in one transaction: the jobs of `requeue` that are
+  // FAILED or CANCELLED go back to PENDING with a fresh attempt budget (their attempts stay
+  // in the history), and `jobs` are added. *requeued receives the ids that were requeued.
+  StatusOr<Created> ExtendExperiment(int64_t experiment_id, const std::vector<JobSpec>& jobs,
+                                     const std::vector<int64_t>& requeue, int64_t now_ms,
+                                     std::vector<int64_t>* requeued);
+  // Stores a drift canary (r->id receives its id). With verdict "drift", every succeeded
+  // latency or kernel_bench job whose attempt ran on that worker's device after
+  // `last_good_unix_ms` gets `flag` (unless already flagged); *flagged receives how many.
+  Status RecordCanary(CanaryRecord* r, const std::string& flag, int64_t last_good_unix_ms,
+                      int64_t* flagged);
   // Adds one job to the named experiment, creating the experiment (kind of the job) if missing.
   StatusOr<JobRecord> AddJob(const std::string& experiment, const std::string& owner,
                              const JobSpec& spec, int64_t now_ms);
@@ -89,6 +100,15 @@ class JobStore {
 
   // ---- reads --------------------------------------------------------------------------------
 
+  // Every job of an experiment, by id (resubmission compares them with the sweep).
+  StatusOr<std::vector<JobRecord>> ExperimentJobs(int64_t experiment_id);
+  // A device's canaries, newest first, at most `limit` (samples included).
+  StatusOr<std::vector<CanaryRecord>> CanaryHistory(const std::string& worker_id,
+                                                    const std::string& device, int limit);
+  // The newest canary of every (worker, device), with *counts[i] the device's history size
+  // and *last_good[i] the time of its newest baseline or ok canary (0 = none).
+  StatusOr<std::vector<CanaryRecord>> LatestCanaries(std::vector<int64_t>* counts,
+                                                     std::vector<int64_t>* last_good);
   // Every job not in a terminal state, oldest first (for rebuilding the scheduler on start).
   StatusOr<std::vector<JobRecord>> LoadUnfinishedJobs();
   StatusOr<int64_t> MaxToken();
@@ -133,6 +153,8 @@ class JobStore {
   struct MetricPair {
     int64_t job_id;
     double x, y;
+    std::string environment_key;
+    bool fallback;  // its figure came from a fallback kernel
   };
   StatusOr<std::vector<MetricPair>> MetricPairs(int64_t experiment_id, const std::string& x,
                                                 const std::string& y, const std::string& expression,

@@ -187,6 +187,17 @@ Status JobStore::CompleteInWriter(const std::vector<CompletionRecord>& completio
         if (!r.log.empty()) RETURN_IF_ERROR(ReplaceAttemptLog(c, r.token, r.job_id, r.log));
         if (r.outcome == CompletionOutcome::kSucceeded) {
           RETURN_IF_ERROR(StoreOutput(c, r.job_id, r.output));
+          if (!r.comparability.context_json.empty()) {
+            ASSIGN_OR_RETURN(Statement * keys,
+                             c.Prepare("UPDATE job SET comparability_key=?, environment_key=?, "
+                                       "context_json=?, backend=? WHERE id=?"));
+            keys->Bind(1, r.comparability.comparability_key)
+                .Bind(2, r.comparability.environment_key)
+                .Bind(3, r.comparability.context_json)
+                .Bind(4, r.comparability.backend)
+                .Bind(5, r.job_id);
+            RETURN_IF_ERROR(keys->Run());
+          }
           ASSIGN_OR_RETURN(Statement * exp, c.Prepare("SELECT experiment_id FROM job WHERE id=?"));
           exp->Bind(1, r.job_id);
           ASSIGN_OR_RETURN(bool found, exp->Step());

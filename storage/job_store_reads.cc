@@ -139,7 +139,8 @@ StatusOr<std::vector<ResultRow>> JobStore::QueryResults(int64_t experiment_id, i
   ASSIGN_OR_RETURN(CompiledFilter compiled, CompileFilter(expression, MetricNames()));
   WITH_READER(c);
   ASSIGN_OR_RETURN(Statement * jobs,
-                   c.Prepare("SELECT j.id, e.name, j.kind, j.state, j.params_json, j.last_error "
+                   c.Prepare("SELECT j.id, e.name, j.kind, j.state, j.params_json, j.last_error, "
+                             "j.comparability_key, j.environment_key, j.backend, j.flag "
                              "FROM job j JOIN experiment e ON e.id=j.experiment_id "
                              "WHERE j.experiment_id=:eid AND j.id>:after" +
                              (compiled.sql.empty() ? std::string() : " AND " + compiled.sql) +
@@ -159,6 +160,10 @@ StatusOr<std::vector<ResultRow>> JobStore::QueryResults(int64_t experiment_id, i
     r.state = static_cast<JobState>(jobs->Int(3));
     r.params_json = jobs->Text(4);
     r.last_error = jobs->Text(5);
+    r.comparability_key = jobs->Text(6);
+    r.environment_key = jobs->Text(7);
+    r.backend = jobs->Text(8);
+    r.flag = jobs->Text(9);
     rows.push_back(std::move(r));
   }
   jobs->Reset();
@@ -208,7 +213,8 @@ StatusOr<std::vector<JobStore::MetricPair>> JobStore::MetricPairs(
   WITH_READER(c);
   ASSIGN_OR_RETURN(Statement * s,
                    c.Prepare("SELECT j.id, rx.value, ry.value, rx.higher_is_better, "
-                             "ry.higher_is_better FROM job j JOIN experiment e ON "
+                             "ry.higher_is_better, j.environment_key, j.backend = 'fallback' "
+                             "FROM job j JOIN experiment e ON "
                              "e.id = j.experiment_id JOIN result rx ON rx.job_id = j.id AND "
                              "rx.name = :x JOIN result ry ON ry.job_id = j.id AND ry.name = :y "
                              "WHERE j.experiment_id = :eid AND j.state = :ok" +
@@ -223,7 +229,7 @@ StatusOr<std::vector<JobStore::MetricPair>> JobStore::MetricPairs(
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    out.push_back({s->Int(0), s->Double(1), s->Double(2)});
+    out.push_back({s->Int(0), s->Double(1), s->Double(2), s->Text(5), s->Int(6) != 0});
     *x_higher_is_better = s->Int(3) != 0;
     *y_higher_is_better = s->Int(4) != 0;
   }

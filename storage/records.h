@@ -29,6 +29,11 @@ struct Requirements {
   std::string device_model_pattern;    // glob; "" = any
   uint64_t min_memory_bytes = 0;
   bool exclusive = false;
+  // The datatype the job runs and whether it needs a native kernel for it (kernel_bench) or
+  // runs it emulated too (quantize, accuracy); matched against the devices' capability
+  // matrices. Not stored: derived from the params (server/matching.h FormatRequirement).
+  std::string format;
+  bool native_format = false;
 };
 
 struct JobSpec {
@@ -51,6 +56,14 @@ inline constexpr const char* kCrash = "crash";
 inline constexpr const char* kPoison = "poison";
 inline constexpr const char* kInfrastructure = "infrastructure";
 
+// What a succeeded job's figure depends on (migration 0005): the keys hash context_json.
+struct Comparability {
+  std::string comparability_key;   // kind + canonical params + environment_key
+  std::string environment_key;     // context_json without its "kernel" part
+  std::string context_json;
+  std::string backend;             // native | emulated | fallback | vendor | ""
+};
+
 struct JobRecord {
   int64_t id = 0;
   int64_t experiment_id = 0;
@@ -64,6 +77,8 @@ struct JobRecord {
   std::string failure_class;           // "" unless FAILED: job_error | poison | infrastructure
   int infra_failures = 0;              // attempts lost to infrastructure (not counted in attempts)
   int64_t created_unix_ms = 0, started_unix_ms = 0, finished_unix_ms = 0;
+  Comparability comparability;         // set when it SUCCEEDED on a worker reporting its context
+  std::string flag;                    // why its figure is suspect; "" = nothing known
 };
 
 struct AttemptRecord {
@@ -102,6 +117,7 @@ struct ResultRow {
   std::string experiment, kind, params_json, last_error;
   JobState state = JobState::kPending;
   std::vector<Metric> metrics;
+  std::string comparability_key, environment_key, backend, flag;
 };
 
 struct LeaseGrant {
@@ -109,6 +125,7 @@ struct LeaseGrant {
   int64_t token = 0;
   std::string worker_id;
   int64_t expiry_unix_ms = 0;
+  std::string device;                  // Device.name the job runs on
 };
 
 enum class CompletionOutcome { kSucceeded, kFailed, kReleased };
@@ -121,6 +138,7 @@ struct CompletionRecord {
   std::string failure_class;           // for kFailed: job_error (default) | crash | infrastructure
   std::string log;                     // the attempt's output tail; replaces what was streamed
   JobOutput output;
+  Comparability comparability;         // for kSucceeded: stored on the job
   int64_t started_unix_ms = 0, finished_unix_ms = 0;
 };
 
@@ -138,6 +156,17 @@ struct ExpiryOutcome {
   int64_t job_id = 0;
   bool applied = false;                  // false when the lease was no longer live
   JobState new_state = JobState::kPending;
+};
+
+// One drift-canary measurement of a worker's device and how it was judged.
+struct CanaryRecord {
+  int64_t id = 0;
+  std::string worker_id, device, canary;
+  int64_t measured_unix_ms = 0;
+  double median_us = 0;
+  std::vector<double> samples_us;
+  double baseline_median_us = 0, baseline_spread_us = 0, z = 0;
+  std::string verdict;                 // baseline | ok | drift
 };
 
 // The largest log kept per attempt: its last bytes.

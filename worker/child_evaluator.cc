@@ -378,6 +378,8 @@ StatusOr<EvaluatorDescription> DescribeEvaluator(const std::string& path) {
   }
   auto cuda = doc.find("torch_cuda_devices");
   if (cuda != doc.end() && cuda->is_number_integer()) d.torch_cuda_devices = cuda->get<int>();
+  auto runtime = doc.find("runtime");
+  if (runtime != doc.end() && runtime->is_object()) d.runtime = *runtime;
   return d;
 }
 

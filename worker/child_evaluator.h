@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.h"
 #include "worker/dataset_source.h"
 #include "worker/executor.h"
@@ -44,6 +46,7 @@ struct ChildEvaluatorOptions {
 struct EvaluatorDescription {
   std::vector<std::string> kinds;
   int torch_cuda_devices = 0;       // CUDA devices its LibTorch sees (0 for a CPU LibTorch)
+  nlohmann::json runtime = nlohmann::json::object();  // its LibTorch and BLAS (run_context.h)
 };
 
 // Runs `path --describe`. UNAVAILABLE when it cannot be run or answers nonsense.

@@ -25,6 +25,7 @@
 #include "common/heap_tuning.h"
 #include "common/job_output_json.h"
 #include "worker/executor.h"
+#include "worker/run_context.h"
 
 namespace {
 
@@ -111,7 +112,17 @@ int main(int argc, char** argv) {
     for (const auto& [kind, executor] : executors) kinds.push_back(kind);
     int cuda_devices = 0;
     while (qlab::worker::TorchRunsOnCuda(cuda_devices)) ++cuda_devices;
-    std::printf("%s\n", json{{"kinds", kinds}, {"torch_cuda_devices", cuda_devices}}.dump().c_str());
+#ifdef QLAB_TORCH_VERSION
+    const char* torch_version = QLAB_TORCH_VERSION;
+#else
+    const char* torch_version = "";
+#endif
+    // What every job's figure depends on in this process (worker/run_context.h "runtime").
+    const json runtime = {{"libtorch", torch_version},
+                          {"blas", qlab::worker::LoadedBlasLibrary()},
+                          {"omp_num_threads", std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : ""}};
+    std::printf("%s\n", json{{"kinds", kinds}, {"torch_cuda_devices", cuda_devices},
+                             {"runtime", runtime}}.dump().c_str());
     return 0;
   }
   if (request_path.empty() || output_path.empty()) {

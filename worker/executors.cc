@@ -64,7 +64,10 @@ class QuantizeExecutor final : public JobExecutor {
  public:
   StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
     ASSIGN_OR_RETURN(auto params, ParseParams(job));
-    return datatypes::RunQuantizeJob(params, context);
+    ASSIGN_OR_RETURN(JobOutput out, datatypes::RunQuantizeJob(params, context));
+    // The datatype is simulated: values are quantized and decoded in FP32, no kernel runs.
+    out.context_json = R"({"kernel":{"name":"reference_quantizer","backend":"emulated"}})";
+    return out;
   }
 };
 
@@ -97,7 +100,9 @@ class LatencyExecutor final : public JobExecutor {
   StatusOr<JobOutput> Execute(const LeasedJob& job, JobContext& context) override {
     ASSIGN_OR_RETURN(auto params, ParseParams(job));
     params["device"] = job.device;  // measure where the scheduler placed it
-    return latency::RunLatencyJob(params, context);
+    ASSIGN_OR_RETURN(JobOutput out, latency::RunLatencyJob(params, context));
+    out.context_json = R"({"kernel":{"name":"libtorch_eager","backend":"native"}})";
+    return out;
   }
 };
 

@@ -1,5 +1,7 @@
 // qlab-worker: discovers devices, reads flags (with QLAB_* environment equivalents) and runs a
 // Worker until SIGINT or SIGTERM.
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +16,7 @@
 #include "common/signals.h"
 #include "worker/child_evaluator.h"
 #include "worker/data_roots.h"
+#include "worker/run_context.h"
 #include "worker/worker.h"
 #include "worker/worker_metrics.h"
 
@@ -74,6 +77,11 @@ int main(int argc, char** argv) {
                  "lasts as long as this worker")
       ->envname("QLAB_CACHE_DIR");
   app.add_flag("--list-devices", list_devices, "print the devices found and exit");
+  double canary_interval_s = 600;
+  app.add_option("--canary-interval", canary_interval_s,
+                 "seconds between drift canaries on each device while idle (three at start seed "
+                 "the baseline); 0 = none")
+      ->envname("QLAB_CANARY_INTERVAL");
   std::string evaluator, memory_limit_text;
   std::vector<std::string> in_process_kinds = {"noop", "quantize"};
   bool in_process = false;
@@ -199,6 +207,12 @@ int main(int argc, char** argv) {
                                                                  std::move(children[kind]))
                            : std::move(executors[kind]);
     }
+    for (const auto& kind : description->kinds) {
+      if (std::find(in_process_kinds.begin(), in_process_kinds.end(), kind) ==
+          in_process_kinds.end()) {
+        options.runtime_of_kind[kind] = description->runtime;
+      }
+    }
     executors = std::move(children);
     const int cuda_devices = description->torch_cuda_devices;
     torch_runs_on_cuda = [cuda_devices](int ordinal) { return ordinal >= 0 && ordinal < cuda_devices; };
@@ -207,6 +221,12 @@ int main(int argc, char** argv) {
                                    : std::to_string(memory_limit >> 20) + " MiB");
   }
   qlab::worker::AssignDeviceKinds(executors, torch_runs_on_cuda, &options.devices);
+  for (auto& d : options.devices) d.formats = qlab::worker::ProbeFormats(d);
+  if (canary_interval_s < 0) {
+    spdlog::error("qlab-worker: --canary-interval must be >= 0 seconds");
+    return 2;
+  }
+  options.canary_interval_ms = static_cast<int64_t>(canary_interval_s * 1000);
   for (const auto& d : options.devices) {
     std::string kinds;
     for (const auto& k : d.kinds) kinds += (kinds.empty() ? "" : ",") + k;

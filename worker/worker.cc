@@ -1,5 +1,8 @@
 #include "worker/worker.h"
 
+#include "worker/canary.h"
+#include "worker/run_context.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -151,7 +154,10 @@ void Worker::Run() {
   if (!RegisterWithRetry()) return;
   std::thread heartbeat([this] { HeartbeatLoop(); });
   std::thread sender([this] { SenderLoop(); });
+  std::thread canary;
+  if (options_.canary_interval_ms > 0) canary = std::thread([this] { CanaryLoop(); });
   LeaseLoop();
+  if (canary.joinable()) canary.join();
 
   // Stopping: give running jobs the grace period, then cancel and give back the rest.
   {
@@ -191,6 +197,71 @@ void Worker::Run() {
   heartbeat.join();
 }
 
+void Worker::CanaryLoop() {
+  // Three at start seed the coordinator's baseline; then one per interval, while idle.
+  int seeding = 3;
+  auto due = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, due, [&] { return stopping_.load(); });
+      if (stopping_) return;
+      ReapFinishedLocked();
+      if (!running_.empty()) {
+        // A canary beside a job would time the job's load, and slow the job.
+        due = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        continue;
+      }
+      canary_running_ = true;
+    }
+    const int64_t asked_ms = MeasureCanaries();
+    {
+      std::lock_guard lock(mu_);
+      canary_running_ = false;
+    }
+    cv_.notify_all();
+    int64_t next_ms = seeding > 1 ? 0 : options_.canary_interval_ms;
+    if (seeding > 0) --seeding;
+    if (asked_ms > 0) next_ms = std::min(next_ms, asked_ms);
+    due = std::chrono::steady_clock::now() + std::chrono::milliseconds(next_ms);
+  }
+}
+
+int64_t Worker::MeasureCanaries() {
+  int64_t asked_ms = 0;
+  for (const DeviceInfo& d : options_.devices) {
+    auto m = RunCanary(d);
+    if (!m.ok()) {
+      spdlog::debug("qlab-worker: no canary on {}: {}", d.name, m.status().ToString());
+      continue;
+    }
+    v1::ReportCanaryRequest req;
+    req.set_worker_id(worker_id());
+    req.set_device(d.name);
+    req.set_canary(m->canary);
+    req.set_median_us(m->median_us);
+    for (double s : m->samples_us) req.add_samples_us(s);
+    v1::ReportCanaryResponse resp;
+    grpc::ClientContext ctx;
+    AddCredentials(Endpoint(), &ctx);
+    SetDeadline(&ctx, 5000);
+    grpc::Status st = stub_->ReportCanary(&ctx, req, &resp);
+    if (!st.ok()) {
+      spdlog::warn("qlab-worker: ReportCanary: {}", st.error_message());
+      continue;
+    }
+    if (resp.verdict() == "drift") {
+      spdlog::warn("qlab-worker: {} drifted: canary {:.1f} us vs baseline {:.1f} ± {:.1f} us; "
+                   "quarantined for timing jobs", d.name, m->median_us, resp.baseline_median_us(),
+                   resp.baseline_spread_us());
+    }
+    if (resp.next_canary_ms() > 0) {
+      asked_ms = asked_ms == 0 ? resp.next_canary_ms() : std::min(asked_ms, resp.next_canary_ms());
+    }
+  }
+  return asked_ms;
+}
+
 void Worker::ReapFinishedLocked() {
   for (auto it = running_.begin(); it != running_.end();) {
     if (it->second.finished) {
@@ -211,7 +282,8 @@ void Worker::LeaseLoop() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] {
         ReapFinishedLocked();
-        return stopping_ || (!draining_ && static_cast<int>(running_.size()) < options_.slots);
+        return stopping_ || (!draining_ && !canary_running_ &&
+                             static_cast<int>(running_.size()) < options_.slots);
       });
       if (stopping_) break;
       free_slots = options_.slots - static_cast<int>(running_.size());
@@ -289,6 +361,13 @@ void Worker::RunJob(int64_t token) {
   if (out.ok()) {
     c.set_outcome(v1::Completion::OUTCOME_SUCCEEDED);
     ToProto(*out, &c);
+    for (const DeviceInfo& d : options_.devices) {
+      if (d.name != job.device) continue;
+      auto runtime = options_.runtime_of_kind.find(job.kind);
+      c.set_context_json(JobContextJson(
+          job.kind, d, runtime == options_.runtime_of_kind.end() ? nlohmann::json::object() : runtime->second,
+          out->context_json));
+    }
   } else {
     c.set_outcome(v1::Completion::OUTCOME_FAILED);
     c.set_error(out.status().ToString());

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
 
 #include "qlab/v1/worker_service.grpc.pb.h"
 #include "worker/devices.h"
@@ -35,6 +36,12 @@ struct WorkerOptions {
   int slots = 1;                // jobs run at once
   int64_t grace_ms = 30'000;    // on Stop(), how long running jobs may finish
   std::map<std::string, std::string> labels;
+  // What each kind's evaluator process reports about its runtime (LibTorch, BLAS), for the
+  // context of every success (worker/run_context.h). Kinds not listed report {}.
+  std::map<std::string, nlohmann::json> runtime_of_kind;
+  // Drift canaries: one per device at start (three, to seed the baseline), then one every
+  // this many ms while the worker is idle; 0 = none.
+  int64_t canary_interval_ms = 0;
 };
 
 class Worker {
@@ -63,6 +70,10 @@ class Worker {
   void LeaseLoop();
   void HeartbeatLoop();
   void SenderLoop();
+  void CanaryLoop();
+  // Measures every device's canary and reports it; returns the soonest next time the
+  // coordinator asked for (0 = none).
+  int64_t MeasureCanaries();
   void RunJob(int64_t token);
   void Enqueue(v1::Completion completion);
   void Backoff(int* attempt);
@@ -83,6 +94,7 @@ class Worker {
   std::vector<std::thread> done_threads_;         // guarded by mu_: finished, to be joined
   bool heartbeat_now_ = false;                    // guarded by mu_: a job started
   bool draining_ = false;                         // guarded by mu_: the coordinator drains us
+  bool canary_running_ = false;                   // guarded by mu_: no lease is asked for
   std::atomic<bool> stopping_{false};
   std::atomic<bool> sender_done_{false};
 };

@@ -277,6 +277,12 @@ StatusOr<JobOutput> RunAccuracyJob(const nlohmann::json& params, JobContext& con
   AddMetric(out, "num_quantized_weights", static_cast<double>(num_weights), "", false);
   AddMetric(out, "scored_tokens", static_cast<double>(plan.scored_positions), "", false);
   AddMetric(out, "context", static_cast<double>(ctx), "tokens", false);
+  // Provenance: no packed kernel runs here; the datatype is simulated (weights quantized and
+  // decoded to FP32, then LibTorch's FP32 matmuls on the job's device).
+  out.context_json = nlohmann::json{{"kernel", {{"name", "dequantized_fp32_matmul"},
+                                                {"backend", "emulated"},
+                                                {"path", "libtorch " + p.device}}},
+                                    {"runtime", {{"threads", threads}}}}.dump();
   context.ReportProgress(1.0);
   return out;
 }

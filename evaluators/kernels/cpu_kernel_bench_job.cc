@@ -192,6 +192,16 @@ StatusOr<JobOutput> RunCpuKernelBenchJob(const KernelBenchParams& params, JobCon
   Add(out, "bits_per_weight", CpuGemvBitsPerWeight(format), "bits", false);
   Add(out, "threads", first.threads, "threads", false);
   out.artifacts.push_back({"kernel_bench.json", "application/json", artifact.dump(1)});
+  // Provenance: the portable path standing in for a SIMD one nobody asked to skip is the
+  // silent fallback a format comparison must not take for the kernel.
+  const bool fallback = params.isa.empty() && options.isa == CpuIsa::kPortable;
+  out.context_json = nlohmann::json{
+      {"kernel", {{"name", CpuGemvFormatName(format)},
+                  {"backend", fallback ? "fallback" : "native"},
+                  {"path", CpuIsaName(options.isa)},
+                  {"activations", ActivationModeName(options.activations)},
+                  {"threads", results.front().threads}}},
+      {"runtime", {{"blas", BlasDescription()}}}}.dump();
   return out;
 }
 

@@ -164,6 +164,18 @@ StatusOr<JobOutput> RunKernelBenchJob(const KernelBenchParams& params, JobContex
   }
   out.artifacts.push_back({"kernel_bench.json", "application/json",
                            GemvTimingToJson(timing, bench->device(), copy_gbps, cublas.median_us)});
+  // Provenance: which kernel ran and how it was launched (the cuBLAS baseline is the vendor's).
+  std::string context = std::string("{\"kernel\":{\"name\":\"") + GemvKernelName(kernel) +
+                        "\",\"backend\":\"" +
+                        (kernel == GemvKernel::kFp16Cublas ? "vendor" : "native") + "\"";
+  if (timing.launch) {
+    const GemvLaunchConfig& c = *timing.launch;
+    context += ",\"launch\":{\"threads_per_block\":" + std::to_string(c.threads_per_block) +
+               ",\"row_blocks\":" + std::to_string(c.row_blocks) +
+               ",\"k_splits\":" + std::to_string(c.k_splits) +
+               ",\"smem_bytes\":" + std::to_string(c.smem_bytes) + "}";
+  }
+  out.context_json = context + "}}";
   return out;
 #endif
 }
