@@ -6,6 +6,8 @@
 #include "evaluators/accuracy/accuracy_job.h"
 #include "evaluators/datatypes/quantize_job.h"
 #include "evaluators/datatypes/registry.h"
+#include "evaluators/kernels/cpu_gemv.h"
+#include "evaluators/kernels/gemv_format.h"
 #include "evaluators/kernels/kernel_bench_params.h"
 #include "evaluators/latency/latency_params.h"
 #include "evaluators/predictor/predictor_params.h"
@@ -49,10 +51,11 @@ Status ValidateKernelBench(const nlohmann::json& p) {
   if (st.ok()) return st;
   for (const char* key : {"datatype", "kernel"}) {
     auto it = p.find(key);
-    if (it == p.end() || !it->is_string() ||
-        datatypes::FindDatatype(it->get<std::string>()) == nullptr) {
-      continue;
-    }
+    if (it == p.end() || !it->is_string()) continue;
+    const std::string name = it->get<std::string>();
+    const bool has_kernel = kernels::ParseCpuGemvFormat(name).has_value() ||
+                            kernels::ParseGemvKernel(name == "razer_fp4" ? "razer_w4" : name).has_value();
+    if (has_kernel || datatypes::FindDatatype(name) == nullptr) continue;
     nlohmann::json substitute = p;
     substitute[key] = "int4_asym";
     substitute.erase("group_size");

@@ -83,5 +83,66 @@ TEST_F(ParetoQueryTest, FilterAndErrors) {
   EXPECT_EQ(RunParetoQuery(*store_, {"nope", "a", "b"}).status().code(), StatusCode::kNotFound);
 }
 
+// Figures from two environments, and three from a fallback kernel that would dominate them.
+TEST(ParetoKeysTest, GroupsByEnvironmentAndLeavesOutFallbacks) {
+  testing::TempDir dir;
+  auto store = std::move(storage::JobStore::Open(dir.File("k.db"))).value();
+  std::vector<storage::JobSpec> jobs;
+  for (int i = 0; i < 9; ++i) jobs.push_back({"kernel_bench", "{\"i\": " + std::to_string(i) + "}"});
+  auto created = store->CreateExperiment({0, "kernels", "", "kernel_bench"}, jobs, 1);
+  ASSERT_TRUE(created.ok());
+  std::vector<storage::LeaseGrant> grants;
+  std::vector<storage::CompletionRecord> done;
+  for (int i = 0; i < 9; ++i) {
+    const int64_t id = created->first_job_id + i;
+    grants.push_back({id, id, "w", 9, "cpu"});
+    storage::CompletionRecord c{id, id};
+    const bool fallback = i >= 6;
+    // Two environments of three points each, every point on its own environment's front.
+    c.output.metrics = {{"bits", 2.0 + i % 3}, {"us", fallback ? 0.1 : 10.0 - i % 3 + (i < 3 ? 0 : 5)}};
+    c.comparability = {"k" + std::to_string(i), i < 3 ? "env-a" : "env-b",
+                       "{\"device\": {\"model\": \"" + std::string(i < 3 ? "A" : "B") + "\"}}",
+                       fallback ? "fallback" : "native"};
+    done.push_back(c);
+  }
+  std::vector<bool> granted;
+  ASSERT_TRUE(store->RecordLeases(grants, 1, &granted).ok());
+  std::vector<storage::CompletionAck> acks;
+  ASSERT_TRUE(store->Complete(done, 2, &acks).ok());
+
+  ParetoQuery q{"kernels", "bits", "us"};
+  auto grouped = RunParetoQuery(*store, q);
+  ASSERT_TRUE(grouped.ok()) << grouped.status().ToString();
+  EXPECT_EQ(grouped->excluded_fallbacks, 3);
+  EXPECT_EQ(grouped->total_points, 6);
+  ASSERT_EQ(grouped->key_groups.size(), 2u);
+  EXPECT_NE(grouped->warning.find("one front per environment"), std::string::npos);
+  EXPECT_NE(grouped->key_groups[0].summary.find(grouped->key_groups[0].key == "env-a" ? "A" : "B"),
+            std::string::npos);
+  int on = 0;
+  for (const auto& p : grouped->points) on += p.on_frontier;
+  EXPECT_EQ(on, 6) << "each environment's points are its own front";
+
+  q.keys = "mix";
+  auto mixed = RunParetoQuery(*store, q);
+  ASSERT_TRUE(mixed.ok());
+  on = 0;
+  for (const auto& p : mixed->points) {
+    on += p.on_frontier;
+    if (p.on_frontier) EXPECT_EQ(p.key, "env-a") << "env-b is dominated when mixed";
+  }
+  EXPECT_EQ(on, 3);
+  EXPECT_NE(mixed->warning.find("keys=mix"), std::string::npos);
+
+  q.include_fallbacks = true;
+  auto with_fallbacks = RunParetoQuery(*store, q);
+  ASSERT_TRUE(with_fallbacks.ok());
+  EXPECT_EQ(with_fallbacks->excluded_fallbacks, 0);
+  EXPECT_EQ(with_fallbacks->total_points, 9);
+
+  q.keys = "any";
+  EXPECT_EQ(RunParetoQuery(*store, q).status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace qlab::server

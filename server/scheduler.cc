@@ -326,7 +326,9 @@ StatusOr<std::vector<LeaseInfo>> Scheduler::AcquireLeases(const std::string& wor
   }
   std::vector<storage::LeaseGrant> grants;
   grants.reserve(picked.size());
-  for (const auto& l : picked) grants.push_back({l.job_id, l.token, worker_id, l.expiry_unix_ms});
+  for (const auto& l : picked) {
+    grants.push_back({l.job_id, l.token, worker_id, l.expiry_unix_ms, l.device});
+  }
   std::vector<bool> granted;
   Status st = store_->RecordLeases(grants, now, &granted);
   std::lock_guard lock(mu_);

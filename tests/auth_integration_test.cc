@@ -176,6 +176,22 @@ TEST_F(AuthIntegrationTest, EveryGrpcMethodNeedsATokenWithTheRightRole) {
          v1::DrainWorkerResponse resp;
          return workers->DrainWorker(c, r, &resp);
        }}},
+      {"qlab.v1.WorkerService.ReportCanary", {kWorkers, [&](grpc::ClientContext* c) {
+         v1::ReportCanaryRequest r;
+         r.set_worker_id("nobody");
+         r.set_device("cpu");
+         r.set_canary("probe");
+         r.set_median_us(1);
+         v1::ReportCanaryResponse resp;
+         return workers->ReportCanary(c, r, &resp);
+       }}},
+      {"qlab.v1.ResultService.Compare", {kReaders, [&](grpc::ClientContext* c) {
+         v1::CompareRequest r;
+         r.set_a("seed");
+         r.set_b("seed");
+         v1::CompareResponse resp;
+         return results->Compare(c, r, &resp);
+       }}},
       {"qlab.v1.ResultService.QueryResults", {kReaders, [&](grpc::ClientContext* c) {
          v1::QueryResultsRequest r;
          r.set_experiment("seed");
@@ -238,7 +254,7 @@ TEST_F(AuthIntegrationTest, EveryHttpRouteButHealthzNeedsAToken) {
       "/api/v1/summary", "/api/v1/experiments", "/api/v1/experiments/seed",
       "/api/v1/experiments/seed/results", "/api/v1/experiments/seed/pareto?x=duration_ms&y=duration_ms",
       "/api/v1/jobs", "/api/v1/jobs/1", "/api/v1/jobs/1/artifacts", "/api/v1/jobs/1/artifacts/none", "/api/v1/jobs/1/log",
-      "/api/v1/workers", "/api/v1/latency/devices", "/api/v1/latency", "/api/v1/studies/seed",
+      "/api/v1/workers", "/api/v1/compare?a=seed&b=seed", "/api/v1/latency/devices", "/api/v1/latency", "/api/v1/studies/seed",
       "/metrics"};
   // Every GET route the server registers is in the list, but the two that need no token.
   std::stringstream text;

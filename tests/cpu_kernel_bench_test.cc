@@ -93,7 +93,7 @@ TEST(CpuKernelBenchTest, BadParamsAreRefusedAtSubmitNamingTheField) {
     const char* expected;
   };
   for (const Case& bad : {Case{"{device: cpu, datatype: int4_asym, group_size: 64, shape: [256, 256]}", "group_size"},
-                          Case{"{device: cpu, datatype: nf4, shape: [256, 256]}", "nf4"},
+                          Case{"{device: cpu, datatype: fp5, shape: [256, 256]}", "fp5"},
                           Case{"{device: cpu, datatype: nvfp4, shape: [256, 200]}", "multiple of 128"},
                           Case{"{device: cpu, datatype: nvfp4, shape: [256, 256], activations: int4}", "activations"},
                           Case{"{device: tpu, datatype: nvfp4, shape: [256, 256]}", "device"},

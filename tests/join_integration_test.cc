@@ -141,7 +141,9 @@ TEST_F(JoinIntegrationTest, ResultsJoinPairsRowsPrefixesSharedMetricsAndListsThe
   ASSERT_EQ(j.size(), 6u);
   std::set<std::string> keys;
   for (const auto& [k, v] : j[0].items()) keys.insert(k);
-  EXPECT_EQ(keys, (std::set<std::string>{"job_id", "experiment", "kind", "state", "params", "metrics"}));
+  // DESIGN §10's fields, extended by the comparability fields (README "Can I trust this number?").
+  EXPECT_EQ(keys, (std::set<std::string>{"job_id", "experiment", "kind", "state", "params", "metrics",
+                                         "comparability_key", "environment_key", "backend", "flag"}));
 }
 
 TEST_F(JoinIntegrationTest, ParetoOverJoinedMetrics) {

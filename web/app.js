@@ -96,6 +96,12 @@ async function experimentPage(el, route, ctx) {
 
 const JOB_STATE_OPTIONS = [['', 'any'], ...STATES.map((s) => [s, s.toLowerCase()])];
 
+// A job whose figure is suspect (its device's drift canary failed after it ran): the badge's
+// title says why.
+function flagBadge(flag) {
+  return flag ? h('span', { class: 'badge flagged', title: flag }, 'flagged') : null;
+}
+
 function jobReason(j) {
   if (j.state === 'PENDING' && j.pending_reason) return h('span', { class: 'reason' }, j.pending_reason);
   if (j.last_error) return h('span', { class: 'reason' }, j.last_error);
@@ -160,7 +166,7 @@ async function jobsPage(el, route, ctx) {
         { label: 'ID', num: true, get: (j) => h('a', { href: hashFor('job', null, j.job_id) }, j.job_id) },
         { label: 'Experiment', get: (j) => h('a', { href: hashFor('experiment', null, j.experiment) }, j.experiment) },
         { label: 'Kind', get: (j) => j.kind },
-        { label: 'State', get: (j) => badge(j.state) },
+        { label: 'State', get: (j) => [badge(j.state), j.flag ? ' ' : null, flagBadge(j.flag)] },
         { label: 'Params', cls: 'trunc', get: (j) => fmtPairs(j.params), title: (j) => JSON.stringify(j.params) },
         { label: 'Metrics', cls: 'trunc', get: (j) => fmtPairs(j.metrics), title: (j) => JSON.stringify(j.metrics || {}) },
         { label: 'Attempts', num: true, get: (j) => j.attempts },
@@ -184,6 +190,44 @@ const FAILURE_HELP = {
   poison: 'the evaluator crashed on every attempt (max_attempts)',
   infrastructure: 'attempts were lost to workers, leases or disks past the server\'s limit',
 };
+
+// What each kernel backend says about a figure.
+const BACKEND_HELP = {
+  native: 'a kernel of the format itself ran on this device',
+  emulated: 'the format was simulated in a higher precision: no kernel of the format ran',
+  fallback: 'a fallback kernel ran instead of the format\'s own: the timing does not measure the format',
+  vendor: 'the vendor library\'s kernel ran (a baseline)',
+};
+
+const notReported = () => h('span', { class: 'muted' }, 'not reported');
+
+// The leaves of a nested object with their dotted paths: {device: {model: 'x'}} -> [['device.model', 'x']].
+function leaves(obj, prefix = '') {
+  return Object.entries(obj || {}).flatMap(([k, v]) => {
+    const path = prefix ? `${prefix}.${k}` : k;
+    const nested = v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length;
+    return nested ? leaves(v, path) : [[path, v]];
+  });
+}
+
+// Where the job's figure comes from: its keys, backend and the context its worker reported.
+function provenance(j) {
+  return [
+    h('dt', null, 'Backend'), h('dd', { id: 'job-backend', title: BACKEND_HELP[j.backend] || undefined }, j.backend || notReported()),
+    h('dt', null, 'Environment key'), h('dd', { id: 'job-environment-key' }, j.environment_key ? h('code', null, j.environment_key) : notReported()),
+    h('dt', null, 'Comparability key'), h('dd', { id: 'job-comparability-key' }, j.comparability_key ? h('code', null, j.comparability_key) : notReported()),
+  ];
+}
+
+function contextPart(context) {
+  const rows = leaves(context);
+  return [h('h2', null, 'Context'), rows.length
+    ? table([
+      { label: 'Field', get: ([field]) => field },
+      { label: 'Value', get: ([, value]) => fmtValue(value) },
+    ], rows, { id: 'job-context', rowAttrs: ([field]) => ({ 'data-field': field }) })
+    : h('p', { class: 'muted', id: 'job-no-context' }, 'No context reported: it comes with a success, from a worker that reports where its figure was measured.')];
+}
 
 async function jobPage(el, route, ctx) {
   const id = route.args[0];
@@ -209,9 +253,10 @@ async function jobPage(el, route, ctx) {
         .catch((e) => { logView.querySelector('#attempt-log').textContent = e.message; });
     }
     clear(body,
+      j.flag ? h('p', { class: 'notice warn', id: 'job-flag', role: 'alert' }, h('b', null, 'Flagged: '), j.flag) : null,
       h('div', { class: 'card' },
         h('dl', { class: 'kv' },
-          h('dt', null, 'State'), h('dd', null, badge(j.state), j.progress ? ` ${fmtNum(j.progress)}` : ''),
+          h('dt', null, 'State'), h('dd', null, badge(j.state), j.progress ? ` ${fmtNum(j.progress)}` : '', j.flag ? ' ' : '', flagBadge(j.flag)),
           j.state === 'PENDING' ? [h('dt', null, 'Why pending'), h('dd', { class: 'reason', id: 'pending-reason' }, j.pending_reason || 'waiting for a free worker')] : null,
           j.failure_class ? [h('dt', null, 'Failure'), h('dd', { class: 'error', id: 'failure-class', title: FAILURE_HELP[j.failure_class] || '' }, j.failure_class)] : null,
           j.last_error ? [h('dt', null, 'Last error'), h('dd', { class: 'error', id: 'last-error' }, j.last_error)] : null,
@@ -221,7 +266,8 @@ async function jobPage(el, route, ctx) {
           h('dt', null, 'Worker'), h('dd', null, j.worker_id || ''),
           h('dt', null, 'Created'), h('dd', null, fmtTime(j.created_unix_ms)),
           h('dt', null, 'Started'), h('dd', null, fmtTime(j.started_unix_ms)),
-          h('dt', null, 'Finished'), h('dd', null, fmtTime(j.finished_unix_ms), ' ', fmtDuration(j.started_unix_ms, j.finished_unix_ms))),
+          h('dt', null, 'Finished'), h('dd', null, fmtTime(j.finished_unix_ms), ' ', fmtDuration(j.started_unix_ms, j.finished_unix_ms)),
+          provenance(j)),
         downloads({ label: 'JSON', url: apiUrl(`jobs/${encodeURIComponent(id)}`), filename: `job-${id}.json` })),
       h('div', { class: 'grid2' },
         h('div', null, h('h2', null, 'Params'), h('pre', null, JSON.stringify(j.params, null, 2))),
@@ -231,6 +277,7 @@ async function jobPage(el, route, ctx) {
           { label: 'Unit', get: (m) => m.unit || '' },
           { label: 'Better', get: (m) => (m.higher_is_better === undefined ? '' : m.higher_is_better ? 'higher' : 'lower') },
         ], metrics, { id: 'metrics', empty: 'No metrics (the job has not succeeded).' }))),
+      contextPart(j.context),
       h('h2', null, 'Attempts'),
       table([
         { label: 'Token', num: true, get: (a) => a.token },
@@ -269,11 +316,54 @@ function deviceText(d) {
     .filter(Boolean).join(' ');
 }
 
+// One drift canary of a device: its verdict, its latest median against the baseline's and how
+// many times it ran. A quarantined device gets no timing job until its canary passes again.
+function canaryLine(c) {
+  const baseline = c.baseline_median_us ? ` vs ${fmtNum(c.baseline_median_us)} ± ${fmtNum(c.baseline_spread_us)} µs` : ' (baseline being built)';
+  return h('div', {
+    class: 'canary', 'data-device': c.device, 'data-verdict': c.verdict,
+    title: `${c.canary}: measured ${fmtTime(c.measured_unix_ms)}; last good ${c.last_good_unix_ms ? fmtTime(c.last_good_unix_ms) : 'never'}`,
+  },
+  h('b', null, c.device), ' ', h('span', { class: 'badge verdict-' + c.verdict }, c.verdict),
+  c.quarantined ? [' ', h('span', { class: 'badge quarantined', title: 'no timing job is leased to this device until its canary passes again' }, 'QUARANTINED')] : null,
+  ' ', `${fmtNum(c.median_us)} µs${baseline}`, c.verdict === 'drift' ? ` (z ${fmtNum(c.z)})` : '',
+  h('span', { class: 'muted' }, ` · ${fmtNum(c.history)} run${c.history === 1 ? '' : 's'}`));
+}
+
+function canaryCell(w) {
+  const list = w.canaries || [];
+  return list.length ? list.map(canaryLine) : h('span', { class: 'muted' }, 'none yet');
+}
+
+// Rows: every datatype a device lists; columns: each worker's devices. A device that reports no
+// formats was not probed: the scheduler does not hold it to any.
+function capabilityMatrix(workers) {
+  const devices = workers.flatMap((w) => (w.devices || []).map((d) => ({
+    label: `${w.worker_id} ${d.name || deviceText(d)}`, formats: d.formats && typeof d.formats === 'object' ? d.formats : {},
+  })));
+  const datatypes = [...new Set(devices.flatMap((d) => Object.keys(d.formats)))].sort();
+  const cell = (d, t) => {
+    if (!Object.keys(d.formats).length) return h('span', { class: 'muted', title: 'this device was not probed' }, '?');
+    const level = d.formats[t];
+    return level ? h('span', { class: 'cap ' + level }, level) : h('span', { class: 'muted', title: 'not supported' }, '–');
+  };
+  return h('section', { id: 'capability-matrix' },
+    h('h2', null, 'Capability matrix'),
+    h('p', { class: 'muted' }, 'The datatypes each device runs: native (a kernel of the format), emulated (simulated in a higher precision), – (not at all). The scheduler matches jobs against it.'),
+    datatypes.length
+      ? table([
+        { label: 'Datatype', get: (t) => h('code', null, t) },
+        ...devices.map((d) => ({ label: d.label, get: (t) => cell(d, t) })),
+      ], datatypes, { id: 'capability-table', rowAttrs: (t) => ({ 'data-datatype': t }) })
+      : h('p', { class: 'muted', 'data-empty': '' }, 'No device has reported the datatypes it runs.'));
+}
+
 const WORKER_COLUMNS = [
   ['worker_id', (w) => w.worker_id], ['host', (w) => w.host], ['live', (w) => w.live],
   ['devices', (w) => (w.devices || []).map(deviceText).join('; ')], ['kinds', (w) => (w.kinds || []).join(' ')],
   ['slots', (w) => w.slots], ['last_heartbeat_unix_ms', (w) => w.last_heartbeat_unix_ms],
   ['running_job_ids', (w) => (w.running_job_ids || []).join(' ')],
+  ['canaries', (w) => (w.canaries || []).map((c) => `${c.device}:${c.verdict}${c.quarantined ? ':quarantined' : ''}`).join(' ')],
 ];
 
 async function workersPage(el, route, ctx) {
@@ -298,7 +388,12 @@ async function workersPage(el, route, ctx) {
         { label: 'Slots', num: true, get: (w) => w.slots },
         { label: 'Last heartbeat', get: (w) => h('span', { title: fmtTime(w.last_heartbeat_unix_ms) }, fmtAgo(w.last_heartbeat_unix_ms, now)) },
         { label: 'Running', get: (w) => (w.running_job_ids || []).map((id, i) => [i ? ', ' : '', h('a', { href: hashFor('job', null, id) }, id)]) },
-      ], list, { id: 'workers', rowAttrs: (w) => ({ 'data-worker-id': w.worker_id }), empty: 'No worker has registered: start one with `qlab-worker --coordinator HOST:PORT`.' }));
+        { label: 'Drift canary', get: canaryCell, help: 'a fixed kernel timed on each device at start and periodically, against the baseline of its first runs' },
+      ], list, {
+        id: 'workers', empty: 'No worker has registered: start one with `qlab-worker --coordinator HOST:PORT`.',
+        rowAttrs: (w) => ({ 'data-worker-id': w.worker_id, 'data-quarantined': (w.canaries || []).some((c) => c.quarantined) ? '' : undefined }),
+      }),
+      capabilityMatrix(list));
   }
   await load();
   return { refresh: load };

@@ -3,7 +3,7 @@
 // (vendor/chart.umd.min.js), so the table pages never pay for it.
 import {
   api, apiUrl, h, clear, select, labelled, fmtNum, fmtValue, fmtPairs, go, hashFor, table,
-  downloads, describe,
+  downloads, describe, errorBox, shortKey,
 } from './core.js';
 import {
   PALETTE, loadChart, hideTip, htmlTooltip, scatterOptions, chartBox, metricDefaults, groupBy,
@@ -218,16 +218,22 @@ async function comparePage(el, route, ctx) {
   const common = metricsA.filter((m) => metricsB.includes(m));
   const d = metricDefaults(common);
   const pick = (v, def) => (v && common.includes(v) ? v : def);
-  const s = { a, b, x: pick(q.get('x'), d.x), y: pick(q.get('y'), d.y), filter: q.get('filter') || '' };
+  const s = {
+    a, b, x: pick(q.get('x'), d.x), y: pick(q.get('y'), d.y), filter: q.get('filter') || '',
+    threshold_sigma: q.get('threshold_sigma') || '', all: q.get('all') === '1' ? '1' : '',
+  };
   const set = (patch) => go('compare', { ...s, ...patch });
   const filterInput = h('input', { type: 'text', class: 'wide', name: 'filter', value: s.filter, placeholder: 'applies to both experiments' });
+  const sigmaInput = h('input', { type: 'number', name: 'threshold_sigma', min: 0, step: 0.5, value: s.threshold_sigma, placeholder: '3', title: 'a metric moved when its change exceeds this many times its noise' });
   const form = h('form', { class: 'toolbar', id: 'compare-controls' },
     labelled('A', select({ name: 'a', onchange: (e) => set({ a: e.target.value }) }, names, a)),
     labelled('B', select({ name: 'b', onchange: (e) => set({ b: e.target.value }) }, names, b)),
     labelled('x', select({ name: 'x', onchange: (e) => set({ x: e.target.value }) }, common, s.x)),
     labelled('y', select({ name: 'y', onchange: (e) => set({ y: e.target.value }) }, common, s.y)),
-    labelled('Filter', filterInput), h('button', { type: 'submit' }, 'Apply'));
-  form.addEventListener('submit', (ev) => { ev.preventDefault(); set({ filter: filterInput.value }); });
+    labelled('Filter', filterInput), labelled('Threshold (σ)', sigmaInput),
+    labelled('list unmoved', h('input', { type: 'checkbox', name: 'all', checked: !!s.all, onchange: (e) => set({ all: e.target.checked ? '1' : '' }) }), 'check'),
+    h('button', { type: 'submit' }, 'Apply'));
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); set({ filter: filterInput.value, threshold_sigma: sigmaInput.value }); });
   const body = h('div');
   el.append(form, body);
   const Chart = await chartP;
@@ -236,6 +242,7 @@ async function comparePage(el, route, ctx) {
   async function load(started) {
     const paretoOf = (n) => api(`experiments/${encodeURIComponent(n)}/pareto`, { x: s.x, y: s.y, filter: s.filter }, ctx);
     const paretoP = s.x && s.y ? early(Promise.all([paretoOf(a), paretoOf(b)])) : null;
+    const regressionsP = early(api('compare', { a, b, threshold_sigma: s.threshold_sigma, all: s.all }, ctx));
     const [da, db, ra, rb] = await (started || Promise.all([detail(a), detail(b), results(a, s.filter), results(b, s.filter)]));
     const card = (e, rows, side) => h('div', { class: 'card', id: `compare-${side}` },
       h('h2', { style: 'margin-top:0' }, `${side.toUpperCase()}: `, h('a', { href: hashFor('experiment', null, e.name) }, e.name)),
@@ -259,6 +266,7 @@ async function comparePage(el, route, ctx) {
       return { key: k, A: va, B: vb, same: va.join('|') === vb.join('|') };
     });
     const { box, canvas } = chartBox('compare-chart');
+    const regressions = h('section', { id: 'compare-regressions' }, h('h2', null, 'Regressions'), h('p', { class: 'muted' }, 'loading…'));
     clear(body,
       h('div', { class: 'grid2' }, card(da, ra, 'a'), card(db, rb, 'b')),
       h('h2', null, 'Metrics'),
@@ -268,7 +276,9 @@ async function comparePage(el, route, ctx) {
         { label: 'A values', cls: 'trunc', get: (r) => r.A.slice(0, 12).join(', ') + (r.A.length > 12 ? ` … (${r.A.length})` : ''), title: (r) => r.A.join(', ') },
         { label: 'B values', cls: 'trunc', get: (r) => r.B.slice(0, 12).join(', ') + (r.B.length > 12 ? ` … (${r.B.length})` : ''), title: (r) => r.B.join(', ') },
         { label: '', get: (r) => (r.same ? 'same' : 'differs') }], paramRows, { id: 'compare-params' }),
-      s.x && s.y ? [h('h2', null, `${s.y} vs ${s.x}, both experiments with their frontiers`), box] : h('p', { class: 'muted', id: 'compare-no-common' }, 'The two experiments share no two metrics to plot against each other.'));
+      s.x && s.y ? [h('h2', null, `${s.y} vs ${s.x}, both experiments with their frontiers`), box] : h('p', { class: 'muted', id: 'compare-no-common' }, 'The two experiments share no two metrics to plot against each other.'),
+      regressions);
+    await showRegressions(regressions, regressionsP, s);
     if (chart) { chart.destroy(); chart = null; }
     if (!(s.x && s.y)) return;
     const [pa, pb] = await paretoP;
@@ -292,6 +302,96 @@ async function comparePage(el, route, ctx) {
   }
   await load(named);
   return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
+}
+
+// ---- compare: regressions (/api/v1/compare) --------------------------------------------------
+
+// B's change relative to A's value, signed; none when A is 0.
+function changeText(m) {
+  if (typeof m.relative !== 'number' || (m.a === 0 && m.delta !== 0)) return '';
+  return `${m.relative > 0 ? '+' : ''}${fmtNum(100 * m.relative)} %`;
+}
+
+function jobLinks(ids) {
+  const list = ids || [];
+  return [list.slice(0, 3).map((id, i) => [i ? ', ' : '', h('a', { href: hashFor('job', null, id) }, id)]), list.length > 3 ? ` … (${list.length})` : ''];
+}
+
+const MOVE_COLUMNS = [
+  { label: 'Params', cls: 'trunc', get: (m) => fmtPairs(m.params), title: (m) => JSON.stringify(m.params) },
+  { label: 'Metric', get: (m) => m.metric },
+  { label: 'A', num: true, get: (m) => fmtNum(m.a) },
+  { label: 'B', num: true, get: (m) => fmtNum(m.b) },
+  { label: 'Change', num: true, get: changeText, title: (m) => `B − A = ${fmtNum(m.delta)}` },
+  { label: 'σ', num: true, get: (m) => fmtNum(m.sigmas), title: (m) => `noise ${fmtNum(m.noise)}`, help: 'the change in units of its noise' },
+  { label: 'Noise from', get: (m) => m.noise_source, help: 'repeats: the spread of repeated runs; stderr: the error the evaluator reported; none: no estimate' },
+  { label: 'Runs A / B', num: true, get: (m) => `${m.runs_a} / ${m.runs_b}` },
+  { label: 'Jobs A', get: (m) => jobLinks(m.job_ids_a) },
+  { label: 'Jobs B', get: (m) => jobLinks(m.job_ids_b) },
+  { label: 'Direction', get: (m) => h('span', { class: 'direction ' + m.direction }, m.direction) },
+];
+
+const moveRow = (m) => ({ 'data-metric': m.metric, 'data-direction': m.direction });
+
+// The environments (comparability keys) of one side's succeeded jobs.
+function keysList(keys) {
+  if (!keys || !keys.length) return h('span', { class: 'muted' }, 'no succeeded job');
+  return keys.map((k) => h('div', { 'data-key': k.key }, h('code', { title: k.key || 'no environment key' }, shortKey(k.key)),
+    ` · ${fmtNum(k.jobs)} job${k.jobs === 1 ? '' : 's'} · ${k.summary}`));
+}
+
+function regressionsPart(r, s) {
+  const mixed = [['A', r.a, r.keys_a], ['B', r.b, r.keys_b]].filter(([, , keys]) => (keys || []).length > 1);
+  const moved = r.moved || [];
+  const reported = (keys) => (keys || []).some((k) => k.key);
+  return [
+    h('p', {
+      id: 'compare-regressions-summary',
+      dataset: { pairs: r.pairs, compared: r.compared, moved: r.moved_count, noNoise: r.no_noise, threshold: r.threshold_sigma },
+    },
+    h('span', { class: 'stat' }, 'param sets in both ', h('b', null, fmtNum(r.pairs))),
+    h('span', { class: 'stat' }, 'metrics compared ', h('b', null, fmtNum(r.compared))),
+    h('span', { class: 'stat' }, `moved beyond ${fmtNum(r.threshold_sigma)} σ `, h('b', null, fmtNum(r.moved_count))),
+    h('span', { class: 'stat', title: 'a metric with no noise estimate on either side is never called moved' }, 'without a noise estimate ', h('b', null, fmtNum(r.no_noise)))),
+    s.filter ? h('p', { class: 'muted' }, 'Every succeeded job of both experiments is compared: the filter above does not apply here.') : null,
+    mixed.map(([side, name, keys]) => h('p', { class: 'notice warn', 'data-side': side, id: `compare-mixed-${side.toLowerCase()}` },
+      `${side} (${name}) mixes ${keys.length} environments: a move can come from where a figure was measured rather than from what changed.`)),
+    moved.length
+      ? [table(MOVE_COLUMNS, moved, { id: 'compare-moved', rowAttrs: moveRow }),
+        r.moved_count > moved.length ? h('p', { class: 'muted' }, `${fmtNum(r.moved_count - moved.length)} more moved metrics not listed.`) : null]
+      : h('p', { class: 'muted', id: 'compare-no-moves', 'data-empty': '' },
+        'No metric moved beyond its noise', r.pairs ? '.' : ': the two experiments have no param set in common.'),
+    r.unmoved ? [h('h3', null, `Within noise (${fmtNum(r.unmoved.length)})`),
+      table(MOVE_COLUMNS, r.unmoved.slice(0, 1000), { id: 'compare-unmoved', rowAttrs: moveRow, empty: 'None.' }),
+      r.unmoved.length > 1000 ? h('p', { class: 'muted' }, `The first 1000 of ${fmtNum(r.unmoved.length)}.`) : null] : null,
+    h('h3', null, 'Environments'),
+    h('dl', { class: 'kv', id: 'compare-environments' },
+      h('dt', null, `A: ${r.a}`), h('dd', null, keysList(r.keys_a)),
+      h('dt', null, `B: ${r.b}`), h('dd', null, keysList(r.keys_b))),
+    h('h3', null, 'What differs between the environments'),
+    h('div', { id: 'compare-context-diff' }, table([
+      { label: 'Field', get: (d) => d.field },
+      { label: 'A', get: (d) => d.a },
+      { label: 'B', get: (d) => d.b },
+    ], r.context_diff || [], {
+      rowAttrs: (d) => ({ 'data-field': d.field }),
+      empty: reported(r.keys_a) || reported(r.keys_b) ? 'Nothing: both report the same context.' : 'Neither side\'s jobs reported their context.',
+    })),
+  ];
+}
+
+async function showRegressions(section, pending, s) {
+  let r;
+  try {
+    r = await pending;
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    clear(section, h('h2', null, 'Regressions'), errorBox(e));
+    return;
+  }
+  clear(section, h('h2', null, 'Regressions'),
+    h('p', { class: 'muted' }, 'Jobs of A and B with equal params, each metric\'s change against its noise (the spread of repeated runs, else the error its evaluator reported).'),
+    regressionsPart(r, s));
 }
 
 export const PAGES = { pareto: paretoPage, latency: latencyPage, compare: comparePage, study: studyPage };

@@ -216,6 +216,12 @@ export function fmtPairs(obj) {
 
 export function badge(state) { return h('span', { class: 'badge ' + state }, state); }
 
+// An environment key as the pages show it: its first 8 characters, each side of a joined
+// "A+B" key on its own; a key nobody reported is "(none)".
+export function shortKey(key) {
+  return String(key || '').split('+').map((k) => k.slice(0, 8) || '(none)').join('+');
+}
+
 // ---- routes --------------------------------------------------------------------------------
 
 // '#/jobs?state=FAILED' -> {name: 'jobs', args: [], query: URLSearchParams}

@@ -2,9 +2,13 @@
 // and listed beside the chart. Joined with a second experiment (DESIGN §10 "Joins"), the points
 // are pairs of runs with equal `on` params and the metrics are the pair's: accuracy from one
 // experiment against latency from the other.
+//
+// Points measured in different environments (comparability keys) get a front per environment
+// (keys=group, the default) or one front over all (keys=mix), with a warning either way; points
+// of fallback kernels are left out unless fallbacks=include.
 import {
   api, apiUrl, ApiError, h, clear, select, labelled, fmtNum, fmtValue, fmtPairs, go, hashFor,
-  table, downloads, errorBox, joinedMetricNames,
+  table, downloads, errorBox, joinedMetricNames, shortKey,
 } from './core.js';
 import {
   PALETTE, FRONTIER, loadChart, hideTip, scatterOptions, chartBox, metricDefaults,
@@ -22,9 +26,11 @@ export async function paretoPage(el, route, ctx) {
   const joinP = joinNamed ? early(api(`experiments/${encodeURIComponent(joinNamed)}`, null, ctx)) : null;
   // The server keeps every frontier point and thins the rest to an even sample: a chart of
   // 100,000 runs stays quick to fetch and draw without losing its front.
+  // keys=group is sent even though it is the default of a single experiment: a join whose side
+  // mixes environments is refused without it, and the page shows the groups either way.
   const paretoArgs = (v) => ({
     x: v.x, y: v.y, x_dir: v.x_dir, y_dir: v.y_dir, filter: v.filter, max_points: 5000,
-    join: v.join, on: v.join ? v.on : '',
+    join: v.join, on: v.join ? v.on : '', ...environmentArgs(v),
   });
   // A join's `on` may still be the page's default, which only the two experiments' params say.
   const first = named && q.get('x') && q.get('y') && (!joinNamed || q.get('on'))
@@ -54,6 +60,7 @@ export async function paretoPage(el, route, ctx) {
     experiment: name, join, on, x: known(q.get('x')) || d.x, y: known(q.get('y')) || d.y, x_dir: q.get('x_dir') || '', y_dir: q.get('y_dir') || '',
     color: q.has('color') && (!join || keys.includes(q.get('color'))) ? q.get('color') : colourParamDefault(keys), filter: q.get('filter') || '',
     logx: q.get('logx') || '', logy: q.get('logy') || '',
+    keys: q.get('keys') === 'mix' ? 'mix' : '', fallbacks: q.get('fallbacks') === 'include' ? 'include' : '',
   };
   const set = (patch) => go('pareto', { ...s, ...patch });
   const aJob = join ? `${name} job` : 'Job', bJob = `${join} job`;
@@ -70,6 +77,10 @@ export async function paretoPage(el, route, ctx) {
     labelled('y', select({ name: 'y', onchange: (e) => set({ y: e.target.value }) }, metrics, s.y)),
     labelled('y is better', select({ name: 'y_dir', onchange: (e) => set({ y_dir: e.target.value }) }, dirs, s.y_dir)),
     labelled('Colour by', select({ name: 'color', onchange: (e) => set({ color: e.target.value }) }, [['', 'none'], ...keys], s.color)),
+    labelled('Environments', select({
+      id: 'pareto-keys', name: 'keys', onchange: (e) => set({ keys: e.target.value === 'mix' ? 'mix' : '' }),
+      title: 'points measured in different environments: group = a front per environment, mix = one front over all',
+    }, ['group', 'mix'], s.keys || 'group')),
     labelled('Filter', filterInput),
     labelled('log x', h('input', { type: 'checkbox', checked: s.logx, onchange: (e) => set({ logx: e.target.checked ? '1' : '' }) }), 'check'),
     labelled('log y', h('input', { type: 'checkbox', checked: s.logy, onchange: (e) => set({ logy: e.target.checked ? '1' : '' }) }), 'check'),
@@ -81,14 +92,15 @@ export async function paretoPage(el, route, ctx) {
     return {};
   }
   const info = h('p', { class: 'muted', id: 'pareto-info' });
+  const environments = h('div', { id: 'pareto-environments' });
   const unmatched = h('div', { id: 'pareto-unmatched' });
   const refusal = h('div', { id: 'pareto-error' });
   const { box, canvas } = chartBox('pareto-chart');
   const side = h('div', { id: 'pareto-side' });
   const joinArgs = join ? { join, on: s.on } : {};
-  el.append(info, refusal, h('div', { class: 'chartrow' }, box, side), unmatched,
+  el.append(info, environments, refusal, h('div', { class: 'chartrow' }, box, side), unmatched,
     downloads(
-      { label: 'Pareto JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter, ...joinArgs }), filename: `${name}${join ? '-' + join : ''}-pareto.json` },
+      { label: 'Pareto JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/pareto`, { x: s.x, y: s.y, x_dir: s.x_dir, y_dir: s.y_dir, filter: s.filter, ...joinArgs, ...environmentArgs(s) }), filename: `${name}${join ? '-' + join : ''}-pareto.json` },
       // A join is answered in JSON only: its unmatched rows have no place in one CSV table.
       join ? null : { label: 'Results CSV', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'csv', filter: s.filter }), filename: `${name}.csv` },
       { label: join ? 'Joined results JSON' : 'Results JSON', url: apiUrl(`experiments/${encodeURIComponent(name)}/results`, { format: 'json', filter: s.filter, ...joinArgs }), filename: `${name}${join ? '-' + join : ''}.json` }));
@@ -106,6 +118,7 @@ export async function paretoPage(el, route, ctx) {
       if (!(join && e instanceof ApiError && e.status === 400)) throw e;
       if (chart) { chart.destroy(); chart = null; }
       clear(info);
+      clear(environments);
       clear(refusal, errorBox(e));
       clear(side);
       clear(unmatched);
@@ -113,19 +126,23 @@ export async function paretoPage(el, route, ctx) {
     }
     clear(refusal);
     const points = p.points || [];
-    const frontier = points.filter((pt) => pt.on_frontier).sort((a, b) => a.x - b.x);
+    const envs = p.key_groups || [];
+    const byEnv = envs.length > 1;
+    const frontEach = byEnv && s.keys !== 'mix';
+    const envIndex = new Map(envs.map((g, i) => [g.key, i]));
+    const frontier = points.filter((pt) => pt.on_frontier)
+      .sort((a, b) => (frontEach ? (envIndex.get(a.key) ?? 0) - (envIndex.get(b.key) ?? 0) : 0) || a.x - b.x);
     const colourOf = (pt) => (s.color ? fmtValue(pt.params ? pt.params[s.color] : undefined) || '(none)' : 'all runs');
-    const groups = groupBy(points, colourOf);
     const many = points.length > 5000;
-    const datasets = [{
-      type: 'line', label: 'frontier', data: frontier.map((pt) => ({ x: pt.x, y: pt.y, pt })),
-      borderColor: FRONTIER, backgroundColor: FRONTIER, borderWidth: 2, pointRadius: 5, pointHoverRadius: 7,
-      pointStyle: 'circle', pointBackgroundColor: 'rgba(0,0,0,0)', pointBorderWidth: 2, order: 0, tension: 0,
-    }, ...groups.map(([g, pts], i) => ({
-      type: 'scatter', label: String(g), data: pts.map((pt) => ({ x: pt.x, y: pt.y, pt })),
-      backgroundColor: PALETTE[i % PALETTE.length], borderColor: PALETTE[i % PALETTE.length],
-      pointRadius: many ? 1.5 : 4, pointHoverRadius: many ? 4 : 6, order: 1,
-    }))];
+    const style = { pointRadius: many ? 1.5 : 4, pointHoverRadius: many ? 4 : 6, order: 1 };
+    // More than one environment: coloured by environment, with a front each unless mixed.
+    const datasets = byEnv
+      ? environmentDatasets(points, envs, frontEach, style)
+      : [frontLine('frontier', frontier, FRONTIER), ...groupBy(points, colourOf).map(([g, pts], i) => ({
+        type: 'scatter', label: String(g), data: pts.map((pt) => ({ x: pt.x, y: pt.y, pt })),
+        backgroundColor: PALETTE[i % PALETTE.length], borderColor: PALETTE[i % PALETTE.length], ...style,
+      }))];
+    if (byEnv && !frontEach) datasets.unshift(frontLine('frontier', frontier, FRONTIER));
     const xs = points.map((pt) => pt.x), ys = points.map((pt) => pt.y);
     const tooltip = (dp) => {
       const pt = dp.raw.pt;
@@ -134,6 +151,7 @@ export async function paretoPage(el, route, ctx) {
         h('div', null, h('b', null, join ? `${aJob} ${pt.job_id} · ${bJob} ${pt.job_id_b}` : `job ${pt.job_id}`), pt.on_frontier ? ' · on the frontier' : ''),
         h('div', null, `${s.x} = ${fmtNum(pt.x)}`), h('div', null, `${s.y} = ${fmtNum(pt.y)}`),
         s.color ? h('div', null, `${s.color} = ${fmtValue(params[s.color])}`) : null,
+        byEnv ? h('div', null, `environment ${shortKey(pt.key)}`) : null,
         ['group_size', 'model'].map((k) => (k !== s.color ? h('div', null, `${k} = ${params[k] === undefined ? '—' : fmtValue(params[k])}`) : null)),
         h('div', { class: 'muted' }, fmtPairs(Object.fromEntries(Object.entries(params).filter(([k]) => ![s.color, 'group_size', 'model'].includes(k))))),
       ];
@@ -141,13 +159,13 @@ export async function paretoPage(el, route, ctx) {
     const xDir = p.x_maximized ? 'higher is better' : 'lower is better';
     const yDir = p.y_maximized ? 'higher is better' : 'lower is better';
     if (!chart) {
-      chart = new Chart(canvas, {
-        data: { datasets },
-        options: scatterOptions({
-          xTitle: `${s.x} (${xDir})`, yTitle: `${s.y} (${yDir})`, xLog: axisType(s.logx, xs), yLog: axisType(s.logy, ys),
-          tooltip, onClickPoint: (d) => go('job', null, d.pt.job_id),
-        }),
+      const options = scatterOptions({
+        xTitle: `${s.x} (${xDir})`, yTitle: `${s.y} (${yDir})`, xLog: axisType(s.logx, xs), yLog: axisType(s.logy, ys),
+        tooltip, onClickPoint: (d) => go('job', null, d.pt.job_id),
       });
+      // An environment's front line has its points' colour: the legend names the environment once.
+      options.plugins.legend.labels.filter = (item, data) => !data.datasets[item.datasetIndex].hideInLegend;
+      chart = new Chart(canvas, { data: { datasets }, options });
     } else {
       chart.data.datasets = datasets;
       chart.options.scales.x.title.text = `${s.x} (${xDir})`;
@@ -156,28 +174,86 @@ export async function paretoPage(el, route, ctx) {
     }
     canvas.dataset.frontier = JSON.stringify(frontier.map((pt) => [pt.x, pt.y]));
     canvas.dataset.points = String(points.length);
+    canvas.dataset.environments = String(envs.length);
     const total = p.total_points ?? points.length;
     const shown = total > points.length ? ` (${fmtNum(points.length)} drawn: the frontier and an even sample of the rest)` : '';
     const runs = join ? `pairs of ${name} and ${join} runs (equal ${s.on})` : 'runs';
-    clear(info, `${fmtNum(total)} ${runs} with both metrics${shown}, ${frontier.length} on the frontier (${s.x}: ${xDir}, ${s.y}: ${yDir}). Hover a point for its run; click it to open the job${join ? ` of ${name}` : ''}.`);
+    const fronts = frontEach ? `the fronts of ${envs.length} environments` : 'the frontier';
+    clear(info, `${fmtNum(total)} ${runs} with both metrics${shown}, ${frontier.length} on ${fronts} (${s.x}: ${xDir}, ${s.y}: ${yDir}). `,
+      byEnv ? 'Coloured by environment. ' : '', `Hover a point for its run; click it to open the job${join ? ` of ${name}` : ''}.`);
+    clear(environments, environmentsPart(p, s, set));
     clear(unmatched, join ? unmatchedPart(p, name, join) : null);
     const jobLink = (id) => h('a', { href: hashFor('job', null, id) }, id);
     clear(side, h('h2', { style: 'margin-top:0' }, 'Frontier'), table([
       { label: aJob, num: true, get: (pt) => jobLink(pt.job_id) },
       join ? { label: bJob, num: true, get: (pt) => jobLink(pt.job_id_b) } : null,
+      byEnv ? { label: 'Environment', get: (pt) => envLabel(pt.key, envIndex.get(pt.key)) } : null,
       { label: s.x, num: true, get: (pt) => fmtNum(pt.x) },
       { label: s.y, num: true, get: (pt) => fmtNum(pt.y) },
       s.color ? { label: s.color, get: (pt) => fmtValue((pt.params || {})[s.color]) } : null,
       ...extraKeys.map((k) => ({ label: k, get: (pt) => fmtValue((pt.params || {})[k]) })),
     ].filter(Boolean), frontier, {
       id: 'frontier', empty: 'No point has both metrics.',
-      rowAttrs: (pt) => ({ 'data-job-id': pt.job_id, 'data-job-id-b': pt.job_id_b, 'data-x': pt.x, 'data-y': pt.y }),
+      rowAttrs: (pt) => ({ 'data-job-id': pt.job_id, 'data-job-id-b': pt.job_id_b, 'data-x': pt.x, 'data-y': pt.y, 'data-key': pt.key }),
     }));
   }
   // The early request asked for exactly what the controls now say only if the URL named it all.
   const asked = first && s.x === q.get('x') && s.y === q.get('y') && s.join === (q.get('join') || '') && (!join || s.on === q.get('on'));
   await load(asked ? first : null);
   return { refresh: load, dispose: () => { hideTip(); if (chart) chart.destroy(); } };
+}
+
+// The API's environment arguments of the page state `v`.
+function environmentArgs(v) {
+  return { keys: v.keys === 'mix' ? 'mix' : 'group', fallbacks: v.fallbacks === 'include' ? 'include' : '' };
+}
+
+const envColour = (i) => PALETTE[(i ?? 0) % PALETTE.length];
+
+// A front drawn as a line through hollow points.
+function frontLine(label, pts, colour, extra) {
+  return {
+    type: 'line', label, data: pts.map((pt) => ({ x: pt.x, y: pt.y, pt })),
+    borderColor: colour, backgroundColor: colour, borderWidth: 2, pointRadius: 5, pointHoverRadius: 7,
+    pointStyle: 'circle', pointBackgroundColor: 'rgba(0,0,0,0)', pointBorderWidth: 2, order: 0, tension: 0, ...extra,
+  };
+}
+
+// A colour per environment (key group): its points, and its front when each has its own.
+function environmentDatasets(points, envs, frontEach, style) {
+  return envs.flatMap((g, i) => {
+    const pts = points.filter((pt) => pt.key === g.key);
+    const front = pts.filter((pt) => pt.on_frontier).sort((a, b) => a.x - b.x);
+    return [
+      frontEach ? frontLine(`front of ${shortKey(g.key)}`, front, envColour(i), { hideInLegend: true, environment: g.key }) : null,
+      {
+        type: 'scatter', label: `${g.summary || 'no context reported'} (${shortKey(g.key)})`, environment: g.key,
+        data: pts.map((pt) => ({ x: pt.x, y: pt.y, pt })), backgroundColor: envColour(i), borderColor: envColour(i), ...style,
+      },
+    ].filter(Boolean);
+  });
+}
+
+function envLabel(key, i) {
+  return h('span', { class: 'env', title: key || 'no environment key' }, h('span', { class: 'swatch', style: `background:${envColour(i)}` }), h('code', null, shortKey(key)));
+}
+
+// The environments the points come from, when more than one, and the points of fallback kernels
+// left out (or included on request).
+function environmentsPart(p, s, set) {
+  const envs = p.key_groups || [];
+  const excluded = p.excluded_fallbacks || 0;
+  const mixed = envs.length > 1 ? h('div', { class: 'notice warn', id: 'pareto-keys-notice' },
+    h('p', { id: 'pareto-keys-warning', role: 'status' }, p.warning || `These points come from ${envs.length} environments (comparability keys).`),
+    h('ul', { id: 'pareto-key-groups' }, envs.map((g, i) => h('li', { 'data-key': g.key, 'data-points': g.points },
+      envLabel(g.key, i), ` ${fmtNum(g.points)} point${g.points === 1 ? '' : 's'} · ${g.summary || 'no context reported'}`)))) : null;
+  const fallbacks = excluded > 0 || s.fallbacks ? h('p', { class: 'muted', id: 'pareto-fallbacks-note', 'data-excluded': excluded },
+    excluded > 0 ? `${fmtNum(excluded)} point${excluded === 1 ? '' : 's'} from fallback kernels left out ` : 'Points from fallback kernels included ',
+    h('label', { class: 'check' }, h('input', {
+      type: 'checkbox', id: 'pareto-fallbacks', checked: !!s.fallbacks,
+      onchange: (e) => set({ fallbacks: e.target.checked ? 'include' : '' }),
+    }), ' include them')) : null;
+  return [mixed, fallbacks];
 }
 
 // The params a join pairs on unless the page says otherwise: datatype and group_size where both

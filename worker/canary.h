@@ -3,7 +3,8 @@
 // periodically while idle; the coordinator judges it (server/canary_monitor.h).
 //
 // CPU: "cpu-fma-stream-v1", one thread, a dependent multiply-add chain over a 256 KiB buffer
-// (core clock and L2) repeated 9 times; ~3 ms a repetition on a 2.8 GHz core. CUDA:
+// (core clock and L2), 12 untimed repetitions then 11 timed ones; ~2.5 ms a repetition on a
+// 2.8 GHz core, ~60 ms a canary. CUDA:
 // "cuda-gemv-int4-v1", the int4_asym fused GEMV at n = k = 4096, batch 1, 50 timed launches
 // (the kernel_bench evaluator's own timing). Changing a workload changes its name: canaries
 // of different names never share a baseline.

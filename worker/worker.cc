@@ -207,8 +207,9 @@ void Worker::CanaryLoop() {
       cv_.wait_until(lock, due, [&] { return stopping_.load(); });
       if (stopping_) return;
       ReapFinishedLocked();
-      if (!running_.empty()) {
-        // A canary beside a job would time the job's load, and slow the job.
+      if (!running_.empty() || !outbox_.empty() || !unacked_.empty()) {
+        // A canary beside a job would time the job's load, and slow the job; and a drift must
+        // reach the coordinator after the results it casts doubt on, which it then flags.
         due = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
         continue;
       }

@@ -102,8 +102,10 @@ test('every page loads without console errors', async () => {
     ['job-pending', `/job/${pendingJob.job_id}`], ['workers', '/workers'],
     ['pareto', '/pareto?experiment=quantize-small&x=bits_per_weight&y=mse'],
     ['pareto-known', '/pareto?experiment=pareto-known&x=bits&y=err&x_dir=min&y_dir=min'],
+    ['pareto-mixed', '/pareto?experiment=quantize-small&x=bits_per_weight&y=mse&keys=mix&fallbacks=include'],
     ['latency', '/latency?experiment=latency-pred'], ['compare', '/compare?a=quantize-small&b=pareto-known'],
-    ['compare-same-metrics', '/compare?a=latency-pred&b=latency-pred'], ['not-found', '/no-such-page'],
+    ['compare-same-metrics', '/compare?a=latency-pred&b=latency-pred'],
+    ['compare-unmoved', '/compare?a=latency-pred&b=latency-pred&all=1&threshold_sigma=2'], ['not-found', '/no-such-page'],
   ];
   for (const [name, hash] of pages) {
     const { page, errors } = await open(hash);
@@ -184,6 +186,28 @@ test('Pareto of a datatype sweep: coloured by datatype, hover shows run, group s
     assert.ok(lines.includes(line), `${line} in ${JSON.stringify(lines)}`);
   }
   await shot(page, 'pareto-quantize-hover');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('Pareto environments: the keys control re-requests with keys=mix, warnings follow the API', async () => {
+  const hash = '/pareto?experiment=pareto-known&x=bits&y=err&x_dir=min&y_dir=min';
+  const { page, errors } = await open(hash);
+  const p = await api('experiments/pareto-known/pareto?x=bits&y=err&x_dir=min&y_dir=min&keys=group');
+  assert.equal(await page.inputValue('#pareto-keys'), 'group');
+  // The notice and the fallback note appear exactly when the API has something to say.
+  assert.equal(await page.$('#pareto-keys-warning') !== null, p.key_groups.length > 1);
+  assert.equal(await page.$('#pareto-fallbacks') !== null, p.excluded_fallbacks > 0);
+  if (p.key_groups.length > 1) assert.equal((await page.textContent('#pareto-keys-warning')).trim(), p.warning);
+  const n = await renders(page);
+  await page.selectOption('#pareto-keys', 'mix');
+  await nextRender(page, n);
+  assert.match(page.url(), /[?&]keys=mix(&|$)/);
+  assert.equal(await page.inputValue('#pareto-keys'), 'mix');
+  // One front over every point: the known one.
+  await page.waitForSelector('#frontier tr[data-job-id]');
+  const table = await page.$$eval('#frontier tr[data-job-id]', (rows) => rows.map((r) => [Number(r.dataset.x), Number(r.dataset.y)]));
+  assert.deepEqual(table, KNOWN_FRONTIER);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -290,6 +314,20 @@ test('job detail shows attempts and the error', async () => {
   await page.waitForSelector('#metrics tbody tr');
   const metrics = await page.$$eval('#metrics tbody tr td:first-child', (t) => t.map((x) => x.textContent));
   assert.ok(metrics.includes('bits') && metrics.includes('err'), metrics.join(','));
+  // Where the figure comes from: keys and backend as the API has them, the context as its leaves.
+  const detail = await api(`jobs/${ok.job_id}`);
+  for (const [id, field] of [['job-environment-key', 'environment_key'], ['job-comparability-key', 'comparability_key'], ['job-backend', 'backend']]) {
+    assert.equal(typeof detail[field], 'string', `${field} in ${JSON.stringify(detail)}`);
+    assert.equal((await page.textContent(`#${id}`)).trim(), detail[field] || 'not reported', field);
+  }
+  const leaves = (o, prefix = '') => Object.entries(o || {}).flatMap(([k, v]) => {
+    const path = prefix ? `${prefix}.${k}` : k;
+    return v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length ? leaves(v, path) : [path];
+  });
+  const fields = await page.$$eval('#job-context tr[data-field]', (r) => r.map((x) => x.dataset.field));
+  assert.deepEqual(fields, leaves(detail.context));
+  if (!fields.length) assert.ok(await page.$('#job-no-context'));
+  assert.equal(await page.$('#job-flag') !== null, Boolean(detail.flag));
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -338,6 +376,23 @@ test('workers page shows devices, last heartbeat and running jobs', async () => 
   assert.match(rows[0], /cpu/i);
   const links = await page.$$eval('#workers tr[data-worker-id] a', (a) => a.map((x) => x.getAttribute('href')));
   assert.ok(links.includes(`#/job/${running[0]}`), links.join(' '));
+  const headers = await page.$$eval('#workers thead th', (t) => t.map((x) => x.textContent));
+  assert.ok(headers.includes('Drift canary'), headers.join(','));
+  assert.equal(await page.$$eval('.quarantined', (e) => e.length), workers.flatMap((w) => (w.canaries || []).filter((c) => c.quarantined)).length);
+  // The capability matrix: a row per datatype any device lists (a CPU device emulates every
+  // datatype), a column per worker device, each cell that device's level or '–'.
+  await page.waitForSelector('#capability-matrix');
+  const datatypes = [...new Set(workers.flatMap((w) => (w.devices || []).flatMap((d) => Object.keys(d.formats || {}))))].sort();
+  assert.ok(datatypes.length > 0, JSON.stringify(workers.map((w) => w.devices)));
+  assert.deepEqual(await page.$$eval('#capability-table tbody tr', (r) => r.map((x) => x.dataset.datatype)), datatypes);
+  const matrix = await page.$$eval('#capability-table tr', (r) => r.map((x) => [...x.children].map((c) => c.textContent)));
+  for (const w of workers) {
+    for (const d of (w.devices || []).filter((x) => Object.keys(x.formats || {}).length)) {
+      const column = matrix[0].indexOf(`${w.worker_id} ${d.name}`);
+      assert.ok(column > 0, `${w.worker_id} ${d.name} in ${matrix[0]}`);
+      assert.deepEqual(matrix.slice(1).map((row) => row[column]), datatypes.map((t) => d.formats[t] || '–'));
+    }
+  }
   await shot(page, 'workers-running');
   const c = await cli(server, ['cancel', '--experiment', 'slow']);
   assert.equal(c.code, 0, c.stdout + c.stderr);
@@ -415,6 +470,35 @@ test('compare two experiments side by side', async () => {
   const fa = JSON.parse(await page.getAttribute('#compare-chart', 'data-frontier-a'));
   assert.equal(fa.length, KNOWN_FRONTIER.length);
   await shot(page, 'compare');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('compare: the regression view lists what moved beyond its noise, as /api/v1/compare does', async () => {
+  // An experiment against itself: every param set pairs, and no metric moves.
+  const { page, errors } = await open('/compare?a=latency-pred&b=latency-pred');
+  await page.waitForSelector('#compare-regressions #compare-regressions-summary');
+  const r = await api('compare?a=latency-pred&b=latency-pred');
+  const summary = await page.$eval('#compare-regressions-summary', (e) => ({ ...e.dataset }));
+  assert.deepEqual(summary, {
+    pairs: String(r.pairs), compared: String(r.compared), moved: String(r.moved_count),
+    noNoise: String(r.no_noise), threshold: String(r.threshold_sigma),
+  });
+  assert.equal(r.pairs, LATENCY.length * 2);
+  assert.equal(r.moved_count, 0);
+  assert.equal(await page.$('#compare-moved'), null);
+  assert.match(await page.textContent('#compare-regressions'), /No metric moved beyond its noise/);
+  assert.equal(await page.$('#compare-mixed-a') !== null, r.keys_a.length > 1);
+  assert.deepEqual(await page.$$eval('#compare-context-diff tr[data-field]', (rows) => rows.map((x) => x.dataset.field)), r.context_diff.map((d) => d.field));
+  // The threshold and the unmoved list go to the API from the page's controls.
+  const n = await renders(page);
+  await page.click('#compare-controls input[name=all]');
+  await nextRender(page, n);
+  assert.match(page.url(), /[?&]all=1(&|$)/);
+  const all = await api('compare?a=latency-pred&b=latency-pred&all=1');
+  const unmoved = await page.$$eval('#compare-unmoved tbody tr', (rows) => rows.length);
+  assert.equal(unmoved, Math.min(1000, all.unmoved.length));
+  await shot(page, 'compare-regressions');
   assert.deepEqual(errors, []);
   await page.close();
 });

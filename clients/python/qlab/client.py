@@ -230,15 +230,18 @@ class Client:
                        "metrics": _metrics(r.metrics)}
                 if r.last_error and r.state == common_pb2.JOB_STATE_FAILED:
                     row["error"] = r.last_error
+                row.update({"comparability_key": r.comparability_key,
+                            "environment_key": r.environment_key, "backend": r.backend,
+                            "flag": r.flag})
                 rows.append(row)
             if not response.next_page_token:
                 return rows
             request.page_token = response.next_page_token
 
-    def _joined_results(self, experiment, filter, join, on):
+    def _joined_results(self, experiment, filter, join, on, keys_policy=""):
         keys = [k.strip() for k in on.split(",")] if isinstance(on, str) else list(on or [])
         request = result_service_pb2.QueryResultsRequest(
-            experiment=experiment, filter=filter, join=join, on=keys)
+            experiment=experiment, filter=filter, join=join, on=keys, keys=keys_policy)
         response = self._call(self._results.QueryResults, request)
 
         def unmatched(rows):
@@ -248,7 +251,8 @@ class Client:
         return JoinedRows(
             ({"on": parse_params(r.on_json), "job_id_a": r.job_id_a, "job_id_b": r.job_id_b,
               "state_a": state_name(r.state_a), "state_b": state_name(r.state_b),
-              "metrics": _metrics(r.metrics)} for r in response.joined_rows),
+              "metrics": _metrics(r.metrics), "environment_key_a": r.environment_key_a,
+              "environment_key_b": r.environment_key_b} for r in response.joined_rows),
             experiment=experiment, join=join, on=keys,
             metric_names=list(response.joined_metric_names),
             unmatched_a=unmatched(response.unmatched_a), unmatched_b=unmatched(response.unmatched_b))
@@ -264,8 +268,17 @@ class Client:
             x_direction=_direction(x_dir, "x_dir"), y_direction=_direction(y_dir, "y_dir"))
         response = self._call(self._results.Pareto, request)
         return Rows({"job_id": p.job_id, x: json_number(p.x), y: json_number(p.y),
-                     "on_frontier": p.on_frontier, "params": parse_params(p.params_json)}
+                     "on_frontier": p.on_frontier, "params": parse_params(p.params_json),
+                     "environment_key": p.key}
                     for p in response.points if all_points or p.on_frontier)
+
+    def compare(self, a, b, threshold_sigma=0, include_unmoved=False):
+        """The regression view of experiments a and b, as `qlab compare A B --json` prints it:
+        the metrics of jobs with equal params that moved beyond their noise ("moved"), and
+        what differs between the two environments ("context_diff")."""
+        request = result_service_pb2.CompareRequest(
+            a=a, b=b, threshold_sigma=float(threshold_sigma), include_unmoved=include_unmoved)
+        return json.loads(self._call(self._results.Compare, request).compare_json)
 
     def dataset(self, space="nb201", device="", batch=0, experiment="", samples=False,
                 as_frame=True):
@@ -428,7 +441,9 @@ def _job_dict(job):
             "attempts": job.attempts, "worker_id": job.worker_id, "last_error": job.last_error,
             "failure_class": job.failure_class, "pending_reason": job.pending_reason, "progress": job.progress,
             "created_unix_ms": job.created_unix_ms, "started_unix_ms": job.started_unix_ms,
-            "finished_unix_ms": job.finished_unix_ms}
+            "finished_unix_ms": job.finished_unix_ms, "comparability_key": job.comparability_key,
+            "environment_key": job.environment_key, "backend": job.backend, "flag": job.flag,
+            "context": json.loads(job.context_json) if job.context_json else None}
 
 
 def _experiment_dict(e):
