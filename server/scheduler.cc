@@ -110,26 +110,36 @@ Status Scheduler::Start() {
 
 StatusOr<storage::JobStore::Created> Scheduler::SubmitExperiment(
     const storage::ExperimentRecord& e, std::vector<storage::JobSpec> jobs) {
-  for (auto& j : jobs) {
-    if (j.max_attempts <= 0) j.max_attempts = options_.default_max_attempts;
-    FormatRequirement(j.kind, j.params_json, &j.requirements);
-  }
+  PrepareSpecs(&jobs);
   const int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(auto created, store_->CreateExperiment(e, jobs, now));
   std::lock_guard lock(mu_);
+  QueueCreatedLocked(created, e.name, std::move(jobs), now);
+  changes_++;
+  changed_.notify_all();
+  return created;
+}
+
+void Scheduler::PrepareSpecs(std::vector<storage::JobSpec>* jobs) const {
+  for (auto& j : *jobs) {
+    if (j.max_attempts <= 0) j.max_attempts = options_.default_max_attempts;
+    FormatRequirement(j.kind, j.params_json, &j.requirements);
+  }
+}
+
+void Scheduler::QueueCreatedLocked(const storage::JobStore::Created& created,
+                                   const std::string& experiment,
+                                   std::vector<storage::JobSpec> jobs, int64_t now) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     JobRecord r;
     r.id = created.first_job_id + static_cast<int64_t>(i);
     r.experiment_id = created.experiment_id;
-    r.experiment = e.name;
+    r.experiment = experiment;
     r.spec = std::move(jobs[i]);
     r.created_unix_ms = now;
     EnqueueLocked(r);
     jobs_.emplace(r.id, ActiveJob{std::move(r), 0, 0});
   }
-  changes_++;
-  changed_.notify_all();
-  return created;
 }
 
 StatusOr<JobRecord> Scheduler::SubmitJob(const std::string& experiment, const std::string& owner,
@@ -513,10 +523,7 @@ double Scheduler::Progress(int64_t job_id) {
 StatusOr<storage::JobStore::Created> Scheduler::ExtendExperiment(
     const storage::ExperimentRecord& e, std::vector<storage::JobSpec> jobs,
     const std::vector<int64_t>& requeue, std::vector<int64_t>* requeued) {
-  for (auto& j : jobs) {
-    if (j.max_attempts <= 0) j.max_attempts = options_.default_max_attempts;
-    FormatRequirement(j.kind, j.params_json, &j.requirements);
-  }
+  PrepareSpecs(&jobs);
   const int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(auto created, store_->ExtendExperiment(e.id, jobs, requeue, now, requeued));
   std::vector<JobRecord> again;
@@ -526,16 +533,7 @@ StatusOr<storage::JobStore::Created> Scheduler::ExtendExperiment(
     again.push_back(std::move(r));
   }
   std::lock_guard lock(mu_);
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    JobRecord r;
-    r.id = created.first_job_id + static_cast<int64_t>(i);
-    r.experiment_id = e.id;
-    r.experiment = e.name;
-    r.spec = std::move(jobs[i]);
-    r.created_unix_ms = now;
-    EnqueueLocked(r);
-    jobs_.emplace(r.id, ActiveJob{std::move(r), 0, 0});
-  }
+  QueueCreatedLocked(created, e.name, std::move(jobs), now);
   for (auto& r : again) {
     EnqueueLocked(r);
     jobs_.emplace(r.id, ActiveJob{std::move(r), 0, 0});

@@ -202,6 +202,11 @@ class Scheduler {
   using Queue = std::set<std::pair<int, int64_t>>;  // (-priority, id): best first
 
   static QueueKey KeyOf(const storage::JobRecord& j);
+  // Defaults max_attempts and derives each spec's format requirement (matching.h).
+  void PrepareSpecs(std::vector<storage::JobSpec>* jobs) const;
+  // Queues jobs just stored with consecutive ids from created.first_job_id.
+  void QueueCreatedLocked(const storage::JobStore::Created& created, const std::string& experiment,
+                          std::vector<storage::JobSpec> jobs, int64_t now);
   void EnqueueLocked(const storage::JobRecord& j);
   void DequeueLocked(const storage::JobRecord& j);
   WorkerView ViewLocked(const WorkerState& w, int64_t now) const;

@@ -68,6 +68,22 @@ JobRecord ReadJob(const Statement& s) {
 }
 
 
+// Every row of a bound job query; the statement is reset after.
+StatusOr<std::vector<JobRecord>> ReadJobs(Statement* s) {
+  std::vector<JobRecord> jobs;
+  for (;;) {
+    auto row = s->Step();
+    if (!row.ok()) {
+      s->Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    jobs.push_back(ReadJob(*s));
+  }
+  s->Reset();
+  return jobs;
+}
+
 StatusOr<std::string> FilterSql(const JobFilter& f, const std::set<std::string>& metric_names,
                                 CompiledFilter* compiled) {
   std::string where = " WHERE 1=1";
@@ -319,14 +335,7 @@ StatusOr<std::vector<JobRecord>> JobStore::ExperimentJobs(int64_t experiment_id)
                              " FROM job j JOIN experiment e ON e.id=j.experiment_id "
                              "WHERE j.experiment_id=? ORDER BY j.id"));
   s->Bind(1, experiment_id);
-  std::vector<JobRecord> jobs;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    jobs.push_back(ReadJob(*s));
-  }
-  s->Reset();
-  return jobs;
+  return ReadJobs(s);
 }
 
 StatusOr<std::vector<JobRecord>> JobStore::LoadUnfinishedJobs() {
@@ -336,14 +345,7 @@ StatusOr<std::vector<JobRecord>> JobStore::LoadUnfinishedJobs() {
                              " FROM job j JOIN experiment e ON e.id=j.experiment_id "
                              "WHERE j.state IN (?,?,?) ORDER BY j.id"));
   s->Bind(1, kPending).Bind(2, kLeased).Bind(3, kRunning);
-  std::vector<JobRecord> jobs;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    jobs.push_back(ReadJob(*s));
-  }
-  s->Reset();
-  return jobs;
+  return ReadJobs(s);
 }
 
 StatusOr<int64_t> JobStore::MaxToken() {
