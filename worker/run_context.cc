@@ -1,14 +1,11 @@
 #include "worker/run_context.h"
 
-#include <sys/utsname.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <string>
 
 #include "evaluators/datatypes/registry.h"
 #include "evaluators/kernels/cpu_gemv.h"
-#include "evaluators/kernels/gemv_format.h"
 #include "evaluators/latency/device_info.h"
 #include "evaluators/latency/protocol.h"
 
@@ -89,10 +86,10 @@ std::map<std::string, std::string> ProbeFormats(const DeviceInfo& device) {
     for (const std::string& name : datatypes::DatatypeNames()) formats[name] = "emulated";
   }
   if (device.device_class == 1) {
-    if (kernels::BestCpuIsa() != kernels::CpuIsa::kPortable) {
-      for (kernels::CpuGemvFormat f : kernels::kAllCpuGemvFormats) {
-        formats[kernels::CpuGemvFormatName(f)] = "native";
-      }
+    // Every CPU runs the packed kernels; one without a SIMD path runs the portable one, which
+    // its results name as a fallback (JobOutput "kernel"), so they stay out of comparisons.
+    for (kernels::CpuGemvFormat f : kernels::kAllCpuGemvFormats) {
+      formats[kernels::CpuGemvFormatName(f)] = "native";
     }
   } else if (device.device_class == 2) {
     const double cc = std::atof(device.compute_capability.c_str());

@@ -40,8 +40,8 @@ std::string JobContextJson(const std::string& kind, const DeviceInfo& device,
 
 // The capability matrix of one device (Device.formats): datatype -> "native" | "emulated".
 // A CPU runs every registry datatype emulated (the quantizers) and the formats of the CPU GEMV
-// kernels natively when a SIMD path runs here (the portable path is a fallback, not a native
-// kernel); a CUDA device (found only by builds with the CUDA kernels) runs the fused GEMV
+// kernels natively (on a CPU without a SIMD path through the portable kernel, whose results
+// are tagged as a fallback); a CUDA device (found only by builds with the CUDA kernels) runs the fused GEMV
 // kernels' formats natively on compute capability 8.0 and up (they issue mma.sync), and the
 // registry's datatypes emulated when `device.kinds` lets it run accuracy jobs. Call after
 // AssignDeviceKinds.
