@@ -9,9 +9,7 @@
 #include "evaluators/latency/device_info.h"
 #include "evaluators/latency/protocol.h"
 
-#ifndef QLAB_BUILD_COMMIT
-#define QLAB_BUILD_COMMIT ""
-#endif
+#include "build_commit.h"  // QLAB_BUILD_COMMIT, written at build time
 
 namespace qlab::worker {
 

@@ -29,7 +29,8 @@ int EvaluatorVersion(const std::string& kind);
 // The BLAS library this process has loaded (its resolved path, from /proc/self/maps), or "".
 std::string LoadedBlasLibrary();
 
-// qlab's version and build (the git commit it was built from, when known).
+// qlab's version and build: the git commit the build was made from ("-dirty" with local
+// changes; "" outside a git checkout).
 nlohmann::json BuildFacts();
 
 // The context of one successful job: the worker's facts about `device` and its host, the
