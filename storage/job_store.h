@@ -52,7 +52,8 @@ class JobStore {
   StatusOr<Created> ExtendExperiment(int64_t experiment_id, const std::vector<JobSpec>& jobs,
                                      const std::vector<int64_t>& requeue, int64_t now_ms,
                                      std::vector<int64_t>* requeued);
-  // Stores a drift canary (r->id receives its id). With verdict "drift", every succeeded
+  // Stores a drift canary (r->id receives its id), keeping the device's newest
+  // kMaxCanariesPerDevice. With verdict "drift", every succeeded
   // latency or kernel_bench job whose attempt ran on that worker's device after
   // `last_good_unix_ms` gets `flag` (unless already flagged); *flagged receives how many.
   Status RecordCanary(CanaryRecord* r, const std::string& flag, int64_t last_good_unix_ms,

@@ -46,6 +46,13 @@ Status JobStore::RecordCanary(CanaryRecord* r, const std::string& flag, int64_t 
         .Bind(10, r->verdict);
     RETURN_IF_ERROR(ins->Run());
     r->id = c.LastInsertRowId();
+    // A bounded history: a worker told to measure every 0.3 s must not fill the disk.
+    ASSIGN_OR_RETURN(Statement * prune,
+                     c.Prepare("DELETE FROM canary WHERE worker_id=?1 AND device=?2 AND id<("
+                               "SELECT id FROM canary WHERE worker_id=?1 AND device=?2 "
+                               "ORDER BY id DESC LIMIT 1 OFFSET ?3)"));
+    prune->Bind(1, r->worker_id).Bind(2, r->device).Bind(3, kMaxCanariesPerDevice - 1);
+    RETURN_IF_ERROR(prune->Run());
     if (r->verdict != "drift") return Status::Ok();
     // Timing figures only: a drifting clock does not change an MSE or a perplexity.
     ASSIGN_OR_RETURN(Statement * mark,

@@ -373,3 +373,41 @@ TEST_F(JobStoreTest, BatchedWritesAroundAFullDiskAreAllOrNothingEach) {
 
 }  // namespace
 }  // namespace qlab::storage
+
+namespace qlab::storage {
+namespace {
+
+TEST(CanaryStoreTest, KeepsABoundedHistoryPerDevice) {
+  testing::TempDir dir;
+  auto store = std::move(JobStore::Open(dir.File("c.db"))).value();
+  int64_t flagged = 0;
+  for (int i = 0; i < kMaxCanariesPerDevice + 5; ++i) {
+    for (const char* device : {"cpu", "cuda:0"}) {
+      CanaryRecord r;
+      r.worker_id = "w";
+      r.device = device;
+      r.canary = "c";
+      r.measured_unix_ms = i;
+      r.median_us = 100 + i;
+      r.samples_us = {100.0 + i};
+      r.verdict = "ok";
+      ASSERT_TRUE(store->RecordCanary(&r, "", 0, &flagged).ok());
+    }
+  }
+  std::vector<int64_t> counts, last_good;
+  auto latest = store->LatestCanaries(&counts, &last_good);
+  ASSERT_TRUE(latest.ok());
+  ASSERT_EQ(latest->size(), 2u);
+  for (size_t i = 0; i < latest->size(); ++i) {
+    EXPECT_EQ(counts[i], kMaxCanariesPerDevice) << (*latest)[i].device;
+    EXPECT_EQ((*latest)[i].median_us, 100.0 + kMaxCanariesPerDevice + 4);
+    EXPECT_EQ(last_good[i], kMaxCanariesPerDevice + 4);
+  }
+  auto history = store->CanaryHistory("w", "cpu", 3);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ(history->front().samples_us, std::vector<double>{100.0 + kMaxCanariesPerDevice + 4});
+}
+
+}  // namespace
+}  // namespace qlab::storage

@@ -169,6 +169,9 @@ struct CanaryRecord {
   std::string verdict;                 // baseline | ok | drift
 };
 
+// Canaries kept per worker device: at the default 10-minute interval, about two weeks.
+inline constexpr int64_t kMaxCanariesPerDevice = 2000;
+
 // The largest log kept per attempt: its last bytes.
 inline constexpr size_t kMaxAttemptLogBytes = 1 << 20;
 
