@@ -1,6 +1,7 @@
 // Row writers shared by the stores (see job_rows.h).
 #include "storage/job_rows.h"
 
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -29,6 +30,12 @@ Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int6
   RETURN_IF_ERROR(s->Run());
   *id = c.LastInsertRowId();
   return Status::Ok();
+}
+
+std::vector<double> SamplesFromBlob(const std::string& blob) {
+  std::vector<double> samples(blob.size() / sizeof(double));
+  std::memcpy(samples.data(), blob.data(), samples.size() * sizeof(double));
+  return samples;
 }
 
 Status FinishAttempt(Connection& c, int64_t token, const std::string& outcome,

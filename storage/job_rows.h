@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "storage/filter_expression.h"
@@ -34,6 +35,10 @@ Status InsertExperiment(Connection& c, const ExperimentRecord& e, int64_t now_ms
 Status FinishAttempt(Connection& c, int64_t token, const std::string& outcome,
                      const std::string& error, const std::string& failure_class,
                      int64_t started_ms, int64_t finished_ms);
+
+// A samples column (`latency_sample.samples_us`, `canary.samples_us`): native doubles, back to
+// back.
+std::vector<double> SamplesFromBlob(const std::string& blob);
 
 // The last kMaxAttemptLogBytes of `log`.
 std::string LogTail(std::string log);

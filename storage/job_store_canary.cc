@@ -1,7 +1,5 @@
 // JobStore (job_store.h): drift canaries, their history, and the flags a drift puts on the
 // figures measured since the device's last good canary.
-#include <cstring>
-
 #include "storage/job_rows.h"
 
 namespace qlab::storage {
@@ -15,9 +13,7 @@ CanaryRecord ReadCanary(const Statement& s) {
   r.canary = s.Text(3);
   r.measured_unix_ms = s.Int(4);
   r.median_us = s.Double(5);
-  const std::string blob = s.Blob(6);
-  r.samples_us.resize(blob.size() / sizeof(double));
-  if (!r.samples_us.empty()) std::memcpy(r.samples_us.data(), blob.data(), r.samples_us.size() * sizeof(double));
+  r.samples_us = SamplesFromBlob(s.Blob(6));
   r.baseline_median_us = s.Double(7);
   r.baseline_spread_us = s.Double(8);
   r.z = s.Double(9);

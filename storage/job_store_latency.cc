@@ -1,24 +1,12 @@
 // JobStore: reads of latency sample sets (dataset exports, device lists).
 #include "storage/job_store.h"
 
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "storage/job_rows.h"
 
 namespace qlab::storage {
-namespace {
-
-// `latency_sample.samples_us`: the samples as native doubles, back to back.
-std::vector<double> SamplesFromBlob(const std::string& blob) {
-  std::vector<double> samples(blob.size() / sizeof(double));
-  std::memcpy(samples.data(), blob.data(), samples.size() * sizeof(double));
-  return samples;
-}
-
-}  // namespace
-
 StatusOr<std::vector<LatencySummary>> JobStore::ListLatency(const std::string& device,
                                                            const std::string& arch_prefix,
                                                            const std::string& experiment,
