@@ -4,17 +4,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "evaluators/latency/sample_stats.h"
+
 namespace qlab::server {
 namespace {
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(mid), v.end());
-  const double upper = v[mid];
-  if (v.size() % 2 == 1) return upper;
-  return (*std::max_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(mid)) + upper) / 2;
-}
 
 std::string Format(double v) {
   char buf[32];
@@ -31,11 +24,12 @@ CanaryVerdict JudgeCanary(double median_us, const std::vector<double>& baseline,
     v.verdict = "baseline";
     return v;
   }
-  v.centre_us = Median(baseline);
+  v.centre_us = latency::Summarize(baseline).median;
   std::vector<double> deviations;
   deviations.reserve(baseline.size());
   for (double b : baseline) deviations.push_back(std::fabs(b - v.centre_us));
-  v.spread_us = std::max(1.4826 * Median(deviations), options.spread_floor * v.centre_us);
+  v.spread_us = std::max(1.4826 * latency::Summarize(deviations).median,
+                         options.spread_floor * v.centre_us);
   v.z = v.spread_us > 0 ? (median_us - v.centre_us) / v.spread_us : 0;
   v.verdict = std::fabs(v.z) > options.k_sigma ? "drift" : "ok";
   return v;

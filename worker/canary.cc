@@ -1,19 +1,13 @@
 #include "worker/canary.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
 #include "evaluators/kernels/kernel_bench_job.h"
+#include "evaluators/latency/sample_stats.h"
 
 namespace qlab::worker {
 namespace {
-
-double MedianOf(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 CanaryMeasurement CpuCanary() {
   constexpr size_t kFloats = 64 * 1024;  // 256 KiB
@@ -40,7 +34,7 @@ CanaryMeasurement CpuCanary() {
     const auto end = std::chrono::steady_clock::now();
     if (rep >= 0) m.samples_us.push_back(std::chrono::duration<double, std::micro>(end - start).count());
   }
-  m.median_us = MedianOf(m.samples_us);
+  m.median_us = latency::Summarize(m.samples_us).median;
   return m;
 }
 
