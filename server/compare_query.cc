@@ -23,19 +23,10 @@ struct Side {
 
 StatusOr<Side> ReadSide(storage::JobStore& store, int64_t experiment_id) {
   Side side;
-  int64_t after = 0;
-  for (;;) {
-    ASSIGN_OR_RETURN(auto rows, store.QueryResults(experiment_id, after, 20000, ""));
-    if (rows.empty()) break;
-    after = rows.back().job_id;
-    for (auto& r : rows) {
-      if (r.state != storage::JobState::kSucceeded) continue;
-      if (side.rows.size() >= static_cast<size_t>(kMaxJoinedRows)) {
-        return Status::InvalidArgument("a, b: more than " + std::to_string(kMaxJoinedRows) +
-                                       " succeeded jobs on one side; compare smaller experiments");
-      }
-      side.rows.push_back(std::move(r));
-    }
+  ASSIGN_OR_RETURN(side.rows, ReadResultRows(store, experiment_id, "", /*succeeded_only=*/true));
+  if (side.rows.size() > static_cast<size_t>(kMaxJoinedRows)) {
+    return Status::InvalidArgument("a, b: more than " + std::to_string(kMaxJoinedRows) +
+                                   " succeeded jobs on one side; compare smaller experiments");
   }
   for (size_t i = 0; i < side.rows.size(); ++i) {
     const json params = json::parse(side.rows[i].params_json, nullptr, false);

@@ -14,6 +14,7 @@
 #include "common/text_format.h"
 #include "server/http_common.h"
 #include "server/http_join.h"
+#include "server/join_query.h"
 #include "server/compare_query.h"
 #include "server/pareto_query.h"
 
@@ -21,20 +22,6 @@ namespace qlab::server {
 namespace {
 
 using nlohmann::json;
-
-// Every result row of an experiment that matches the filter, in job id order.
-StatusOr<std::vector<storage::ResultRow>> AllResults(storage::JobStore* store, int64_t experiment_id,
-                                                     const std::string& filter) {
-  std::vector<storage::ResultRow> all;
-  int64_t after = 0;
-  for (;;) {
-    ASSIGN_OR_RETURN(auto rows, store->QueryResults(experiment_id, after, 20000, filter));
-    if (rows.empty()) break;
-    after = rows.back().job_id;
-    for (auto& r : rows) all.push_back(std::move(r));
-  }
-  return all;
-}
 
 ojson ExperimentJson(const storage::ExperimentRecord& e) {
   return {{"id", e.id},           {"name", e.name},
@@ -209,7 +196,7 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     }
     auto e = store->GetExperiment(req.matches[1], 0);
     if (!e.ok()) return ReplyError(res, e.status());
-    auto rows = AllResults(store, e->id, req.get_param_value("filter"));
+    auto rows = ReadResultRows(*store, e->id, req.get_param_value("filter"), /*succeeded_only=*/false);
     if (!rows.ok()) return ReplyError(res, rows.status());
     if (WantsCsv(req)) {
       std::vector<ResultLine> lines;

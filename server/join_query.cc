@@ -43,21 +43,6 @@ Keyed KeyOf(const std::string& params_json, const std::vector<std::string>& on) 
   return out;
 }
 
-StatusOr<std::vector<storage::ResultRow>> SideRows(storage::JobStore& store, int64_t experiment_id,
-                                                   const JoinSpec& spec) {
-  std::vector<storage::ResultRow> all;
-  int64_t after = 0;
-  for (;;) {
-    ASSIGN_OR_RETURN(auto rows, store.QueryResults(experiment_id, after, 20000, spec.filter));
-    if (rows.empty()) break;
-    after = rows.back().job_id;
-    for (auto& r : rows) {
-      if (!spec.succeeded_only || r.state == storage::JobState::kSucceeded) all.push_back(std::move(r));
-    }
-  }
-  return all;
-}
-
 std::string JoinedName(const std::string& experiment, const std::string& metric, bool in_both) {
   return in_both ? experiment + ":" + metric : metric;
 }
@@ -88,6 +73,23 @@ std::vector<std::string> SplitJoinKeys(std::string_view text) {
     start = comma + 1;
   }
   return out;
+}
+
+StatusOr<std::vector<storage::ResultRow>> ReadResultRows(storage::JobStore& store,
+                                                         int64_t experiment_id,
+                                                         const std::string& filter,
+                                                         bool succeeded_only) {
+  std::vector<storage::ResultRow> all;
+  int64_t after = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(auto rows, store.QueryResults(experiment_id, after, 20000, filter));
+    if (rows.empty()) break;
+    after = rows.back().job_id;
+    for (auto& r : rows) {
+      if (!succeeded_only || r.state == storage::JobState::kSucceeded) all.push_back(std::move(r));
+    }
+  }
+  return all;
 }
 
 Status ValidateKeysPolicy(const std::string& keys) {
@@ -142,8 +144,8 @@ StatusOr<JoinResult> RunJoinQuery(storage::JobStore& store, const JoinSpec& spec
     return Status::InvalidArgument("join: no experiment named '" + spec.join + "'");
   }
   RETURN_IF_ERROR(ValidateKeysPolicy(spec.keys));
-  ASSIGN_OR_RETURN(auto rows_a, SideRows(store, a.id, spec));
-  ASSIGN_OR_RETURN(auto rows_b, SideRows(store, b->id, spec));
+  ASSIGN_OR_RETURN(auto rows_a, ReadResultRows(store, a.id, spec.filter, spec.succeeded_only));
+  ASSIGN_OR_RETURN(auto rows_b, ReadResultRows(store, b->id, spec.filter, spec.succeeded_only));
   JoinResult out;
   out.keys_a = CountKeys(rows_a);
   out.keys_b = CountKeys(rows_b);

@@ -30,6 +30,13 @@ struct JoinSpec {
   std::string keys;
 };
 
+// Every row of an experiment matching `filter` (only the succeeded ones with `succeeded_only`),
+// by job id, read a page at a time. INVALID_ARGUMENT for a malformed filter.
+StatusOr<std::vector<storage::ResultRow>> ReadResultRows(storage::JobStore& store,
+                                                         int64_t experiment_id,
+                                                         const std::string& filter,
+                                                         bool succeeded_only);
+
 // OK, or INVALID_ARGUMENT naming `keys` for a value other than "", "group" and "mix".
 Status ValidateKeysPolicy(const std::string& keys);
 
