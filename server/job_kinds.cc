@@ -54,7 +54,7 @@ Status ValidateKernelBench(const nlohmann::json& p) {
     if (it == p.end() || !it->is_string()) continue;
     const std::string name = it->get<std::string>();
     const bool has_kernel = kernels::ParseCpuGemvFormat(name).has_value() ||
-                            kernels::ParseGemvKernel(name == "razer_fp4" ? "razer_w4" : name).has_value();
+                            kernels::ParseGemvKernelOrDatatype(name).has_value();
     if (has_kernel || datatypes::FindDatatype(name) == nullptr) continue;
     nlohmann::json substitute = p;
     substitute[key] = "int4_asym";

@@ -32,6 +32,10 @@ std::optional<GemvKernel> ParseGemvKernel(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<GemvKernel> ParseGemvKernelOrDatatype(std::string_view name) {
+  return ParseGemvKernel(name == "razer_fp4" ? "razer_w4" : name);
+}
+
 Status ValidateGemvShape(GemvKernel kernel, const GemvShape& s) {
   const std::string where = std::string(GemvKernelName(kernel)) + " GEMV (" + GemvShapeText(s) + ")";
   if (s.m < 1 || s.m > kMaxGemvBatch) {

@@ -29,6 +29,9 @@ inline constexpr GemvKernel kAllGemvKernels[] = {GemvKernel::kRazerW4, GemvKerne
 const char* GemvKernelName(GemvKernel kernel);
 // Inverse of GemvKernelName; nullopt for any other string.
 std::optional<GemvKernel> ParseGemvKernel(std::string_view name);
+// ParseGemvKernel that also takes the registry's name of a kernel's datatype: razer_fp4 for
+// razer_w4 (the other kernels share their datatype's name).
+std::optional<GemvKernel> ParseGemvKernelOrDatatype(std::string_view name);
 // True for the three fused-dequantization kernels (false for the cuBLAS baseline).
 inline bool IsPackedKernel(GemvKernel kernel) { return kernel != GemvKernel::kFp16Cublas; }
 

@@ -55,7 +55,7 @@ Status ValidateKernelBenchParams(const KernelBenchParams& p) {
   if (p.device_kind != "cuda") {
     return Status::InvalidArgument("kernel_bench: device must be cpu or cuda:N, got \"" + p.device_kind + "\"");
   }
-  const std::optional<GemvKernel> kernel = ParseGemvKernel(p.kernel == "razer_fp4" ? "razer_w4" : p.kernel);
+  const std::optional<GemvKernel> kernel = ParseGemvKernelOrDatatype(p.kernel);
   if (!kernel) {
     return Status::InvalidArgument("kernel_bench: unknown kernel \"" + p.kernel +
                                    "\" (razer_w4, int4_asym, nvfp4, fp16_cublas)");
