@@ -386,14 +386,7 @@ StatusOr<std::vector<JobRecord>> JobStore::ListJobs(const JobFilter& filter, int
   BindFilter(s, filter, compiled);
   s->Bind(s->ParamIndex(":before"), before_id > 0 ? before_id : std::numeric_limits<int64_t>::max());
   s->Bind(s->ParamIndex(":limit"), static_cast<int64_t>(limit));
-  std::vector<JobRecord> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(ReadJob(*s));
-  }
-  s->Reset();
-  return out;
+  return ReadJobs(s);
 }
 
 StatusOr<int64_t> JobStore::CountJobsUpTo(const JobFilter& filter, int64_t cap, bool* capped) {
