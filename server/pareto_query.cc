@@ -42,27 +42,32 @@ std::vector<size_t> KeptPoints(const std::vector<ParetoInput>& points, const std
 }
 
 // The frontier of each environment key's points on its own (keys "group"), or of all (keys
-// "mix"); fills the result's key groups and warning. `example_job` gives a job per key to
-// describe it.
+// "mix"); fills the result's key groups and warning. Point i has key key_names[key[i]];
+// `example_job` gives a job per point to describe its key.
 StatusOr<std::vector<bool>> GroupedFrontier(storage::JobStore& store, const ParetoQuery& q,
                                             const std::vector<ParetoInput>& points,
-                                            const std::vector<std::string>& keys,
+                                            const std::vector<uint32_t>& key,
+                                            const std::vector<std::string>& key_names,
                                             const std::vector<int64_t>& example_job,
                                             ParetoResult* out) {
-  std::map<std::string, std::vector<size_t>> groups;
-  for (size_t i = 0; i < points.size(); ++i) groups[keys[i]].push_back(i);
-  for (const auto& [key, members] : groups) {
-    out->key_groups.push_back({key, static_cast<int64_t>(members.size()), ""});
+  std::vector<std::vector<size_t>> members(key_names.size());
+  for (size_t i = 0; i < points.size(); ++i) members[key[i]].push_back(i);
+  std::vector<uint32_t> groups;  // keys with points, by key text (a stable order)
+  for (uint32_t k = 0; k < key_names.size(); ++k) {
+    if (!members[k].empty()) groups.push_back(k);
+  }
+  std::sort(groups.begin(), groups.end(),
+            [&](uint32_t a, uint32_t b) { return key_names[a] < key_names[b]; });
+  for (uint32_t k : groups) {
+    ParetoKeyGroup g{key_names[k], static_cast<int64_t>(members[k].size()), ""};
+    // A joined key is "A+B": describe A's environment, and B's when it has one.
+    auto job = store.GetJob(example_job[members[k].front()]);
+    if (job.ok()) g.summary = ContextSummary(job->comparability.context_json);
+    if (job.ok() && job->comparability.context_json.empty()) g.summary = "no context reported";
+    out->key_groups.push_back(std::move(g));
   }
   std::stable_sort(out->key_groups.begin(), out->key_groups.end(),
                    [](const ParetoKeyGroup& a, const ParetoKeyGroup& b) { return a.points > b.points; });
-  for (auto& g : out->key_groups) {
-    // A joined key is "A+B": describe A's environment, and B's when it has one.
-    const size_t first = groups[g.key].front();
-    auto job = store.GetJob(example_job[first]);
-    if (job.ok()) g.summary = ContextSummary(job->comparability.context_json);
-    if (job.ok() && job->comparability.context_json.empty()) g.summary = "no context reported";
-  }
   if (groups.size() <= 1 || q.keys == "mix") {
     if (groups.size() > 1) {
       out->warning = "these points come from " + std::to_string(groups.size()) +
@@ -73,12 +78,12 @@ StatusOr<std::vector<bool>> GroupedFrontier(storage::JobStore& store, const Pare
   out->warning = "these points come from " + std::to_string(groups.size()) +
                  " environments (comparability keys): one front per environment";
   std::vector<bool> on(points.size(), false);
-  for (const auto& [key, members] : groups) {
+  for (uint32_t k : groups) {
     std::vector<ParetoInput> part;
-    part.reserve(members.size());
-    for (size_t i : members) part.push_back(points[i]);
+    part.reserve(members[k].size());
+    for (size_t i : members[k]) part.push_back(points[i]);
     const std::vector<bool> part_on = ParetoFrontier(part, out->x_maximized, out->y_maximized);
-    for (size_t k = 0; k < members.size(); ++k) on[members[k]] = part_on[k];
+    for (size_t m = 0; m < members[k].size(); ++m) on[members[k][m]] = part_on[m];
   }
   return on;
 }
@@ -94,7 +99,9 @@ StatusOr<ParetoResult> RunJoinedPareto(storage::JobStore& store, const ParetoQue
   // A point per pair that has both metrics; its id is the pair's place in the join's order,
   // which keeps ties in (A's job id, B's job id) order.
   std::vector<ParetoInput> points;
-  std::vector<std::string> keys;
+  std::vector<uint32_t> keys;
+  std::vector<std::string> key_names;
+  std::map<std::string, uint32_t> key_ids;
   std::vector<int64_t> examples;
   bool x_higher = false, y_higher = false;
   ParetoResult out;
@@ -112,17 +119,22 @@ StatusOr<ParetoResult> RunJoinedPareto(storage::JobStore& store, const ParetoQue
     x_higher = mx->higher_is_better;
     y_higher = my->higher_is_better;
     points.push_back({static_cast<int64_t>(i), mx->value, my->value});
-    keys.push_back(join.rows[i].environment_key_a + "+" + join.rows[i].environment_key_b);
+    auto [k, added] = key_ids.emplace(
+        join.rows[i].environment_key_a + "+" + join.rows[i].environment_key_b,
+        static_cast<uint32_t>(key_names.size()));
+    if (added) key_names.push_back(k->first);
+    keys.push_back(k->second);
     examples.push_back(join.rows[i].job_id_a);
   }
   out.x_maximized = Maximize(q.x_direction, x_higher);
   out.y_maximized = Maximize(q.y_direction, y_higher);
   out.total_points = static_cast<int64_t>(points.size());
-  ASSIGN_OR_RETURN(std::vector<bool> on, GroupedFrontier(store, q, points, keys, examples, &out));
+  ASSIGN_OR_RETURN(std::vector<bool> on,
+                   GroupedFrontier(store, q, points, keys, key_names, examples, &out));
   for (size_t k : KeptPoints(points, on, q.max_points)) {
     const JoinedRow& row = join.rows[static_cast<size_t>(points[k].id)];
     out.points.push_back({row.job_id_a, points[k].x, points[k].y, on[k], row.on_json, row.job_id_b,
-                          keys[k]});
+                          key_names[keys[k]]});
   }
   out.unmatched_a = std::move(join.unmatched_a);
   out.unmatched_b = std::move(join.unmatched_b);
@@ -139,34 +151,35 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
   }
   if (!q.join.empty() || !q.on.empty()) return RunJoinedPareto(store, q);
   ASSIGN_OR_RETURN(auto experiment, store.GetExperiment(q.experiment, 0));
-  bool x_higher = false, y_higher = false, x_seen = false, y_seen = false;
-  ASSIGN_OR_RETURN(auto pairs, store.MetricPairs(experiment.id, q.x_metric, q.y_metric, q.filter,
-                                                 &x_higher, &y_higher, &x_seen, &y_seen));
-  if (!x_seen || !y_seen) {
-    const std::string& missing = !x_seen ? q.x_metric : q.y_metric;
+  ASSIGN_OR_RETURN(storage::JobStore::MetricPairs pairs,
+                   store.ReadMetricPairs(experiment.id, q.x_metric, q.y_metric, q.filter));
+  if (!pairs.x_seen || !pairs.y_seen) {
+    const std::string& missing = !pairs.x_seen ? q.x_metric : q.y_metric;
     return Status::InvalidArgument("metric '" + missing + "' is not a metric of any succeeded job "
                                    "of experiment '" + q.experiment + "'");
   }
   RETURN_IF_ERROR(ValidateKeysPolicy(q.keys));
   ParetoResult out;
-  out.x_maximized = Maximize(q.x_direction, x_higher);
-  out.y_maximized = Maximize(q.y_direction, y_higher);
+  out.x_maximized = Maximize(q.x_direction, pairs.x_higher_is_better);
+  out.y_maximized = Maximize(q.y_direction, pairs.y_higher_is_better);
   std::vector<ParetoInput> points;
-  std::vector<std::string> keys;
+  std::vector<uint32_t> keys;
   std::vector<int64_t> examples;
-  points.reserve(pairs.size());
-  keys.reserve(pairs.size());
-  for (auto& p : pairs) {
-    if (p.fallback && !q.include_fallbacks) {
+  points.reserve(pairs.ids.size());
+  keys.reserve(pairs.ids.size());
+  examples.reserve(pairs.ids.size());
+  for (size_t i = 0; i < pairs.ids.size(); ++i) {
+    if (pairs.fallback[i] && !q.include_fallbacks) {
       ++out.excluded_fallbacks;
       continue;
     }
-    points.push_back({p.job_id, p.x, p.y});
-    keys.push_back(std::move(p.environment_key));
-    examples.push_back(p.job_id);
+    points.push_back({pairs.ids[i], pairs.x[i], pairs.y[i]});
+    keys.push_back(pairs.key[i]);
+    examples.push_back(pairs.ids[i]);
   }
   out.total_points = static_cast<int64_t>(points.size());
-  ASSIGN_OR_RETURN(std::vector<bool> on, GroupedFrontier(store, q, points, keys, examples, &out));
+  ASSIGN_OR_RETURN(std::vector<bool> on,
+                   GroupedFrontier(store, q, points, keys, pairs.key_names, examples, &out));
   const std::vector<size_t> keep = KeptPoints(points, on, q.max_points);
   std::vector<int64_t> ids;
   ids.reserve(keep.size());
@@ -174,7 +187,7 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
   ASSIGN_OR_RETURN(auto params, store.ParamsOf(ids));
   for (size_t i : keep) {
     out.points.push_back({points[i].id, points[i].x, points[i].y, on[i], params[points[i].id], 0,
-                          keys[i]});
+                          pairs.key_names[keys[i]]});
   }
   return out;
 }

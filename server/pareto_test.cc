@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 namespace qlab::server {
@@ -40,6 +43,56 @@ TEST(ParetoTest, AgreesWithQuadraticDefinitionOnRandomPoints) {
       if (no_worse && better) dominated = true;
     }
     EXPECT_EQ(on[i], !dominated) << i;
+  }
+}
+
+
+// Large inputs take the bucket pre-pass; on a grid with many ties and on a smooth curve with
+// noise (a sweep's shape) it must agree with the plain definition, checked against the
+// frontier computed as a staircase: a point is on it when no point has x <= and y <= with one
+// strict (both minimized here, maximized through the flags).
+std::vector<bool> StaircaseReference(const std::vector<ParetoInput>& p, bool max_x, bool max_y) {
+  std::vector<bool> on(p.size());
+  // Best y among points with x strictly smaller, then among equal x: a sorted sweep by hand.
+  std::vector<size_t> order(p.size());
+  for (size_t i = 0; i < p.size(); ++i) order[i] = i;
+  const double sx = max_x ? -1 : 1, sy = max_y ? -1 : 1;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sx * p[a].x < sx * p[b].x; });
+  double best_before = std::numeric_limits<double>::infinity();
+  for (size_t g = 0; g < order.size();) {
+    size_t h = g;
+    double group_best = std::numeric_limits<double>::infinity();
+    while (h < order.size() && p[order[h]].x == p[order[g]].x) group_best = std::min(group_best, sy * p[order[h++]].y);
+    for (size_t k = g; k < h; ++k) {
+      const double y = sy * p[order[k]].y;
+      on[order[k]] = y < best_before && y == group_best;
+    }
+    best_before = std::min(best_before, group_best);
+    g = h;
+  }
+  return on;
+}
+
+TEST(ParetoTest, LargeInputsAgreeWithTheStaircase) {
+  std::mt19937 rng(11);
+  for (int shape = 0; shape < 2; ++shape) {
+    for (bool max_x : {false, true}) {
+      for (bool max_y : {false, true}) {
+        std::vector<ParetoInput> p(60000);
+        std::uniform_int_distribution<int> grid(0, 300);
+        std::uniform_real_distribution<double> u(0, 1);
+        for (size_t i = 0; i < p.size(); ++i) {
+          if (shape == 0) {
+            p[i] = {int64_t(i), double(grid(rng)), double(grid(rng))};
+          } else {
+            const double bits = 2 + 6 * u(rng);
+            p[i] = {int64_t(i), bits, std::pow(4.0, -bits) * (1 + u(rng))};
+          }
+        }
+        EXPECT_EQ(ParetoFrontier(p, max_x, max_y), StaircaseReference(p, max_x, max_y))
+            << "shape " << shape << " max_x " << max_x << " max_y " << max_y;
+      }
+    }
   }
 }
 

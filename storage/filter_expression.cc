@@ -68,16 +68,15 @@ std::string Lower(std::string s) {
   return s;
 }
 
-class Compiler {
+class Parser {
  public:
-  Compiler(std::vector<Token> tokens, const std::set<std::string>& metrics)
+  Parser(std::vector<Token> tokens, const std::set<std::string>& metrics)
       : t_(std::move(tokens)), metrics_(metrics) {}
 
-  StatusOr<CompiledFilter> Run() {
-    ASSIGN_OR_RETURN(std::string sql, Or());
+  StatusOr<FilterNode> Run() {
+    ASSIGN_OR_RETURN(FilterNode node, Or());
     if (Peek().kind != Token::kEnd) return Error("'and', 'or' or the end");
-    out_.sql = sql;
-    return out_;
+    return node;
   }
 
  private:
@@ -89,46 +88,56 @@ class Compiler {
     return Status::InvalidArgument("filter: expected " + expected + " at " + std::to_string(Peek().pos) +
                                    ", got " + got);
   }
+  static FilterNode Joined(FilterNode::Op op, FilterNode left, FilterNode right) {
+    FilterNode n;
+    n.op = op;
+    n.children.push_back(std::move(left));
+    n.children.push_back(std::move(right));
+    return n;
+  }
 
-  StatusOr<std::string> Or() {
-    ASSIGN_OR_RETURN(std::string left, And());
+  StatusOr<FilterNode> Or() {
+    ASSIGN_OR_RETURN(FilterNode left, And());
     while (IsWord("or")) {
       ++i_;
-      ASSIGN_OR_RETURN(std::string right, And());
-      left = "(" + left + " OR " + right + ")";
+      ASSIGN_OR_RETURN(FilterNode right, And());
+      left = Joined(FilterNode::kOr, std::move(left), std::move(right));
     }
     return left;
   }
-  StatusOr<std::string> And() {
-    ASSIGN_OR_RETURN(std::string left, Not());
+  StatusOr<FilterNode> And() {
+    ASSIGN_OR_RETURN(FilterNode left, Not());
     while (IsWord("and")) {
       ++i_;
-      ASSIGN_OR_RETURN(std::string right, Not());
-      left = "(" + left + " AND " + right + ")";
+      ASSIGN_OR_RETURN(FilterNode right, Not());
+      left = Joined(FilterNode::kAnd, std::move(left), std::move(right));
     }
     return left;
   }
   // Each '(' and 'not' recurses once: the nesting bound keeps a hostile filter off the stack.
-  StatusOr<std::string> Not() {
+  StatusOr<FilterNode> Not() {
     const bool nests = IsWord("not") || IsPunct("(");
     if (nests && ++depth_ > kMaxFilterNesting) {
       return Status::InvalidArgument("filter: nested deeper than " +
                                      std::to_string(kMaxFilterNesting) + " levels at " +
                                      std::to_string(Peek().pos));
     }
-    StatusOr<std::string> out = NotAtCurrentDepth();
+    StatusOr<FilterNode> out = NotAtCurrentDepth();
     depth_ -= nests;
     return out;
   }
-  StatusOr<std::string> NotAtCurrentDepth() {
+  StatusOr<FilterNode> NotAtCurrentDepth() {
     if (IsWord("not")) {
       ++i_;
-      ASSIGN_OR_RETURN(std::string inner, Not());
-      return "(NOT " + inner + ")";
+      ASSIGN_OR_RETURN(FilterNode inner, Not());
+      FilterNode n;
+      n.op = FilterNode::kNot;
+      n.children.push_back(std::move(inner));
+      return n;
     }
     if (IsPunct("(")) {
       ++i_;
-      ASSIGN_OR_RETURN(std::string inner, Or());
+      ASSIGN_OR_RETURN(FilterNode inner, Or());
       if (!IsPunct(")")) return Error("')'");
       ++i_;
       return inner;
@@ -136,21 +145,14 @@ class Compiler {
     return Comparison();
   }
 
-  std::string Bind(FilterValue v) {
-    std::string name = ":f" + std::to_string(out_.binds.size());
-    out_.binds.emplace_back(name, std::move(v));
-    return name;
-  }
-
-  // The SQL of a field and whether it is the job state (whose values are names).
-  StatusOr<std::pair<std::string, bool>> Field() {
+  StatusOr<FilterField> Field() {
     if (Peek().kind != Token::kWord) return Error("a field name");
     std::string name = Peek().text;
     ++i_;
-    if (name == "state") return std::make_pair(std::string("j.state"), true);
-    if (name == "kind") return std::make_pair(std::string("j.kind"), false);
-    if (name == "experiment") return std::make_pair(std::string("e.name"), false);
-    if (name == "worker") return std::make_pair(std::string("j.worker_id"), false);
+    if (name == "state") return FilterField{FilterField::kState, ""};
+    if (name == "kind") return FilterField{FilterField::kKind, ""};
+    if (name == "experiment") return FilterField{FilterField::kExperiment, ""};
+    if (name == "worker") return FilterField{FilterField::kWorker, ""};
     bool metric;
     if (name.rfind("metrics.", 0) == 0) {
       name = name.substr(8), metric = true;
@@ -160,14 +162,7 @@ class Compiler {
       metric = metrics_.count(name) > 0;
     }
     if (name.empty()) return Status::InvalidArgument("filter: empty field name");
-    if (metric) {
-      return std::make_pair("(SELECT r.value FROM result r WHERE r.job_id = j.id AND r.name = " +
-                                Bind(name) + ")", false);
-    }
-    std::string path = "$.\"";
-    for (char c : name) path += c == '"' ? std::string("\\\"") : std::string(1, c);
-    path += "\"";
-    return std::make_pair("json_extract(j.params_json, " + Bind(path) + ")", false);
+    return FilterField{metric ? FilterField::kMetric : FilterField::kParam, name};
   }
 
   StatusOr<FilterValue> Value(bool state_field) {
@@ -197,13 +192,15 @@ class Compiler {
     return Error("a value");
   }
 
-  StatusOr<std::string> Comparison() {
+  StatusOr<FilterNode> Comparison() {
     if (++comparisons_ > 64) return Status::InvalidArgument("filter: more than 64 comparisons");
-    ASSIGN_OR_RETURN(auto field, Field());
-    const auto& [sql, is_state] = field;
+    FilterNode n;
+    ASSIGN_OR_RETURN(n.field, Field());
+    const bool is_state = n.field.kind == FilterField::kState;
     if (IsWord("exists")) {
       ++i_;
-      return "(" + sql + " IS NOT NULL)";
+      n.op = FilterNode::kExists;
+      return n;
     }
     bool negate = false;
     if (IsWord("not")) {
@@ -215,10 +212,10 @@ class Compiler {
       ++i_;
       if (!IsPunct("(")) return Error("'(' after 'in'");
       ++i_;
-      std::string list;
+      n.op = negate ? FilterNode::kNotIn : FilterNode::kIn;
       for (;;) {
         ASSIGN_OR_RETURN(FilterValue v, Value(is_state));
-        list += (list.empty() ? "" : ", ") + Bind(std::move(v));
+        n.values.push_back(std::move(v));
         if (IsPunct(",")) {
           ++i_;
           continue;
@@ -229,24 +226,28 @@ class Compiler {
         }
         return Error("',' or ')'");
       }
-      return "(" + sql + (negate ? " NOT IN (" : " IN (") + list + "))";
+      return n;
     }
     if (IsWord("between")) {
       ++i_;
+      n.op = FilterNode::kBetween;
       ASSIGN_OR_RETURN(FilterValue lo, Value(is_state));
       if (!IsWord("and")) return Error("'and' in 'between a and b'");
       ++i_;
       ASSIGN_OR_RETURN(FilterValue hi, Value(is_state));
-      return "(" + sql + " BETWEEN " + Bind(std::move(lo)) + " AND " + Bind(std::move(hi)) + ")";
+      n.values = {std::move(lo), std::move(hi)};
+      return n;
     }
     static const std::set<std::string> kOps = {"=", "!=", "<", "<=", ">", ">="};
     if (Peek().kind != Token::kPunct || !kOps.count(Peek().text)) {
       return Error("an operator (= != < <= > >= in between exists)");
     }
-    std::string op = Peek().text;
+    n.op = FilterNode::kCompare;
+    n.comparator = Peek().text;
     ++i_;
     ASSIGN_OR_RETURN(FilterValue v, Value(is_state));
-    return "(" + sql + " " + op + " " + Bind(std::move(v)) + ")";
+    n.values.push_back(std::move(v));
+    return n;
   }
 
   std::vector<Token> t_;
@@ -254,22 +255,108 @@ class Compiler {
   int depth_ = 0;
   int comparisons_ = 0;
   const std::set<std::string>& metrics_;
-  CompiledFilter out_;
+};
+
+// Writes the SQL of a node; the recursion is as deep as the parse was (kMaxFilterNesting and
+// 64 comparisons bound it).
+class SqlWriter {
+ public:
+  std::string Write(const FilterNode& n) {
+    switch (n.op) {
+      case FilterNode::kAnd:
+      case FilterNode::kOr: {
+        std::string left = Write(n.children[0]);
+        std::string right = Write(n.children[1]);
+        return "(" + left + (n.op == FilterNode::kAnd ? " AND " : " OR ") + right + ")";
+      }
+      case FilterNode::kNot:
+        return "(NOT " + Write(n.children[0]) + ")";
+      case FilterNode::kExists:
+        return "(" + Field(n.field) + " IS NOT NULL)";
+      case FilterNode::kIn:
+      case FilterNode::kNotIn: {
+        std::string sql = Field(n.field), list;
+        for (const auto& v : n.values) list += (list.empty() ? "" : ", ") + Bind(v);
+        return "(" + sql + (n.op == FilterNode::kNotIn ? " NOT IN (" : " IN (") + list + "))";
+      }
+      case FilterNode::kBetween: {
+        std::string sql = Field(n.field);
+        std::string lo = Bind(n.values[0]);
+        return "(" + sql + " BETWEEN " + lo + " AND " + Bind(n.values[1]) + ")";
+      }
+      case FilterNode::kCompare: {
+        std::string sql = Field(n.field);
+        return "(" + sql + " " + n.comparator + " " + Bind(n.values[0]) + ")";
+      }
+    }
+    return "";
+  }
+  CompiledFilter out;
+
+ private:
+  std::string Bind(FilterValue v) {
+    std::string name = ":f" + std::to_string(out.binds.size());
+    out.binds.emplace_back(name, std::move(v));
+    return name;
+  }
+  std::string Field(const FilterField& f) {
+    switch (f.kind) {
+      case FilterField::kState: return "j.state";
+      case FilterField::kKind: return "j.kind";
+      case FilterField::kExperiment: return "e.name";
+      case FilterField::kWorker: return "j.worker_id";
+      case FilterField::kMetric:
+        return "(SELECT r.value FROM result r WHERE r.job_id = j.id AND r.name = " + Bind(f.name) + ")";
+      case FilterField::kParam: {
+        std::string path = "$.\"";
+        for (char c : f.name) path += c == '"' ? std::string("\\\"") : std::string(1, c);
+        path += "\"";
+        return "json_extract(j.params_json, " + Bind(path) + ")";
+      }
+    }
+    return "";
+  }
 };
 
 }  // namespace
 
-StatusOr<CompiledFilter> CompileFilter(std::string_view expression,
-                                       const std::set<std::string>& metric_names) {
+StatusOr<std::optional<FilterNode>> ParseFilter(std::string_view expression,
+                                                const std::set<std::string>& metric_names) {
   if (expression.size() > kMaxFilterBytes) {
     return Status::InvalidArgument("filter: longer than " + std::to_string(kMaxFilterBytes) +
                                    " bytes (" + std::to_string(expression.size()) + ")");
   }
   bool blank = true;
   for (char c : expression) blank &= std::isspace(static_cast<unsigned char>(c)) != 0;
-  if (blank) return CompiledFilter{};
+  if (blank) return std::optional<FilterNode>();
   ASSIGN_OR_RETURN(auto tokens, Lex(expression));
-  return Compiler(std::move(tokens), metric_names).Run();
+  ASSIGN_OR_RETURN(FilterNode node, Parser(std::move(tokens), metric_names).Run());
+  return std::optional<FilterNode>(std::move(node));
+}
+
+CompiledFilter CompileFilterNode(const FilterNode& node) {
+  SqlWriter writer;
+  writer.out.sql = writer.Write(node);
+  return std::move(writer.out);
+}
+
+bool ReadsLiveFields(const FilterNode& node) {
+  if (node.field.kind == FilterField::kState || node.field.kind == FilterField::kWorker) {
+    if (node.op != FilterNode::kAnd && node.op != FilterNode::kOr && node.op != FilterNode::kNot) {
+      return true;
+    }
+  }
+  for (const auto& c : node.children) {
+    if (ReadsLiveFields(c)) return true;
+  }
+  return false;
+}
+
+StatusOr<CompiledFilter> CompileFilter(std::string_view expression,
+                                       const std::set<std::string>& metric_names) {
+  ASSIGN_OR_RETURN(std::optional<FilterNode> node, ParseFilter(expression, metric_names));
+  if (!node) return CompiledFilter{};
+  return CompileFilterNode(*node);
 }
 
 }  // namespace qlab::storage

@@ -202,6 +202,11 @@ StatusOr<JobStore::Created> JobStore::ExtendExperiment(int64_t experiment_id,
     }
     return Status::Ok();
   }));
+  std::vector<std::pair<int64_t, JobSpec>> stored;
+  for (size_t i = 0; i < jobs.size() && columns_.Tracks(experiment_id); ++i) {
+    stored.emplace_back(created.first_job_id + static_cast<int64_t>(i), jobs[i]);
+  }
+  NoteJobsStored(experiment_id, stored);
   return created;
 }
 
@@ -224,7 +229,9 @@ StatusOr<JobRecord> JobStore::AddJob(const std::string& experiment, const std::s
     }
     return InsertJob(c, experiment_id, spec, now_ms, &job_id);
   }));
-  return GetJob(job_id);
+  ASSIGN_OR_RETURN(JobRecord job, GetJob(job_id));
+  NoteJobsStored(job.experiment_id, {{job_id, spec}});
+  return job;
 }
 
 Status JobStore::RecordLeases(const std::vector<LeaseGrant>& grants, int64_t now_ms,
@@ -374,8 +381,28 @@ StatusOr<JobRecord> JobStore::GetJob(int64_t job_id) {
 }
 
 
+StatusOr<std::vector<JobRecord>> JobStore::JobsById(const std::vector<int64_t>& ids_newest_first) {
+  std::vector<JobRecord> out;
+  if (ids_newest_first.empty()) return out;
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s,
+                   c.Prepare(std::string("SELECT ") + kJobColumns +
+                             " FROM job j JOIN experiment e ON e.id=j.experiment_id WHERE j.id=?"));
+  out.reserve(ids_newest_first.size());
+  for (int64_t id : ids_newest_first) {
+    s->Bind(1, id);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (row) out.push_back(ReadJob(*s));
+    s->Reset();
+  }
+  return out;
+}
+
 StatusOr<std::vector<JobRecord>> JobStore::ListJobs(const JobFilter& filter, int64_t before_id,
                                                     int limit) {
+  const int64_t before = before_id > 0 ? before_id : std::numeric_limits<int64_t>::max();
+  ASSIGN_OR_RETURN(std::optional<ColumnPlan> plan, PlanWithColumns(filter));
+  if (plan) return JobsById(MatchingIds(*plan, filter, before, static_cast<size_t>(std::max(0, limit))));
   WITH_READER(c);
   CompiledFilter compiled;
   ASSIGN_OR_RETURN(std::string where, FilterSql(filter, MetricNames(), &compiled));
@@ -384,12 +411,18 @@ StatusOr<std::vector<JobRecord>> JobStore::ListJobs(const JobFilter& filter, int
                     " AND j.id < :before ORDER BY j.id DESC LIMIT :limit";
   ASSIGN_OR_RETURN(Statement * s, c.Prepare(sql));
   BindFilter(s, filter, compiled);
-  s->Bind(s->ParamIndex(":before"), before_id > 0 ? before_id : std::numeric_limits<int64_t>::max());
+  s->Bind(s->ParamIndex(":before"), before);
   s->Bind(s->ParamIndex(":limit"), static_cast<int64_t>(limit));
   return ReadJobs(s);
 }
 
 StatusOr<int64_t> JobStore::CountJobsUpTo(const JobFilter& filter, int64_t cap, bool* capped) {
+  ASSIGN_OR_RETURN(std::optional<ColumnPlan> plan, PlanWithColumns(filter));
+  if (plan) {
+    const int64_t n = CountMatching(*plan, filter, cap + 1);
+    *capped = n > cap;
+    return std::min(n, cap);
+  }
   WITH_READER(c);
   CompiledFilter compiled;
   ASSIGN_OR_RETURN(std::string where, FilterSql(filter, MetricNames(), &compiled));
@@ -406,6 +439,8 @@ StatusOr<int64_t> JobStore::CountJobsUpTo(const JobFilter& filter, int64_t cap, 
 }
 
 StatusOr<int64_t> JobStore::CountJobs(const JobFilter& filter) {
+  ASSIGN_OR_RETURN(std::optional<ColumnPlan> plan, PlanWithColumns(filter));
+  if (plan) return CountMatching(*plan, filter, std::numeric_limits<int64_t>::max());
   WITH_READER(c);
   CompiledFilter compiled;
   ASSIGN_OR_RETURN(std::string where, FilterSql(filter, MetricNames(), &compiled));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "storage/experiment_columns.h"
 #include "storage/records.h"
 #include "storage/sqlite.h"
 #include "storage/write_queue.h"
@@ -149,18 +150,18 @@ class JobStore {
   StatusOr<std::vector<ResultRow>> QueryResults(int64_t experiment_id, int64_t after_id, int limit,
                                                 const std::string& expression = "");
   // For the succeeded jobs of an experiment that match `expression` and have both metrics:
-  // (job id, x value, y value), ascending by job id, plus the metrics' own directions. Reads
-  // only the two metrics, not every metric of every job.
-  struct MetricPair {
-    int64_t job_id;
-    double x, y;
-    std::string environment_key;
-    bool fallback;  // its figure came from a fallback kernel
-  };
-  StatusOr<std::vector<MetricPair>> MetricPairs(int64_t experiment_id, const std::string& x,
-                                                const std::string& y, const std::string& expression,
-                                                bool* x_higher_is_better, bool* y_higher_is_better,
-                                                bool* x_seen, bool* y_seen);
+  // (job id, x value, y value, environment key, fallback), ascending by job id, plus the
+  // metrics' own directions. From the experiment's columns in memory, or from SQL for a filter
+  // that reads live fields.
+  using MetricPairs = ExperimentColumns::Pairs;
+  StatusOr<MetricPairs> ReadMetricPairs(int64_t experiment_id, const std::string& x,
+                                        const std::string& y, const std::string& expression);
+  // The experiment's columns (storage/experiment_columns.h), read from the file on first use
+  // and kept current by this store's writes. NOT_FOUND for an unknown experiment.
+  StatusOr<std::shared_ptr<ExperimentColumns>> Columns(int64_t experiment_id);
+  // Keeps the columns current for jobs another store of this file inserted (StudyStore), after
+  // the transaction committed.
+  void NoteJobsStored(int64_t experiment_id, const std::vector<std::pair<int64_t, JobSpec>>& jobs);
   // Params JSON of the given jobs, keyed by job id.
   StatusOr<std::map<int64_t, std::string>> ParamsOf(const std::vector<int64_t>& job_ids);
   // Metrics of the given jobs, keyed by job id.
@@ -202,6 +203,21 @@ class JobStore {
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
   std::string path_;
   std::atomic<int> max_infra_failures_{10};
+  // A job filter the columns answer: its parsed expression and the experiments it spans.
+  // std::nullopt when SQL answers it instead (no expression, a state, live fields).
+  struct ColumnPlan {
+    FilterNode filter;
+    std::vector<std::shared_ptr<ExperimentColumns>> experiments;
+  };
+  StatusOr<std::optional<ColumnPlan>> PlanWithColumns(const JobFilter& filter);
+  static std::vector<int64_t> MatchingIds(const ColumnPlan& plan, const JobFilter& filter,
+                                          int64_t before_id, size_t limit);
+  static int64_t CountMatching(const ColumnPlan& plan, const JobFilter& filter, int64_t cap);
+  StatusOr<std::vector<JobRecord>> JobsById(const std::vector<int64_t>& ids_newest_first);
+  StatusOr<MetricPairs> MetricPairsFromSql(int64_t experiment_id, const std::string& x,
+                                           const std::string& y, const CompiledFilter& compiled);
+
+  ColumnIndex columns_;
   std::mutex metric_names_mu_;
   std::set<std::string> metric_names_;  // guarded by metric_names_mu_
   std::map<int64_t, std::vector<std::string>> experiment_metrics_;  // guarded by metric_names_mu_

@@ -114,6 +114,18 @@ Status JobStore::Complete(const std::vector<CompletionRecord>& completions, int6
   std::vector<int64_t> experiment_of(completions.size(), 0);
   Status st = CompleteInWriter(completions, now_ms, acks, &experiment_of);
   if (!st.ok()) return st;
+  std::map<int64_t, std::vector<ColumnIndex::Success>> successes;
+  for (size_t i = 0; i < completions.size(); ++i) {
+    const CompletionRecord& r = completions[i];
+    if (!(*acks)[i].accepted || r.outcome != CompletionOutcome::kSucceeded) continue;
+    if (!columns_.Tracks(experiment_of[i])) continue;
+    // As stored: the keys are written only with a context.
+    const bool keyed = !r.comparability.context_json.empty();
+    successes[experiment_of[i]].push_back(
+        {r.job_id, r.output.metrics, keyed ? r.comparability.environment_key : std::string(),
+         keyed && r.comparability.backend == "fallback"});
+  }
+  for (auto& [experiment_id, done] : successes) columns_.OnSucceeded(experiment_id, std::move(done));
   std::lock_guard lock(metric_names_mu_);
   for (size_t i = 0; i < completions.size(); ++i) {
     if (!(*acks)[i].accepted) continue;

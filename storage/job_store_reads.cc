@@ -68,7 +68,7 @@ StatusOr<std::vector<JobStore::StoredArtifact>> JobStore::GetArtifacts(int64_t j
 namespace {
 Status FillCounts(Connection& c, ExperimentRecord* e) {
   ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT state, COUNT(*) FROM job WHERE experiment_id=? GROUP BY state"));
+                   c.Prepare("SELECT state, SUM(n) FROM job_count WHERE experiment_id=? GROUP BY state"));
   s->Bind(1, e->id);
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
@@ -205,11 +205,10 @@ StatusOr<std::map<int64_t, std::vector<Metric>>> JobStore::MetricsOf(
   return out;
 }
 
-StatusOr<std::vector<JobStore::MetricPair>> JobStore::MetricPairs(
-    int64_t experiment_id, const std::string& x, const std::string& y,
-    const std::string& expression, bool* x_higher_is_better, bool* y_higher_is_better,
-    bool* x_seen, bool* y_seen) {
-  ASSIGN_OR_RETURN(CompiledFilter compiled, CompileFilter(expression, MetricNames()));
+StatusOr<JobStore::MetricPairs> JobStore::MetricPairsFromSql(int64_t experiment_id,
+                                                             const std::string& x,
+                                                             const std::string& y,
+                                                             const CompiledFilter& compiled) {
   WITH_READER(c);
   ASSIGN_OR_RETURN(Statement * s,
                    c.Prepare("SELECT j.id, rx.value, ry.value, rx.higher_is_better, "
@@ -225,23 +224,30 @@ StatusOr<std::vector<JobStore::MetricPair>> JobStore::MetricPairs(
       .Bind(s->ParamIndex(":eid"), experiment_id)
       .Bind(s->ParamIndex(":ok"), kSucceeded);
   BindCompiled(s, compiled);
-  std::vector<MetricPair> out;
+  MetricPairs out;
+  std::map<std::string, uint32_t> key_ids;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    out.push_back({s->Int(0), s->Double(1), s->Double(2), s->Text(5), s->Int(6) != 0});
-    *x_higher_is_better = s->Int(3) != 0;
-    *y_higher_is_better = s->Int(4) != 0;
+    auto [k, added] = key_ids.emplace(s->Text(5), static_cast<uint32_t>(out.key_names.size()));
+    if (added) out.key_names.push_back(k->first);
+    out.ids.push_back(s->Int(0));
+    out.x.push_back(s->Double(1));
+    out.y.push_back(s->Double(2));
+    out.key.push_back(k->second);
+    out.fallback.push_back(s->Int(6) != 0);
+    out.x_higher_is_better = s->Int(3) != 0;
+    out.y_higher_is_better = s->Int(4) != 0;
   }
   s->Reset();
-  *x_seen = *y_seen = !out.empty();
-  if (out.empty()) {
+  out.x_seen = out.y_seen = !out.ids.empty();
+  if (out.ids.empty()) {
     // Say which metric is missing: look each up once.
     ASSIGN_OR_RETURN(Statement * any,
                      c.Prepare("SELECT higher_is_better FROM result r JOIN job j ON j.id = r.job_id "
                                "WHERE j.experiment_id = ? AND r.name = ? LIMIT 1"));
-    for (auto [name, seen, higher] : {std::tuple{&x, x_seen, x_higher_is_better},
-                                      std::tuple{&y, y_seen, y_higher_is_better}}) {
+    for (auto [name, seen, higher] : {std::tuple{&x, &out.x_seen, &out.x_higher_is_better},
+                                      std::tuple{&y, &out.y_seen, &out.y_higher_is_better}}) {
       any->Bind(1, experiment_id).Bind(2, *name);
       ASSIGN_OR_RETURN(bool row, any->Step());
       *seen = row;
@@ -268,7 +274,7 @@ StatusOr<std::map<int64_t, std::string>> JobStore::ParamsOf(const std::vector<in
 StatusOr<std::map<std::pair<JobState, std::string>, int64_t>> JobStore::CountByStateAndKind() {
   WITH_READER(c);
   ASSIGN_OR_RETURN(Statement * s,
-                   c.Prepare("SELECT state, kind, COUNT(*) FROM job GROUP BY state, kind"));
+                   c.Prepare("SELECT state, kind, SUM(n) FROM job_count GROUP BY state, kind HAVING SUM(n) > 0"));
   std::map<std::pair<JobState, std::string>, int64_t> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s->Step());

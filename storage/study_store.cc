@@ -55,6 +55,7 @@ StatusOr<JobRecord> StudyStore::AddTrial(int64_t experiment_id, int64_t trial,
     s->Bind(1, experiment_id).Bind(2, trial).Bind(3, job_id).Bind(4, assignment_json);
     return s->Run();
   }));
+  jobs_->NoteJobsStored(experiment_id, {{job_id, spec}});
   return jobs_->GetJob(job_id);
 }
 

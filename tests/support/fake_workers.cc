@@ -1,6 +1,7 @@
 #include "tests/support/fake_workers.h"
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -40,9 +41,14 @@ void CompleteJobsWithFakeWorkers(const FakeWorkerOptions& options, int jobs) {
         acquire.set_max_jobs(options.batch);
         acquire.set_wait_ms(200);
         v1::AcquireLeaseResponse leases;
-        if (!stub->AcquireLease(Deadline(std::chrono::seconds(30)).get(), acquire, &leases).ok()) {
-          continue;
+        grpc::Status acquired =
+            stub->AcquireLease(Deadline(std::chrono::seconds(30)).get(), acquire, &leases);
+        if (acquired.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+          // A refused request would be refused forever: stop instead of spinning.
+          std::fprintf(stderr, "AcquireLease refused: %s\n", acquired.error_message().c_str());
+          std::exit(1);
         }
+        if (!acquired.ok()) continue;
         if (leases.leases_size() == 0) continue;
         v1::CompleteRequest complete;
         complete.set_worker_id(reg_resp.worker_id());
