@@ -1,5 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "common/glob.h"
 #include "common/input_limits.h"
 #include "common/param_keys.h"
@@ -105,6 +112,34 @@ TEST(InputLimitsTest, SizeNamesWhatAndTheLimit) {
   EXPECT_TRUE(CheckSize(65536, kMaxJobParamsBytes, "params").ok());
   EXPECT_EQ(CheckSize(65537, kMaxJobParamsBytes, "params").message(),
             "params is 65537 bytes; at most 65536");
+}
+
+}  // namespace
+}  // namespace qlab
+
+namespace qlab {
+namespace {
+
+// FormatNumber's contract: printf %g at the fewest digits from 6 that read back exactly.
+std::string FormatNumberBySearch(double v) {
+  char buf[64];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+TEST(TextTest, FormatNumberIsTheShortestRoundTripGFormat) {
+  std::mt19937_64 rng(5);
+  std::vector<double> values = {0, -0.0, 1, 0.1, 0.25, 1e-5, 1e5, 100000, 1234567, 1e21, 5e-324,
+                                1.7976931348623157e308, 2.0000000000000004, 0.30000000000000004,
+                                123456789012345678.0, -3.5e-7};
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::uniform_int_distribution<int> exponent(-30, 30);
+  for (int i = 0; i < 20000; ++i) values.push_back((unit(rng) - 0.5) * std::pow(10.0, exponent(rng)));
+  for (int i = 0; i < 2000; ++i) values.push_back(static_cast<double>(rng() % 100000000) / 1000.0);
+  for (double v : values) EXPECT_EQ(FormatNumber(v), FormatNumberBySearch(v)) << v;
 }
 
 }  // namespace

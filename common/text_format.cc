@@ -1,5 +1,8 @@
 #include "common/text_format.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -10,12 +13,16 @@ namespace qlab {
 std::string FormatNumber(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  // printf's %g at the fewest significant digits (at least 6) that read back as v. The
+  // shortest round-trip form says how many digits that is; every precision from there on
+  // round-trips and none below does, so one formatting at that precision is the answer a
+  // search from 6 upwards finds, without a dozen snprintf and strtod calls per number.
   char buf[64];
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
+  auto shortest = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  int digits = 0;
+  for (char* c = buf; c < shortest.ptr && *c != 'e'; ++c) digits += std::isdigit(static_cast<unsigned char>(*c)) != 0;
+  auto out = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, std::max(6, digits));
+  return std::string(buf, out.ptr);
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -29,21 +36,24 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+void AppendCsvField(std::string* out, std::string_view f) {
+  if (f.find_first_of(",\"\n\r") == std::string_view::npos) {
+    out->append(f);
+    return;
+  }
+  *out += '"';
+  for (char c : f) {
+    if (c == '"') *out += '"';
+    *out += c;
+  }
+  *out += '"';
+}
+
 std::string CsvLine(const std::vector<std::string>& fields) {
   std::string out;
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i) out += ',';
-    const std::string& f = fields[i];
-    if (f.find_first_of(",\"\n\r") == std::string::npos) {
-      out += f;
-      continue;
-    }
-    out += '"';
-    for (char c : f) {
-      if (c == '"') out += '"';
-      out += c;
-    }
-    out += '"';
+    AppendCsvField(&out, fields[i]);
   }
   return out + "\n";
 }

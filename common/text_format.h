@@ -14,6 +14,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // Shortest text that reads back as the same double ("0.1", "4.125", "1e-07"; "nan", "inf").
 std::string FormatNumber(double v);
 
+// Appends one RFC 4180 field (quoted when it holds a comma, quote or line break).
+void AppendCsvField(std::string* out, std::string_view field);
 // One RFC 4180 line: fields with commas, quotes or line breaks quoted, quotes doubled; "\n".
 std::string CsvLine(const std::vector<std::string>& fields);
 

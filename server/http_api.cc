@@ -9,6 +9,7 @@
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/results_csv.h"
 #include "common/text_format.h"
@@ -17,6 +18,7 @@
 #include "server/join_query.h"
 #include "server/compare_query.h"
 #include "server/pareto_query.h"
+#include "server/results_export.h"
 
 namespace qlab::server {
 namespace {
@@ -194,31 +196,35 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
       if (!join.ok()) return ReplyError(res, join.status());
       return ReplyJson(res, JoinedResultsJson(spec, *join));
     }
-    auto e = store->GetExperiment(req.matches[1], 0);
-    if (!e.ok()) return ReplyError(res, e.status());
-    auto rows = ReadResultRows(*store, e->id, req.get_param_value("filter"), /*succeeded_only=*/false);
-    if (!rows.ok()) return ReplyError(res, rows.status());
-    if (WantsCsv(req)) {
-      std::vector<ResultLine> lines;
-      lines.reserve(rows->size());
-      for (const auto& r : *rows) {
-        ResultLine line{r.job_id, r.experiment, r.kind, storage::JobStateName(r.state), r.params_json, {},
-                        r.comparability_key, r.environment_key, r.backend, r.flag};
-        for (const auto& m : r.metrics) line.metrics.emplace_back(m.name, m.value);
-        lines.push_back(std::move(line));
-      }
-      return ReplyCsv(res, ResultsCsv(lines), e->name + "-results.csv");
+    const bool csv = WantsCsv(req);
+    auto exporter = ResultsExport::Start(*store, req.matches[1], req.get_param_value("filter"),
+                                         csv ? ResultsExport::Format::kCsv
+                                             : ResultsExport::Format::kJson);
+    if (!exporter.ok()) return ReplyError(res, exporter.status());
+    if (csv) {
+      res.set_header("Content-Disposition",
+                     "attachment; filename=\"" + std::string(req.matches[1]) + "-results.csv\"");
     }
-    ojson out = ojson::array();
-    for (const auto& r : *rows) {
-      out.push_back({{"job_id", r.job_id}, {"experiment", r.experiment}, {"kind", r.kind},
-                     {"state", storage::JobStateName(r.state)},
-                     {"params", ParseObject(r.params_json)}, {"metrics", MetricsObject(r.metrics)},
-                     {"comparability_key", r.comparability_key},
-                     {"environment_key", r.environment_key}, {"backend", r.backend},
-                     {"flag", r.flag}});
-    }
-    ReplyJson(res, out);
+    // Written as it is read, a page of rows per chunk: memory stays flat whatever the size.
+    std::shared_ptr<ResultsExport> source = std::move(exporter).value();
+    res.set_chunked_content_provider(
+        csv ? "text/csv; charset=utf-8" : "application/json",
+        [source](size_t, httplib::DataSink& sink) {
+          std::string chunk;
+          while (chunk.size() < (256 << 10)) {
+            auto more = source->Next(&chunk);
+            if (!more.ok()) {
+              // Headers are gone by now: end the body short, which the client sees as an
+              // incomplete transfer rather than a complete file.
+              spdlog::warn("results export stopped: {}", more.status().ToString());
+              return false;
+            }
+            if (!*more) break;
+          }
+          if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
+          if (chunk.empty()) sink.done();
+          return true;
+        });
   });
 
   http.Get(R"(/api/v1/experiments/([^/]+)/pareto)", [store](const httplib::Request& req,

@@ -423,10 +423,12 @@ void ExperimentColumns::ExportedNames(const FilterNode* filter, std::vector<std:
   for (auto& t : m) metrics->push_back(std::get<2>(t));
 }
 
-bool ExperimentColumns::ParamText(const std::string& key, size_t row, std::string* out) const {
+bool ExperimentColumns::ParamText(const std::string& key, size_t row, std::string* out,
+                                  bool* is_string) const {
   auto it = params_.find(key);
   if (it == params_.end()) return false;
   const ParamColumn& col = it->second;
+  if (is_string) *is_string = col.type[row] == kString;
   switch (col.type[row]) {
     case kMissing: return false;
     case kJsonNull: *out = "null"; return true;

@@ -82,7 +82,9 @@ class ExperimentColumns {
                      std::vector<std::string>* metrics) const;
   // A param of a row as a results CSV writes it: text as it is, anything else as its JSON; false
   // when the job has no such param.
-  bool ParamText(const std::string& key, size_t row, std::string* out) const;
+  // *is_string (when given) tells a JSON string from the JSON text of anything else.
+  bool ParamText(const std::string& key, size_t row, std::string* out,
+                 bool* is_string = nullptr) const;
   // A metric of a row; false when the job has none.
   bool MetricValue(const std::string& name, size_t row, double* out) const;
   const std::string& KindOf(size_t row) const { return texts_[kind_[row]]; }

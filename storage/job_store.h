@@ -159,6 +159,15 @@ class JobStore {
   // The experiment's columns (storage/experiment_columns.h), read from the file on first use
   // and kept current by this store's writes. NOT_FOUND for an unknown experiment.
   StatusOr<std::shared_ptr<ExperimentColumns>> Columns(int64_t experiment_id);
+  // What changes while a job lives, for exports that read the rest from the columns: the
+  // jobs of `experiment_id` with ids in [first_id, last_id], ascending.
+  struct LiveFields {
+    int64_t job_id = 0;
+    JobState state = JobState::kPending;
+    std::string comparability_key, environment_key, backend, flag;
+  };
+  StatusOr<std::vector<LiveFields>> ReadLiveFields(int64_t experiment_id, int64_t first_id,
+                                                   int64_t last_id);
   // Keeps the columns current for jobs another store of this file inserted (StudyStore), after
   // the transaction committed.
   void NoteJobsStored(int64_t experiment_id, const std::vector<std::pair<int64_t, JobSpec>>& jobs);

@@ -85,6 +85,25 @@ void JobStore::NoteJobsStored(int64_t experiment_id,
   columns_.OnJobsStored(experiment_id, std::move(stored));
 }
 
+StatusOr<std::vector<JobStore::LiveFields>> JobStore::ReadLiveFields(int64_t experiment_id,
+                                                                    int64_t first_id,
+                                                                    int64_t last_id) {
+  WITH_READER(c);
+  ASSIGN_OR_RETURN(Statement * s,
+                   c.Prepare("SELECT id, state, comparability_key, environment_key, backend, flag "
+                             "FROM job WHERE id BETWEEN ? AND ? AND experiment_id = ? ORDER BY id"));
+  s->Bind(1, first_id).Bind(2, last_id).Bind(3, experiment_id);
+  std::vector<LiveFields> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back({s->Int(0), static_cast<JobState>(s->Int(1)), s->Text(2), s->Text(3), s->Text(4),
+                   s->Text(5)});
+  }
+  s->Reset();
+  return out;
+}
+
 StatusOr<std::optional<JobStore::ColumnPlan>> JobStore::PlanWithColumns(const JobFilter& filter) {
   if (filter.expression.empty() || filter.state != 0) return std::optional<ColumnPlan>();
   ASSIGN_OR_RETURN(std::optional<FilterNode> node, ParseFilter(filter.expression, MetricNames()));

@@ -1,9 +1,10 @@
-// Dashboard speed with 100,000 jobs and 1,000,000 result rows: p95 of every JSON API call the
-// dashboard makes, and first paint (plus time until the data is on screen) of every page in
-// headless Chromium. Prints a markdown report (and writes it with --out FILE).
+// Dashboard speed with N jobs and 10 N result rows (N = 100,000 by default; 1,000,000 with
+// --jobs 1000000): p95 of every JSON API call the dashboard makes, export throughput with the
+// server's memory before and after, and first paint (plus time until the data is on screen) of
+// every page in headless Chromium. Prints a markdown report (and writes it with --out FILE).
 //
 //   node bench/dashboard/dashboard_bench.mjs [--db FILE] [--seed-bin PATH] [--jobs N]
-//        [--runs N] [--page-runs N] [--out FILE]
+//        [--runs N] [--page-runs N] [--no-pages] [--out FILE]
 //
 // Without --db it runs dashboard_seed (build target `dashboard_seed`) into a temporary file
 // first. qlab-server comes from QLAB_SERVER_BIN or <repo>/build; chromium from /usr/bin.
@@ -19,6 +20,8 @@ const opt = (name, def) => { const i = argv.indexOf(`--${name}`); return i >= 0 
 const RUNS = Number(opt('runs', 40));
 const PAGE_RUNS = Number(opt('page-runs', 7));
 const JOBS = Number(opt('jobs', 100000));
+const PAGES = !argv.includes('--no-pages');
+const runs = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 const dir = tempDir('qlab-dashboard-bench-');
 let db = opt('db', '');
 
@@ -38,8 +41,17 @@ if (!db) {
   console.error(`seeded in ${seedInfo.wall_s.toFixed(1)} s`);
 }
 
+const startT0 = performance.now();
 const server = await startServer({ dir, db });
+const startMs = performance.now() - startT0;  // process start to the first /healthz answer
 const base = server.base;
+// The server's resident memory now and at its peak (kB), from /proc.
+function serverMemory() {
+  const status = fs.readFileSync(`/proc/${server.proc.pid}/status`, 'utf8');
+  const kb = (k) => Number((status.match(new RegExp(`${k}:\\s+(\\d+)`)) || [])[1] || NaN);
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+const memAtStart = serverMemory();
 // One GET, timed from the request to the last byte. `agent` false: a new connection (what the
 // server itself costs); a keep-alive agent: a reused one, as browsers do. gzip is accepted, as
 // by every browser; what brotli adds is measured separately below.
@@ -62,7 +74,8 @@ const get = (p, o) => timedGet(`api/v1/${p}`, o);
 const json = async (p) => (await fetch(`${base}/api/v1/${p}`)).json();
 
 const counts = JSON.parse(execFileSync('sqlite3', ['-json', db, 'select (select count(*) from job) as jobs, (select count(*) from result) as results'], { encoding: 'utf8' }))[0];
-const big = 'bench-100k';
+const big = 'bench-main';
+const oneLabel = runs(JOBS / 10);
 const someJob = (await json(`jobs?experiment=${big}&limit=1`)).jobs[0].job_id;
 const midBefore = someJob - Math.floor(JOBS / 2);
 const pendingJob = (await json('jobs?experiment=bench-pending&limit=1')).jobs[0].job_id;
@@ -89,21 +102,32 @@ const calls = [
   ['job detail', `jobs/${someJob}`],
   ['job detail (pending)', `jobs/${pendingJob}`],
   ['workers', 'workers'],
-  ['Pareto, 200 runs', 'experiments/bench-small/pareto?x=bits_per_weight&y=mse'],
-  ['Pareto, 100k runs filtered to 1 label (10k)', `experiments/${big}/pareto?x=bits_per_weight&y=mse&filter=${enc('label = dt4')}`],
-  ['Pareto, 100k runs', `experiments/${big}/pareto?x=bits_per_weight&y=mse`],
+  ['Pareto, 200 runs', 'experiments/bench-small/pareto?x=bits_per_weight&y=mse&max_points=5000'],
+  [`Pareto, ${runs(JOBS)} runs filtered to 1 label (${oneLabel}), as the page asks`, `experiments/${big}/pareto?x=bits_per_weight&y=mse&filter=${enc('label = dt4')}&max_points=5000`],
+  [`Pareto, ${runs(JOBS)} runs filtered to 10k runs, every point`, `experiments/${big}/pareto?x=bits_per_weight&y=mse&filter=${enc(`label = dt4 and seq < ${Math.min(10000, JOBS / 10)}`)}`],
+  [`Pareto, ${runs(JOBS)} runs, as the page asks`, `experiments/${big}/pareto?x=bits_per_weight&y=mse&max_points=5000`],
   ['latency devices', 'latency/devices'],
   ['latency sets', 'latency?limit=100'],
   ['results JSON, 200 runs (compare page)', 'experiments/bench-small/results?format=json'],
 ];
+
+// The first call of each kind after start-up (columns of the big experiment not yet in memory).
+const coldRows = [];
+for (const [label, p] of [
+  ['filter: IN and range on params (first call after start)', `jobs?experiment=${big}&limit=50&filter=${enc('label in (dt1, dt2) and seq between 100 and 5000')}`],
+  ['Pareto as the page asks (first call after start)', `experiments/${big}/pareto?x=bits_per_weight&y=mse&max_points=5000`],
+]) {
+  coldRows.push({ label, p, t: (await get(p)).t });
+  console.error(`${label}: ${ms(coldRows[coldRows.length - 1].t)} ms`);
+}
+const memAfterColumns = serverMemory();
 
 const apiRows = [];
 for (const [label, p] of calls) {
   for (let i = 0; i < 3; i++) await get(p);  // warm-up
   const fresh = [], reused = [];
   let bytes = 0, raw = 0;
-  const heavy = /pareto\?x=bits_per_weight&y=mse$/.test(p) && p.includes(big);
-  const n = heavy ? Math.max(5, Math.floor(RUNS / 4)) : RUNS;
+  const n = RUNS;
   for (let i = 0; i < n; i++) {
     const r = await get(p);
     fresh.push(r.t);
@@ -118,8 +142,7 @@ for (const [label, p] of calls) {
 const brRows = [];
 for (const [label, p] of [
   ['vendor/chart.umd.min.js (210 KiB)', 'vendor/chart.umd.min.js'],
-  ['Pareto, 100k runs filtered to 1 label', `api/v1/experiments/${big}/pareto?x=bits_per_weight&y=mse&filter=${enc('label = dt4')}`],
-  ['Pareto, 100k runs', `api/v1/experiments/${big}/pareto?x=bits_per_weight&y=mse`],
+  [`Pareto, ${runs(JOBS)} runs filtered to 10k runs`, `api/v1/experiments/${big}/pareto?x=bits_per_weight&y=mse&filter=${enc(`label = dt4 and seq < ${Math.min(10000, JOBS / 10)}`)}`],
 ]) {
   const row = { label, p };
   for (const e of ['identity', 'gzip', 'br']) row[e] = (await timedGet(p, { encoding: e })).t;
@@ -128,21 +151,26 @@ for (const [label, p] of [
 }
 
 // Exports stream everything: timed once each (a download, not an interactive call).
+// Memory: resident size before the export and the peak during it (VmHWM only grows, so a
+// peak no higher than before means the export held nothing proportional to its size).
 const exportRows = [];
 for (const [label, p] of [
-  ['results CSV, 100k runs x 10 metrics', `experiments/${big}/results?format=csv`],
-  ['results JSON, 100k runs x 10 metrics', `experiments/${big}/results?format=json`],
+  [`results CSV, ${runs(JOBS)} runs x 10 metrics`, `experiments/${big}/results?format=csv`],
+  [`results JSON, ${runs(JOBS)} runs x 10 metrics`, `experiments/${big}/results?format=json`],
+  [`Pareto, ${runs(JOBS)} runs, every point (a download, not a page call)`, `experiments/${big}/pareto?x=bits_per_weight&y=mse`],
 ]) {
   const times = [];
   let bytes = 0;
+  const before = serverMemory();
   for (let i = 0; i < 2; i++) { const r = await get(p, { encoding: 'identity' }); times.push(r.t); bytes = r.bytes; }
-  exportRows.push({ label, p, best: Math.min(...times), bytes });
-  console.error(`${label}: ${ms(Math.min(...times))} ms`);
+  const after = serverMemory();
+  exportRows.push({ label, p, best: Math.min(...times), bytes, before, after });
+  console.error(`${label}: ${ms(Math.min(...times))} ms, ${(bytes / 1e6 / (Math.min(...times) / 1000)).toFixed(0)} MB/s`);
 }
 
 // Pages: a fresh browser context each run (nothing cached), first paint and first contentful
 // paint from the Paint Timing API, and the time until the view's data is on screen.
-const browser = await launchBrowser();
+const browser = PAGES ? await launchBrowser() : null;
 const pages = [
   ['experiments', '/experiments'],
   ['experiment detail', `/experiment/${big}`],
@@ -152,8 +180,8 @@ const pages = [
   ['job detail', `/job/${someJob}`],
   ['workers', '/workers'],
   ['Pareto, 200 runs', '/pareto?experiment=bench-small&x=bits_per_weight&y=mse'],
-  ['Pareto, 10k runs (filtered)', `/pareto?experiment=${big}&x=bits_per_weight&y=mse&filter=${enc('label = dt4')}`],
-  ['Pareto, 100k runs', `/pareto?experiment=${big}&x=bits_per_weight&y=mse`],
+  [`Pareto, ${oneLabel} runs (filtered)`, `/pareto?experiment=${big}&x=bits_per_weight&y=mse&filter=${enc('label = dt4')}`],
+  [`Pareto, ${runs(JOBS)} runs`, `/pareto?experiment=${big}&x=bits_per_weight&y=mse`],
   ['latency', '/latency?experiment=bench-small'],
   ['compare (200 vs 200 runs)', '/compare?a=bench-small&b=bench-small'],
 ];
@@ -177,21 +205,21 @@ async function loadPage(hash, label, extraHTTPHeaders) {
   await context.close();
   return t;
 }
-for (const [label, hash] of pages) {
+for (const [label, hash] of PAGES ? pages : []) {
   const row = { label, hash };
   for (const [mode, headers] of [['br', undefined], ['gzip', { 'Accept-Encoding': 'gzip' }]]) {
     const fp = [], fcp = [], ready = [];
-    const runs = /100k/.test(label) ? 2 : PAGE_RUNS;
-    for (let i = 0; i < runs; i++) {
+    const pageRuns = label.includes(runs(JOBS)) ? Math.min(2, PAGE_RUNS) : PAGE_RUNS;
+    for (let i = 0; i < pageRuns; i++) {
       const t = await loadPage(hash, label, headers);
       fp.push(t.fp); fcp.push(t.fcp); ready.push(t.ready);
     }
-    row[mode] = { runs, fp: median(fp), fpMax: Math.max(...fp), fcp: median(fcp), fcpMax: Math.max(...fcp), ready: median(ready), readyMax: Math.max(...ready) };
+    row[mode] = { runs: pageRuns, fp: median(fp), fpMax: Math.max(...fp), fcp: median(fcp), fcpMax: Math.max(...fcp), ready: median(ready), readyMax: Math.max(...ready) };
   }
   pageRows.push(row);
   console.error(`${label}: first paint ${ms(row.br.fp)} ms, data ${ms(row.br.ready)} ms (gzip only: ${ms(row.gzip.fp)}, ${ms(row.gzip.ready)})`);
 }
-await browser.close();
+if (browser) await browser.close();
 await server.stop();
 
 const cpu = (execFileSync('lscpu', { encoding: 'utf8' }).match(/Model name:\s*(.+)/) || [])[1] || 'unknown';
@@ -205,7 +233,15 @@ lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 
 lines.push(`Database: ${counts.jobs.toLocaleString('en')} jobs, ${counts.results.toLocaleString('en')} result rows, ${kb(dbBytes)}` +
   (seedInfo ? ` (seeded through the server in ${seedInfo.wall_s.toFixed(0)} s: submit ${seedInfo.submit_s.toFixed(1)} s, completions ${seedInfo.complete_s.toFixed(1)} s).` : '.'));
 lines.push('');
-lines.push(`### API calls (${RUNS} requests each after 3 warm-ups, 5 for the 100k-point Pareto; Accept-Encoding: gzip)`);
+lines.push(`Server start on this file (process start to the first /healthz answer): ${ms(startMs)} ms; resident memory then ${(memAtStart.rss / 1024).toFixed(0)} MiB, ${(memAfterColumns.rss / 1024).toFixed(0)} MiB once the big experiment's columns were read.`);
+lines.push('');
+lines.push('### First calls after start (the experiment\'s columns are read from the file by the first)');
+lines.push('');
+lines.push('| call | query | ms |');
+lines.push('|---|---|---|');
+for (const r of coldRows) lines.push(`| ${r.label} | \`${r.p}\` | ${ms(r.t)} |`);
+lines.push('');
+lines.push(`### API calls (${RUNS} requests each after 3 warm-ups; Accept-Encoding: gzip)`);
 lines.push('');
 lines.push('"new connection": each request on its own connection (the server\'s own time). "reused": on one keep-alive connection, as a browser sends them.');
 lines.push('');
@@ -221,9 +257,9 @@ for (const r of brRows) lines.push(`| ${r.label} | ${ms(r.identity)} | ${ms(r.gz
 lines.push('');
 lines.push('### Exports (stream every row; best of 2, no compression)');
 lines.push('');
-lines.push('| export | query | time ms | size |');
-lines.push('|---|---|---|---|');
-for (const r of exportRows) lines.push(`| ${r.label} | \`${r.p}\` | ${ms(r.best)} | ${kb(r.bytes)} |`);
+lines.push('| export | query | time ms | size | MB/s | server RSS before (MiB) | server peak RSS after (MiB) |');
+lines.push('|---|---|---|---|---|---|---|');
+for (const r of exportRows) lines.push(`| ${r.label} | \`${r.p}\` | ${ms(r.best)} | ${kb(r.bytes)} | ${(r.bytes / 1e6 / (r.best / 1000)).toFixed(0)} | ${(r.before.rss / 1024).toFixed(0)} | ${(r.after.hwm / 1024).toFixed(0)} |`);
 lines.push('');
 lines.push(`### Pages (fresh browser context per run; median and max of ${PAGE_RUNS} runs, 2 for 100k points)`);
 lines.push('');

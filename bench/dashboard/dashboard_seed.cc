@@ -1,5 +1,5 @@
 // Fills a qlab database for the dashboard benchmark, through a real qlab-server process:
-//   - "bench-100k": one SubmitExperiment of N noop jobs (axes label x seq, label dt0..dt9),
+//   - "bench-main": one SubmitExperiment of N noop jobs (axes label x seq, label dt0..dt9),
 //     completed by fake workers over gRPC in batches, each job with 10 metrics, so the file
 //     holds N jobs and 10 N result rows;
 //   - "bench-small": 200 jobs with the same metrics (the other side of the compare page);
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   nlohmann::json labels = nlohmann::json::array(), seq = nlohmann::json::array();
   for (int i = 0; i < 10; ++i) labels.push_back("dt" + std::to_string(i));
   for (int i = 0; i < jobs / 10; ++i) seq.push_back(i);
-  Submit(*job_stub, {{"name", "bench-100k"}, {"kind", "noop"}, {"axes", {{"label", labels}, {"seq", seq}}}});
+  Submit(*job_stub, {{"name", "bench-main"}, {"kind", "noop"}, {"axes", {{"label", labels}, {"seq", seq}}}});
   double submit_s = std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr, "submitted %d jobs in %.1f s\n", jobs, submit_s);
   Complete(address, jobs, batch, workers, "main");
