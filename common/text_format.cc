@@ -10,9 +10,15 @@
 
 namespace qlab {
 
-std::string FormatNumber(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+void AppendNumber(std::string* out, double v) {
+  if (std::isnan(v)) {
+    *out += "nan";
+    return;
+  }
+  if (std::isinf(v)) {
+    *out += v > 0 ? "inf" : "-inf";
+    return;
+  }
   // printf's %g at the fewest significant digits (at least 6) that read back as v. The
   // shortest round-trip form says how many digits that is; every precision from there on
   // round-trips and none below does, so one formatting at that precision is the answer a
@@ -21,8 +27,14 @@ std::string FormatNumber(double v) {
   auto shortest = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
   int digits = 0;
   for (char* c = buf; c < shortest.ptr && *c != 'e'; ++c) digits += std::isdigit(static_cast<unsigned char>(*c)) != 0;
-  auto out = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, std::max(6, digits));
-  return std::string(buf, out.ptr);
+  auto end = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, std::max(6, digits));
+  out->append(buf, end.ptr);
+}
+
+std::string FormatNumber(double v) {
+  std::string out;
+  AppendNumber(&out, v);
+  return out;
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {

@@ -13,6 +13,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Shortest text that reads back as the same double ("0.1", "4.125", "1e-07"; "nan", "inf").
 std::string FormatNumber(double v);
+// FormatNumber appended to *out, without a string of its own (for exports of millions).
+void AppendNumber(std::string* out, double v);
 
 // Appends one RFC 4180 field (quoted when it holds a comma, quote or line break).
 void AppendCsvField(std::string* out, std::string_view field);

@@ -16,15 +16,18 @@ namespace {
 // frontier and its near misses are a small share of the points, and only they are sorted.
 std::vector<size_t> Candidates(const std::vector<ParetoInput>& points, double sx, double sy) {
   const size_t n = points.size();
-  std::vector<size_t> all(n);
-  std::iota(all.begin(), all.end(), 0);
-  if (n < 4096) return all;
+  auto all = [n] {
+    std::vector<size_t> every(n);
+    std::iota(every.begin(), every.end(), 0);
+    return every;
+  };
+  if (n < 4096) return all();
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const auto& p : points) {
     lo = std::min(lo, sx * p.x);
     hi = std::max(hi, sx * p.x);
   }
-  if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo)) return all;
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo)) return all();
   const size_t buckets = std::min<size_t>(n / 4, 1 << 16);
   const double scale = static_cast<double>(buckets) / (hi - lo);
   auto bucket_of = [&](double x) {

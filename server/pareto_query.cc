@@ -43,25 +43,37 @@ std::vector<size_t> KeptPoints(const std::vector<ParetoInput>& points, const std
 
 // The frontier of each environment key's points on its own (keys "group"), or of all (keys
 // "mix"); fills the result's key groups and warning. Point i has key key_names[key[i]];
-// `example_job` gives a job per point to describe its key.
+// `example_job` gives a job per point to describe its key (nullptr: the point's own id).
 StatusOr<std::vector<bool>> GroupedFrontier(storage::JobStore& store, const ParetoQuery& q,
                                             const std::vector<ParetoInput>& points,
                                             const std::vector<uint32_t>& key,
                                             const std::vector<std::string>& key_names,
-                                            const std::vector<int64_t>& example_job,
+                                            const std::vector<int64_t>* example_job,
                                             ParetoResult* out) {
   std::vector<std::vector<size_t>> members(key_names.size());
-  for (size_t i = 0; i < points.size(); ++i) members[key[i]].push_back(i);
+  std::vector<size_t> counts(key_names.size(), 0);
+  for (uint32_t k : key) ++counts[k];
+  size_t keys_with_points = 0;
+  for (size_t n : counts) keys_with_points += n > 0;
+  if (keys_with_points == 1) {
+    // One environment (the usual case): no member lists for a million points, only the first.
+    for (size_t i = 0; i < points.size(); ++i) {
+      if (members[key[i]].empty()) members[key[i]].push_back(i);
+    }
+  } else {
+    for (size_t i = 0; i < points.size(); ++i) members[key[i]].push_back(i);
+  }
   std::vector<uint32_t> groups;  // keys with points, by key text (a stable order)
   for (uint32_t k = 0; k < key_names.size(); ++k) {
-    if (!members[k].empty()) groups.push_back(k);
+    if (counts[k] > 0) groups.push_back(k);
   }
   std::sort(groups.begin(), groups.end(),
             [&](uint32_t a, uint32_t b) { return key_names[a] < key_names[b]; });
   for (uint32_t k : groups) {
-    ParetoKeyGroup g{key_names[k], static_cast<int64_t>(members[k].size()), ""};
+    ParetoKeyGroup g{key_names[k], static_cast<int64_t>(counts[k]), ""};
     // A joined key is "A+B": describe A's environment, and B's when it has one.
-    auto job = store.GetJob(example_job[members[k].front()]);
+    const size_t first = members[k].front();
+    auto job = store.GetJob(example_job ? (*example_job)[first] : points[first].id);
     if (job.ok()) g.summary = ContextSummary(job->comparability.context_json);
     if (job.ok() && job->comparability.context_json.empty()) g.summary = "no context reported";
     out->key_groups.push_back(std::move(g));
@@ -86,6 +98,16 @@ StatusOr<std::vector<bool>> GroupedFrontier(storage::JobStore& store, const Pare
     for (size_t m = 0; m < members[k].size(); ++m) on[members[k][m]] = part_on[m];
   }
   return on;
+}
+
+// Every point of a very large front would be held whole (as JSON, twice) to answer it.
+Status CheckWholeAnswer(const ParetoQuery& q, int64_t total_points) {
+  if (q.max_points > 0 || total_points <= kMaxParetoPointsWithoutSampling) return Status::Ok();
+  return Status::InvalidArgument(
+      "max_points: " + std::to_string(total_points) + " points are more than the " +
+      std::to_string(kMaxParetoPointsWithoutSampling) +
+      " answered without max_points; ask with max_points (the frontier is always complete) "
+      "or download every point with the results export");
 }
 
 StatusOr<ParetoResult> RunJoinedPareto(storage::JobStore& store, const ParetoQuery& q) {
@@ -129,8 +151,9 @@ StatusOr<ParetoResult> RunJoinedPareto(storage::JobStore& store, const ParetoQue
   out.x_maximized = Maximize(q.x_direction, x_higher);
   out.y_maximized = Maximize(q.y_direction, y_higher);
   out.total_points = static_cast<int64_t>(points.size());
+  RETURN_IF_ERROR(CheckWholeAnswer(q, out.total_points));
   ASSIGN_OR_RETURN(std::vector<bool> on,
-                   GroupedFrontier(store, q, points, keys, key_names, examples, &out));
+                   GroupedFrontier(store, q, points, keys, key_names, &examples, &out));
   for (size_t k : KeptPoints(points, on, q.max_points)) {
     const JoinedRow& row = join.rows[static_cast<size_t>(points[k].id)];
     out.points.push_back({row.job_id_a, points[k].x, points[k].y, on[k], row.on_json, row.job_id_b,
@@ -151,6 +174,20 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
   }
   if (!q.join.empty() || !q.on.empty()) return RunJoinedPareto(store, q);
   ASSIGN_OR_RETURN(auto experiment, store.GetExperiment(q.experiment, 0));
+  // A front the columns answer is remembered until they change (a page reloaded, the same
+  // front asked for again): its key is the whole question.
+  std::shared_ptr<storage::ExperimentColumns> columns;
+  uint64_t version = 0;
+  const std::string memo_key =
+      "pareto\n" + q.x_metric + "\n" + q.y_metric + "\n" + std::to_string(static_cast<int>(q.x_direction)) +
+      std::to_string(static_cast<int>(q.y_direction)) + "\n" + q.keys + "\n" +
+      std::to_string(q.include_fallbacks) + "\n" + std::to_string(q.max_points) + "\n" + q.filter;
+  auto parsed = storage::ParseFilter(q.filter, store.MetricNames());
+  if (parsed.ok() && !(*parsed && storage::ReadsLiveFields(**parsed))) {
+    ASSIGN_OR_RETURN(columns, store.Columns(experiment.id));
+    version = columns->version();
+    if (auto memo = columns->Memo(memo_key)) return *std::static_pointer_cast<const ParetoResult>(memo);
+  }
   ASSIGN_OR_RETURN(storage::JobStore::MetricPairs pairs,
                    store.ReadMetricPairs(experiment.id, q.x_metric, q.y_metric, q.filter));
   if (!pairs.x_seen || !pairs.y_seen) {
@@ -164,10 +201,8 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
   out.y_maximized = Maximize(q.y_direction, pairs.y_higher_is_better);
   std::vector<ParetoInput> points;
   std::vector<uint32_t> keys;
-  std::vector<int64_t> examples;
   points.reserve(pairs.ids.size());
   keys.reserve(pairs.ids.size());
-  examples.reserve(pairs.ids.size());
   for (size_t i = 0; i < pairs.ids.size(); ++i) {
     if (pairs.fallback[i] && !q.include_fallbacks) {
       ++out.excluded_fallbacks;
@@ -175,11 +210,11 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
     }
     points.push_back({pairs.ids[i], pairs.x[i], pairs.y[i]});
     keys.push_back(pairs.key[i]);
-    examples.push_back(pairs.ids[i]);
   }
   out.total_points = static_cast<int64_t>(points.size());
+  RETURN_IF_ERROR(CheckWholeAnswer(q, out.total_points));
   ASSIGN_OR_RETURN(std::vector<bool> on,
-                   GroupedFrontier(store, q, points, keys, pairs.key_names, examples, &out));
+                   GroupedFrontier(store, q, points, keys, pairs.key_names, nullptr, &out));
   const std::vector<size_t> keep = KeptPoints(points, on, q.max_points);
   std::vector<int64_t> ids;
   ids.reserve(keep.size());
@@ -189,6 +224,7 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
     out.points.push_back({points[i].id, points[i].x, points[i].y, on[i], params[points[i].id], 0,
                           pairs.key_names[keys[i]]});
   }
+  if (columns) columns->SetMemo(memo_key, std::make_shared<const ParetoResult>(out), version);
   return out;
 }
 

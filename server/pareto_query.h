@@ -59,7 +59,12 @@ struct ParetoResult {
   int64_t excluded_fallbacks = 0;
 };
 
-// INVALID_ARGUMENT when a name is missing, a metric appears in no succeeded job, or the filter
+// Points answered without max_points at most: every point of a bigger experiment is a
+// download (the results export streams it), not an answer to hold whole in memory.
+inline constexpr int64_t kMaxParetoPointsWithoutSampling = 100000;
+
+// INVALID_ARGUMENT naming max_points when there are more than kMaxParetoPointsWithoutSampling
+// points and max_points is 0; INVALID_ARGUMENT when a name is missing, a metric appears in no succeeded job, or the filter
 // is malformed; NOT_FOUND for an unknown experiment. With a join, RunJoinQuery's errors and
 // ResolveJoinedMetric's (naming x or y) as well.
 StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuery& query);

@@ -18,7 +18,16 @@ using ojson = nlohmann::ordered_json;
 constexpr size_t kRowsPerPage = 2048;
 
 void AppendJsonString(std::string* out, const std::string& text) {
-  // Stored text need not be UTF-8: replaced, not refused, as every JSON answer does.
+  // Plain printable ASCII (labels, keys, names) needs no escaping; anything else goes through
+  // nlohmann, which also replaces what is not UTF-8, as every JSON answer does.
+  bool plain = true;
+  for (unsigned char c : text) plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  if (plain) {
+    *out += '"';
+    *out += text;
+    *out += '"';
+    return;
+  }
   *out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -132,6 +141,11 @@ Status ResultsExport::WriteRows(const std::vector<size_t>& rows, std::string* ou
   ASSIGN_OR_RETURN(auto live, store_->ReadLiveFields(c.experiment_id(), ids[rows.front()], ids[rows.back()]));
   std::vector<std::string> sorted_metrics = metrics_;  // a job's metrics are listed by name
   std::sort(sorted_metrics.begin(), sorted_metrics.end());
+  std::vector<const storage::ExperimentColumns::ParamColumn*> params;
+  for (const auto& k : params_) params.push_back(c.FindParam(k));
+  std::vector<const storage::ExperimentColumns::MetricColumn*> metrics, json_metrics;
+  for (const auto& m : metrics_) metrics.push_back(c.FindMetric(m));
+  for (const auto& m : sorted_metrics) json_metrics.push_back(c.FindMetric(m));
   size_t k = 0;
   std::string text;
   const storage::JobStore::LiveFields none;
@@ -148,14 +162,14 @@ Status ResultsExport::WriteRows(const std::vector<size_t>& rows, std::string* ou
       AppendCsvField(out, c.KindOf(row));
       *out += ',';
       *out += state;
-      for (const auto& key : params_) {
+      for (const auto* p : params) {
         *out += ',';
-        if (c.ParamText(key, row, &text)) AppendCsvField(out, text);
+        if (c.ParamText(p, row, &text)) AppendCsvField(out, text);
       }
-      for (const auto& name : metrics_) {
+      for (const auto* m : metrics) {
         *out += ',';
         double v;
-        if (c.MetricValue(name, row, &v)) *out += FormatNumber(v);
+        if (storage::ExperimentColumns::MetricValue(m, row, &v)) AppendNumber(out, v);
       }
       for (const std::string* v : {&f.comparability_key, &f.environment_key, &f.backend, &f.flag}) {
         *out += ',';
@@ -173,12 +187,12 @@ Status ResultsExport::WriteRows(const std::vector<size_t>& rows, std::string* ou
     AppendJsonString(out, c.KindOf(row));
     *out += ",\"state\":\"" + state + "\",\"params\":{";
     bool first = true;
-    for (const auto& key : params_) {
+    for (size_t p = 0; p < params.size(); ++p) {
       bool is_string = false;
-      if (!c.ParamText(key, row, &text, &is_string)) continue;
+      if (!c.ParamText(params[p], row, &text, &is_string)) continue;
       if (!first) *out += ',';
       first = false;
-      AppendJsonString(out, key);
+      AppendJsonString(out, params_[p]);
       *out += ':';
       if (is_string) {
         AppendJsonString(out, text);
@@ -188,12 +202,12 @@ Status ResultsExport::WriteRows(const std::vector<size_t>& rows, std::string* ou
     }
     *out += "},\"metrics\":{";
     first = true;
-    for (const auto& name : sorted_metrics) {
+    for (size_t m = 0; m < json_metrics.size(); ++m) {
       double v;
-      if (!c.MetricValue(name, row, &v)) continue;
+      if (!storage::ExperimentColumns::MetricValue(json_metrics[m], row, &v)) continue;
       if (!first) *out += ',';
       first = false;
-      AppendJsonString(out, name);
+      AppendJsonString(out, sorted_metrics[m]);
       *out += ':';
       AppendJsonNumber(out, v);
     }

@@ -8,6 +8,7 @@
 
 #include "common/results_csv.h"
 #include "server/join_query.h"
+#include "server/pareto_query.h"
 #include "tests/support/temp_dir.h"
 
 namespace qlab::server {
@@ -114,6 +115,40 @@ TEST_F(ResultsExportTest, UnknownExperimentAndBadFilterAreRefused) {
             StatusCode::kNotFound);
   EXPECT_EQ(ResultsExport::Start(*store_, "exp", "seq >", ResultsExport::Format::kCsv).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+
+// A front is remembered until the columns change: a job that succeeds after the first answer
+// shows in the next one.
+TEST_F(ResultsExportTest, RememberedFrontsFollowNewSuccesses) {
+  ParetoQuery q{"exp", "bits", "mse"};
+  q.max_points = 50;
+  q.keys = "mix";  // one front over the environments, so that the new point beats all
+  auto first = RunParetoQuery(*store_, q);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto again = RunParetoQuery(*store_, q);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->total_points, first->total_points);
+  const int64_t id = 2;  // pending: only even offsets from the first job succeeded
+  std::vector<bool> granted;
+  ASSERT_TRUE(store_->RecordLeases({{id, 99999, "w", 9000}}, 2000, &granted).ok());
+  ASSERT_TRUE(granted[0]);
+  storage::CompletionRecord r;
+  r.job_id = id;
+  r.token = 99999;
+  r.output.metrics = {{"mse", 1e-9}, {"bits", 1.0}};
+  std::vector<storage::CompletionAck> acks;
+  ASSERT_TRUE(store_->Complete({r}, 3000, &acks).ok());
+  ASSERT_TRUE(acks[0].accepted);
+  auto after = RunParetoQuery(*store_, q);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->total_points, first->total_points + 1);
+  int64_t on = 0;
+  for (const auto& p : after->points) on += p.on_frontier;
+  ASSERT_EQ(on, 1) << "the new job dominates every other point";
+  for (const auto& p : after->points) {
+    if (p.on_frontier) EXPECT_EQ(p.job_id, id);
+  }
 }
 
 }  // namespace

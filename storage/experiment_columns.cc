@@ -228,9 +228,35 @@ size_t ExperimentColumns::InsertRow(int64_t job_id) {
   return row;
 }
 
+std::shared_ptr<const void> ExperimentColumns::Memo(const std::string& key) const {
+  std::lock_guard lock(memo_mu_);
+  auto it = memos_.find(key);
+  return it == memos_.end() ? nullptr : it->second;
+}
+
+uint64_t ExperimentColumns::version() const {
+  std::lock_guard lock(memo_mu_);
+  return version_;
+}
+
+void ExperimentColumns::SetMemo(const std::string& key, std::shared_ptr<const void> value,
+                                uint64_t version) const {
+  std::lock_guard lock(memo_mu_);
+  if (version != version_) return;
+  if (memos_.size() >= kMaxMemos) memos_.erase(memos_.begin());
+  memos_[key] = std::move(value);
+}
+
+void ExperimentColumns::ForgetMemos() {
+  std::lock_guard lock(memo_mu_);
+  ++version_;
+  memos_.clear();
+}
+
 void ExperimentColumns::AppendJob(int64_t job_id, const std::string& kind,
                                   const std::string& params_json) {
   if (RowOf(job_id) != ids_.size()) return;
+  ForgetMemos();
   const size_t row = InsertRow(job_id);
   kind_[row] = TextId(kind);
   auto params = nlohmann::json::parse(params_json, nullptr, /*allow_exceptions=*/false);
@@ -286,6 +312,7 @@ void ExperimentColumns::SetSucceeded(int64_t job_id, const std::vector<Metric>& 
                                      const std::string& environment_key, bool fallback) {
   const size_t row = RowOf(job_id);
   if (row == ids_.size()) return;
+  ForgetMemos();
   environment_key_[row] = TextId(environment_key);
   fallback_[row] = fallback ? 1 : 0;
   for (const Metric& m : metrics) {
@@ -339,7 +366,13 @@ ExperimentColumns::Pairs ExperimentColumns::MetricPairs(const FilterNode* filter
   out.y_higher_is_better = yi->second.higher_is_better;
   const std::vector<double>& xs = xi->second.value;
   const std::vector<double>& ys = yi->second.value;
-  std::unordered_map<uint32_t, uint32_t> key_of_text;
+  // Environment keys are few: a text id to key index table, not a hash lookup per point.
+  std::vector<uint32_t> key_of_text(texts_.size(), std::numeric_limits<uint32_t>::max());
+  out.ids.reserve(ids_.size());
+  out.x.reserve(ids_.size());
+  out.y.reserve(ids_.size());
+  out.key.reserve(ids_.size());
+  out.fallback.reserve(ids_.size());
   Evaluator eval(*this, filter);
   std::vector<uint8_t> match;
   for (size_t begin = 0; begin < ids_.size(); begin += kBlockRows) {
@@ -352,12 +385,15 @@ ExperimentColumns::Pairs ExperimentColumns::MetricPairs(const FilterNode* filter
     if (filter) eval.Block("", begin, end, &match);
     for (size_t i = begin; i < end; ++i) {
       if (std::isnan(xs[i]) || std::isnan(ys[i]) || (filter && match[i - begin] != kTrue)) continue;
-      auto [k, added] = key_of_text.emplace(environment_key_[i], static_cast<uint32_t>(out.key_names.size()));
-      if (added) out.key_names.push_back(texts_[environment_key_[i]]);
+      uint32_t& k = key_of_text[environment_key_[i]];
+      if (k == std::numeric_limits<uint32_t>::max()) {
+        k = static_cast<uint32_t>(out.key_names.size());
+        out.key_names.push_back(texts_[environment_key_[i]]);
+      }
       out.ids.push_back(ids_[i]);
       out.x.push_back(xs[i]);
       out.y.push_back(ys[i]);
-      out.key.push_back(k->second);
+      out.key.push_back(k);
       out.fallback.push_back(fallback_[i]);
     }
   }
@@ -423,11 +459,20 @@ void ExperimentColumns::ExportedNames(const FilterNode* filter, std::vector<std:
   for (auto& t : m) metrics->push_back(std::get<2>(t));
 }
 
-bool ExperimentColumns::ParamText(const std::string& key, size_t row, std::string* out,
-                                  bool* is_string) const {
+const ExperimentColumns::ParamColumn* ExperimentColumns::FindParam(const std::string& key) const {
   auto it = params_.find(key);
-  if (it == params_.end()) return false;
-  const ParamColumn& col = it->second;
+  return it == params_.end() ? nullptr : &it->second;
+}
+
+const ExperimentColumns::MetricColumn* ExperimentColumns::FindMetric(const std::string& name) const {
+  auto it = metrics_.find(name);
+  return it == metrics_.end() ? nullptr : &it->second;
+}
+
+bool ExperimentColumns::ParamText(const ParamColumn* column, size_t row, std::string* out,
+                                  bool* is_string) const {
+  if (!column) return false;
+  const ParamColumn& col = *column;
   if (is_string) *is_string = col.type[row] == kString;
   switch (col.type[row]) {
     case kMissing: return false;
@@ -439,10 +484,9 @@ bool ExperimentColumns::ParamText(const std::string& key, size_t row, std::strin
   }
 }
 
-bool ExperimentColumns::MetricValue(const std::string& name, size_t row, double* out) const {
-  auto it = metrics_.find(name);
-  if (it == metrics_.end() || std::isnan(it->second.value[row])) return false;
-  *out = it->second.value[row];
+bool ExperimentColumns::MetricValue(const MetricColumn* column, size_t row, double* out) {
+  if (!column || std::isnan(column->value[row])) return false;
+  *out = column->value[row];
   return true;
 }
 

@@ -80,23 +80,40 @@ class ExperimentColumns {
   // (first row, its place in the params of the job that first had it).
   void ExportedNames(const FilterNode* filter, std::vector<std::string>* params,
                      std::vector<std::string>* metrics) const;
-  // A param of a row as a results CSV writes it: text as it is, anything else as its JSON; false
-  // when the job has no such param.
-  // *is_string (when given) tells a JSON string from the JSON text of anything else.
-  bool ParamText(const std::string& key, size_t row, std::string* out,
+  // Columns by name, looked up once per export rather than once per row; nullptr when none.
+  struct ParamColumn;
+  struct MetricColumn;
+  const ParamColumn* FindParam(const std::string& key) const;
+  const MetricColumn* FindMetric(const std::string& name) const;
+  // A param of a row as a results CSV writes it: text as it is, anything else as its JSON;
+  // false when the job has no such param. *is_string (when given) tells a JSON string from
+  // the JSON text of anything else.
+  bool ParamText(const ParamColumn* column, size_t row, std::string* out,
                  bool* is_string = nullptr) const;
   // A metric of a row; false when the job has none.
-  bool MetricValue(const std::string& name, size_t row, double* out) const;
+  static bool MetricValue(const MetricColumn* column, size_t row, double* out);
   const std::string& KindOf(size_t row) const { return texts_[kind_[row]]; }
   const std::string& name() const { return name_; }
 
   // Bytes held, roughly (for the log and the memory gauge).
   size_t ApproximateBytes() const;
 
+  // Answers computed from these columns (a Pareto front), kept until the next write changes
+  // the columns: a finished sweep's page is computed once, a running one's at each change.
+  // Keyed by the caller's description of the question; at most kMaxMemos are kept.
+  // Thread-safe on their own (a lock of their own, not mutex()).
+  static constexpr size_t kMaxMemos = 16;
+  // version() before computing; SetMemo keeps nothing when a write came in between.
+  uint64_t version() const;
+  std::shared_ptr<const void> Memo(const std::string& key) const;
+  void SetMemo(const std::string& key, std::shared_ptr<const void> value, uint64_t version) const;
+
  private:
   // A param's JSON type as json_extract sees it: integers, reals and booleans are numbers,
   // strings, objects and arrays text, JSON null and a missing key NULL.
   enum CellType : uint8_t { kMissing = 0, kJsonNull, kInteger, kReal, kBoolean, kString, kJson };
+
+ public:
   struct ParamColumn {
     std::vector<uint8_t> type;  // CellType per row
     std::vector<double> value;  // reals and booleans; integers bit-cast (exact past 2^53);
@@ -107,6 +124,8 @@ class ExperimentColumns {
     std::vector<double> value;  // NaN = the job has no such metric (SQLite stores no NaN)
     bool higher_is_better = false;
   };
+
+ private:
   class Evaluator;
   static int64_t IntegerOf(double bits);
   static double BitsOf(int64_t integer);
@@ -126,6 +145,10 @@ class ExperimentColumns {
   std::vector<uint8_t> fallback_;
   std::map<std::string, ParamColumn> params_;
   std::map<std::string, MetricColumn> metrics_;
+  mutable std::mutex memo_mu_;
+  mutable std::map<std::string, std::shared_ptr<const void>> memos_;  // guarded by memo_mu_
+  uint64_t version_ = 0;                                              // guarded by memo_mu_
+  void ForgetMemos();  // every write calls it
   std::vector<std::string> texts_;  // every text value, kind and key, once
   std::unordered_map<std::string, uint32_t> text_ids_;
 };
