@@ -67,6 +67,23 @@ ResultTable BuildTable(std::vector<v1::ResultRow> rows, bool all_params) {
   return t;
 }
 
+// The CSV as the server streams it, written as it arrives: a million rows cost no memory here.
+int ExportCsv(Client& c, const std::string& experiment, const std::string& filter) {
+  v1::ExportResultsRequest req;
+  req.set_experiment(experiment);
+  req.set_filter(filter);
+  req.set_format(v1::ExportResultsRequest::FORMAT_CSV);
+  auto ctx = c.StreamCtx();
+  auto reader = c.results().ExportResults(ctx.get(), req);
+  v1::ExportResultsChunk chunk;
+  while (reader->Read(&chunk)) {
+    std::fwrite(chunk.data().data(), 1, chunk.data().size(), stdout);
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return Fail(FromGrpc(st), "results");
+  return 0;
+}
+
 const v1::Metric* FindMetric(const v1::ResultRow& r, const std::string& name) {
   for (const auto& m : r.metrics()) {
     if (m.name() == name) return &m;
@@ -88,6 +105,7 @@ int CmdResults(Client& c, const std::string& experiment, const std::string& filt
     }
     return CmdResultsJoined(c, experiment, join, on, filter, as_json, sort_by, only_metrics, keys);
   }
+  if (as_csv && sort_by.empty()) return ExportCsv(c, experiment, filter);
   auto rows = FetchResults(c, experiment, filter);
   if (!rows.ok()) return Fail(rows.status(), "results");
   if (!sort_by.empty()) {

@@ -105,6 +105,8 @@ class ResultServiceImpl final : public qlab::v1::ResultService::Service {
                              grpc::ServerWriter<v1::DatasetRow>*) override;
   grpc::Status Compare(grpc::ServerContext*, const v1::CompareRequest*,
                        v1::CompareResponse*) override;
+  grpc::Status ExportResults(grpc::ServerContext*, const v1::ExportResultsRequest*,
+                             grpc::ServerWriter<v1::ExportResultsChunk>*) override;
 
  private:
   storage::JobStore* store_;

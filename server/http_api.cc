@@ -247,6 +247,7 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
     q.max_points = *max_points;
     q.keys = req.get_param_value("keys");
     q.include_fallbacks = req.get_param_value("fallbacks") == "include";
+    q.whole_answer_limit = kMaxParetoPointsWithoutSampling;
     const bool joined = req.has_param("join") || req.has_param("on");
     if (joined) {
       JoinSpec spec = HttpJoinSpec(q.experiment, req.get_param_value("join"),

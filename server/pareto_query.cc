@@ -102,10 +102,12 @@ StatusOr<std::vector<bool>> GroupedFrontier(storage::JobStore& store, const Pare
 
 // Every point of a very large front would be held whole (as JSON, twice) to answer it.
 Status CheckWholeAnswer(const ParetoQuery& q, int64_t total_points) {
-  if (q.max_points > 0 || total_points <= kMaxParetoPointsWithoutSampling) return Status::Ok();
+  if (q.max_points > 0 || q.whole_answer_limit <= 0 || total_points <= q.whole_answer_limit) {
+    return Status::Ok();
+  }
   return Status::InvalidArgument(
       "max_points: " + std::to_string(total_points) + " points are more than the " +
-      std::to_string(kMaxParetoPointsWithoutSampling) +
+      std::to_string(q.whole_answer_limit) +
       " answered without max_points; ask with max_points (the frontier is always complete) "
       "or download every point with the results export");
 }
@@ -181,7 +183,8 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
   const std::string memo_key =
       "pareto\n" + q.x_metric + "\n" + q.y_metric + "\n" + std::to_string(static_cast<int>(q.x_direction)) +
       std::to_string(static_cast<int>(q.y_direction)) + "\n" + q.keys + "\n" +
-      std::to_string(q.include_fallbacks) + "\n" + std::to_string(q.max_points) + "\n" + q.filter;
+      std::to_string(q.include_fallbacks) + "\n" + std::to_string(q.max_points) + "\n" +
+      std::to_string(q.whole_answer_limit) + "\n" + q.filter;
   auto parsed = storage::ParseFilter(q.filter, store.MetricNames());
   if (parsed.ok() && !(*parsed && storage::ReadsLiveFields(**parsed))) {
     ASSIGN_OR_RETURN(columns, store.Columns(experiment.id));

@@ -30,6 +30,9 @@ struct ParetoQuery {
   // pair of keys with a join); "mix" computes one front over all and sets `warning`.
   std::string keys;
   bool include_fallbacks = false;  // points a fallback kernel produced (left out by default)
+  // > 0: with max_points 0, refuse fronts of more points than this (the HTTP API, which would
+  // hold every point as JSON, sets kMaxParetoPointsWithoutSampling).
+  int64_t whole_answer_limit = 0;
 };
 
 struct ParetoPointResult {
@@ -59,12 +62,12 @@ struct ParetoResult {
   int64_t excluded_fallbacks = 0;
 };
 
-// Points answered without max_points at most: every point of a bigger experiment is a
-// download (the results export streams it), not an answer to hold whole in memory.
+// Points the HTTP API answers without max_points at most: every point of a bigger experiment
+// is a download (the results export streams it), not an answer to hold whole in memory.
 inline constexpr int64_t kMaxParetoPointsWithoutSampling = 100000;
 
-// INVALID_ARGUMENT naming max_points when there are more than kMaxParetoPointsWithoutSampling
-// points and max_points is 0; INVALID_ARGUMENT when a name is missing, a metric appears in no succeeded job, or the filter
+// INVALID_ARGUMENT naming max_points when there are more than whole_answer_limit points and
+// max_points is 0; INVALID_ARGUMENT when a name is missing, a metric appears in no succeeded job, or the filter
 // is malformed; NOT_FOUND for an unknown experiment. With a join, RunJoinQuery's errors and
 // ResolveJoinedMetric's (naming x or y) as well.
 StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuery& query);

@@ -6,6 +6,7 @@
 #include "proto/convert.h"
 #include "server/grpc_common.h"
 #include "server/grpc_services.h"
+#include "server/results_export.h"
 #include "server/join_query.h"
 #include "server/compare_query.h"
 #include "server/pareto_query.h"
@@ -221,6 +222,39 @@ grpc::Status ResultServiceImpl::ExportDataset(grpc::ServerContext* ctx,
     }
     if (ctx->IsCancelled()) return grpc::Status(grpc::CANCELLED, "export cancelled");
   }
+}
+
+grpc::Status ResultServiceImpl::ExportResults(grpc::ServerContext* ctx,
+                                              const v1::ExportResultsRequest* req,
+                                              grpc::ServerWriter<v1::ExportResultsChunk>* writer) {
+  QLAB_AUTHORIZE(ctx, Access::kRead, "ExportResults");
+  if (req->experiment().empty()) {
+    return ToGrpcStatus(Status::InvalidArgument("experiment is required"));
+  }
+  if (!v1::ExportResultsRequest::Format_IsValid(req->format())) {
+    return ToGrpcStatus(Status::InvalidArgument("format must be FORMAT_CSV or FORMAT_JSON"));
+  }
+  auto exporter = ResultsExport::Start(*store_, req->experiment(), req->filter(),
+                                       req->format() == v1::ExportResultsRequest::FORMAT_JSON
+                                           ? ResultsExport::Format::kJson
+                                           : ResultsExport::Format::kCsv);
+  if (!exporter.ok()) return ToGrpcStatus(exporter.status());
+  v1::ExportResultsChunk chunk;
+  for (bool more = true; more;) {
+    std::string* data = chunk.mutable_data();
+    data->clear();
+    while (data->size() < (256 << 10)) {
+      auto next = (*exporter)->Next(data);
+      if (!next.ok()) return ToGrpcStatus(next.status());
+      if (!*next) {
+        more = false;
+        break;
+      }
+    }
+    if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled");
+    if (!data->empty() && !writer->Write(chunk)) return grpc::Status::OK;  // the client left
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace qlab::server

@@ -199,6 +199,9 @@ TEST(TrustIntegrationTest, MixedEnvironmentsAreGroupedInAParetoAndRefusedInAJoin
   ASSERT_EQ(c.Cli({"results", "--experiment", "mixed", "--csv"}, &out), 0) << out;
   EXPECT_NE(out.find("comparability_key,environment_key,backend,flag"), std::string::npos) << out;
   EXPECT_NE(out.find(first.comparability_key()), std::string::npos) << out;
+  // Streamed over gRPC (ExportResults): an unknown experiment still fails before any row.
+  EXPECT_NE(c.Cli({"results", "--experiment", "no-such-experiment", "--csv"}, &out), 0) << out;
+  EXPECT_NE(out.find("no-such-experiment"), std::string::npos) << out;
 
   // The regression view pairs equal params: nothing moved (the quantizer is deterministic),
   // and the runtime is what differs.
