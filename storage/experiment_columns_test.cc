@@ -198,5 +198,40 @@ TEST_F(ExperimentColumnsTest, MetricPairsMatchTheJoinOfTheTwoMetrics) {
   EXPECT_FALSE(missing->y_seen);
 }
 
+
+// job_count (what experiment pages and the summary read) must equal counting the jobs, after
+// every kind of write: a sweep, an added job, leases, successes, a cancellation.
+TEST_F(ExperimentColumnsTest, JobCountsEqualCountingTheJobs) {
+  for (int64_t id = first_a_; id < first_a_ + 40; ++id) Succeed(id);
+  std::vector<bool> granted;
+  ASSERT_TRUE(store_->RecordLeases({{first_a_ + 50, 900, "w1", 5000}}, 2000, &granted).ok());
+  JobSpec spec;
+  spec.kind = "other";
+  spec.params_json = "{}";
+  ASSERT_TRUE(store_->AddJob("exp-a", "", spec, 5000).ok());
+  ASSERT_TRUE(store_->Cancel(0, "exp-b", 6000).ok());
+  auto rows = [&](const std::string& sql) {
+    std::vector<std::string> out;
+    auto s = reader_->Prepare(sql);
+    EXPECT_TRUE(s.ok());
+    while (*(*s)->Step()) {
+      out.push_back(std::to_string((*s)->Int(0)) + "/" + (*s)->Text(1) + "/" +
+                    std::to_string((*s)->Int(2)) + "=" + std::to_string((*s)->Int(3)));
+    }
+    (*s)->Reset();
+    return out;
+  };
+  const auto counted = rows("SELECT experiment_id, kind, state, COUNT(*) FROM job "
+                            "GROUP BY experiment_id, kind, state ORDER BY 1, 2, 3");
+  EXPECT_EQ(rows("SELECT experiment_id, kind, state, n FROM job_count WHERE n > 0 ORDER BY 1, 2, 3"),
+            counted);
+  EXPECT_EQ(counted.size(), 5u);  // a: noop pending, leased, succeeded, other pending; b: cancelled
+  auto a = store_->GetExperiment("exp-a", 0);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->total, 201);
+  EXPECT_EQ(a->succeeded, 40);
+  EXPECT_EQ(a->running, 1);
+}
+
 }  // namespace
 }  // namespace qlab::storage

@@ -2,12 +2,14 @@
 #include "storage/job_rows.h"
 
 #include <cstring>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <variant>
 
 namespace qlab::storage {
 
+namespace {
 Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int64_t now_ms,
                  int64_t* id) {
   ASSIGN_OR_RETURN(Statement * s,
@@ -31,6 +33,27 @@ Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int6
   *id = c.LastInsertRowId();
   return Status::Ok();
 }
+}  // namespace
+
+Status InsertJobs(Connection& c, int64_t experiment_id, const std::vector<JobSpec>& specs,
+                  int64_t now_ms, int64_t* first_id) {
+  std::map<std::string, int64_t> per_kind;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    int64_t id = 0;
+    RETURN_IF_ERROR(InsertJob(c, experiment_id, specs[i], now_ms, &id));
+    if (i == 0) *first_id = id;
+    ++per_kind[specs[i].kind];
+  }
+  ASSIGN_OR_RETURN(Statement * count,
+                   c.Prepare("INSERT INTO job_count(experiment_id, kind, state, n) VALUES (?,?,?,?) "
+                             "ON CONFLICT(experiment_id, kind, state) DO UPDATE SET n = n + excluded.n"));
+  for (const auto& [kind, n] : per_kind) {
+    count->Bind(1, experiment_id).Bind(2, kind).Bind(3, kPending).Bind(4, n);
+    RETURN_IF_ERROR(count->Run());
+  }
+  return Status::Ok();
+}
+
 
 std::vector<double> SamplesFromBlob(const std::string& blob) {
   std::vector<double> samples(blob.size() / sizeof(double));

@@ -25,9 +25,10 @@ inline constexpr int kSucceeded = static_cast<int>(JobState::kSucceeded);
 inline constexpr int kFailed = static_cast<int>(JobState::kFailed);
 inline constexpr int kCancelled = static_cast<int>(JobState::kCancelled);
 
-// Inserts a PENDING job of `experiment_id`; *id receives its id.
-Status InsertJob(Connection& c, int64_t experiment_id, const JobSpec& spec, int64_t now_ms,
-                 int64_t* id);
+// Inserts PENDING jobs of `experiment_id` and counts them in job_count; *first_id receives
+// the first one's id (the ids are consecutive). The one writer of job rows.
+Status InsertJobs(Connection& c, int64_t experiment_id, const std::vector<JobSpec>& specs,
+                  int64_t now_ms, int64_t* first_id);
 // Inserts an experiment; ALREADY_EXISTS (naming it) when the name is taken.
 Status InsertExperiment(Connection& c, const ExperimentRecord& e, int64_t now_ms, int64_t* id);
 

@@ -164,11 +164,7 @@ StatusOr<JobStore::Created> JobStore::CreateExperiment(const ExperimentRecord& e
   Created created;
   RETURN_IF_ERROR(writer_->Run([&](Connection& c) -> Status {
     RETURN_IF_ERROR(InsertExperiment(c, experiment, now_ms, &created.experiment_id));
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      int64_t id = 0;
-      RETURN_IF_ERROR(InsertJob(c, created.experiment_id, jobs[i], now_ms, &id));
-      if (i == 0) created.first_job_id = id;
-    }
+    RETURN_IF_ERROR(InsertJobs(c, created.experiment_id, jobs, now_ms, &created.first_job_id));
     return Status::Ok();
   }));
   return created;
@@ -195,11 +191,7 @@ StatusOr<JobStore::Created> JobStore::ExtendExperiment(int64_t experiment_id,
       RETURN_IF_ERROR(again->Run());
       if (c.Changes() == 1) requeued->push_back(id);
     }
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      int64_t id = 0;
-      RETURN_IF_ERROR(InsertJob(c, experiment_id, jobs[i], now_ms, &id));
-      if (i == 0) created.first_job_id = id;
-    }
+    RETURN_IF_ERROR(InsertJobs(c, experiment_id, jobs, now_ms, &created.first_job_id));
     return Status::Ok();
   }));
   std::vector<std::pair<int64_t, JobSpec>> stored;
@@ -227,7 +219,7 @@ StatusOr<JobRecord> JobStore::AddJob(const std::string& experiment, const std::s
       e.spec_json = "{}";
       RETURN_IF_ERROR(InsertExperiment(c, e, now_ms, &experiment_id));
     }
-    return InsertJob(c, experiment_id, spec, now_ms, &job_id);
+    return InsertJobs(c, experiment_id, {spec}, now_ms, &job_id);
   }));
   ASSIGN_OR_RETURN(JobRecord job, GetJob(job_id));
   NoteJobsStored(job.experiment_id, {{job_id, spec}});

@@ -49,7 +49,7 @@ StatusOr<JobRecord> StudyStore::AddTrial(int64_t experiment_id, int64_t trial,
       return Status::AlreadyExists("trial " + std::to_string(trial) + " of study " +
                                    std::to_string(experiment_id) + " exists");
     }
-    RETURN_IF_ERROR(InsertJob(c, experiment_id, spec, now_ms, &job_id));
+    RETURN_IF_ERROR(InsertJobs(c, experiment_id, {spec}, now_ms, &job_id));
     ASSIGN_OR_RETURN(Statement * s, c.Prepare("INSERT INTO study_trial(experiment_id, trial, "
                                               "job_id, assignment_json) VALUES (?,?,?,?)"));
     s->Bind(1, experiment_id).Bind(2, trial).Bind(3, job_id).Bind(4, assignment_json);
