@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -139,6 +140,15 @@ TEST(TextTest, FormatNumberIsTheShortestRoundTripGFormat) {
   std::uniform_int_distribution<int> exponent(-30, 30);
   for (int i = 0; i < 20000; ++i) values.push_back((unit(rng) - 0.5) * std::pow(10.0, exponent(rng)));
   for (int i = 0; i < 2000; ++i) values.push_back(static_cast<double>(rng() % 100000000) / 1000.0);
+  for (int i = 0; i < 2000; ++i) values.push_back(static_cast<double>(rng() % 10000000) * 1e9);
+  std::uniform_int_distribution<int> wide(-320, 308);
+  for (int i = 0; i < 20000; ++i) values.push_back((unit(rng) - 0.5) * std::pow(10.0, wide(rng)));
+  for (int i = 0; i < 2000; ++i) {  // any bit pattern that is a number, subnormals included
+    uint64_t bits = rng();
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    if (std::isfinite(v)) values.push_back(v);
+  }
   for (double v : values) EXPECT_EQ(FormatNumber(v), FormatNumberBySearch(v)) << v;
 }
 

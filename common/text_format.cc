@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 namespace qlab {
 
@@ -19,16 +20,55 @@ void AppendNumber(std::string* out, double v) {
     *out += v > 0 ? "inf" : "-inf";
     return;
   }
-  // printf's %g at the fewest significant digits (at least 6) that read back as v. The
-  // shortest round-trip form says how many digits that is; every precision from there on
-  // round-trips and none below does, so one formatting at that precision is the answer a
-  // search from 6 upwards finds, without a dozen snprintf and strtod calls per number.
+  // printf's %g at the fewest significant digits (at least 6) that read back as v. Those
+  // digits are the shortest round-trip digits (to_chars): at a precision p >= their count,
+  // rounding v to p digits gives them followed by zeros, which %g drops. So the answer is
+  // %g's layout of the shortest digits: scientific when the exponent is below -4 or at least
+  // p, else fixed. One to_chars call per number, without a snprintf/strtod search.
+  if (std::fabs(v) < std::numeric_limits<double>::min() && v != 0) {
+    // Subnormals carry fewer digits than their shortest form suggests: search as %g would.
+    char buf[64];
+    for (int precision = 6; precision <= 17; ++precision) {
+      std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
+      if (std::strtod(buf, nullptr) == v) break;
+    }
+    *out += buf;
+    return;
+  }
   char buf[64];
-  auto shortest = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  int digits = 0;
-  for (char* c = buf; c < shortest.ptr && *c != 'e'; ++c) digits += std::isdigit(static_cast<unsigned char>(*c)) != 0;
-  auto end = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, std::max(6, digits));
-  out->append(buf, end.ptr);
+  const auto r = std::to_chars(buf, buf + sizeof(buf) - 1, v, std::chars_format::scientific);
+  *r.ptr = '\0';
+  const char* c = buf;
+  if (*c == '-') *out += *c++;
+  char digits[32];
+  int n = 0;
+  for (; c < r.ptr && *c != 'e'; ++c) {
+    if (*c != '.') digits[n++] = *c;
+  }
+  const int exponent = std::atoi(c + 1);  // "e+05" -> 5
+  const int precision = std::max(6, n);
+  if (exponent < -4 || exponent >= precision) {
+    *out += digits[0];
+    if (n > 1) {
+      *out += '.';
+      out->append(digits + 1, n - 1);
+    }
+    char e[8];
+    const int len = std::snprintf(e, sizeof(e), "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    out->append(e, len);
+  } else if (exponent >= 0) {
+    const int whole = exponent + 1;
+    out->append(digits, std::min(n, whole));
+    if (n < whole) out->append(whole - n, '0');
+    if (n > whole) {
+      *out += '.';
+      out->append(digits + whole, n - whole);
+    }
+  } else {
+    *out += "0.";
+    out->append(-exponent - 1, '0');
+    out->append(digits, n);
+  }
 }
 
 std::string FormatNumber(double v) {

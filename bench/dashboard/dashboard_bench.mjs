@@ -157,7 +157,6 @@ const exportRows = [];
 for (const [label, p] of [
   [`results CSV, ${runs(JOBS)} runs x 10 metrics`, `experiments/${big}/results?format=csv`],
   [`results JSON, ${runs(JOBS)} runs x 10 metrics`, `experiments/${big}/results?format=json`],
-  [`Pareto, ${runs(JOBS)} runs, every point (a download, not a page call)`, `experiments/${big}/pareto?x=bits_per_weight&y=mse`],
 ]) {
   const times = [];
   let bytes = 0;
