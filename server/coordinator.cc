@@ -141,6 +141,18 @@ Status Coordinator::Start() {
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.reap_interval_ms));
     }
   });
+  if (options_.warm_columns_jobs > 0) {
+    warmer_ = std::thread([this] {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto warmed = store_->WarmColumns(options_.warm_columns_jobs, stopping_);
+      if (!warmed.ok()) {
+        spdlog::warn("reading experiments' columns: {}", warmed.status().ToString());
+      } else if (*warmed > 0) {
+        spdlog::info("experiments' columns read: {} jobs in {:.1f} s", *warmed,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    });
+  }
   started_ = true;
   return Status::Ok();
 }
@@ -186,6 +198,7 @@ void Coordinator::Shutdown() {
   if (http_server_) http_server_->stop();
   if (http_thread_.joinable()) http_thread_.join();
   if (reaper_.joinable()) reaper_.join();
+  if (warmer_.joinable()) warmer_.join();  // stops between experiments
   grpc_server_.reset();
   studies_.reset();
   scheduler_.reset();

@@ -40,6 +40,10 @@ struct CoordinatorOptions {
   // full disk, while reads go on.
   int64_t max_db_bytes = 0;
   CanaryOptions canaries;                      // how drift canaries are judged
+  // After it starts serving, read the columns of the newest experiments (filters and fronts
+  // answer from them) until this many jobs are held, so that no user waits for the read
+  // (seconds for a million jobs); 0 = only when first asked.
+  int64_t warm_columns_jobs = 2'000'000;
 };
 
 class Coordinator {
@@ -79,6 +83,7 @@ class Coordinator {
   std::unique_ptr<httplib::Server> http_server_;
   std::thread http_thread_;
   std::thread reaper_;
+  std::thread warmer_;
   std::atomic<bool> stopping_{false};
   std::string grpc_address_, http_address_;
   bool started_ = false;

@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-sweep-jobs", options.services.max_sweep_jobs,
                  "largest sweep accepted in one submission")
       ->envname("QLAB_MAX_SWEEP_JOBS")->capture_default_str()->check(CLI::Range(1, 10'000'000));
+  app.add_option("--warm-columns-jobs", options.warm_columns_jobs,
+                 "after start, read the newest experiments' params and metrics into memory "
+                 "(filters and Pareto fronts answer from them) up to this many jobs; 0 = on first use")
+      ->envname("QLAB_WARM_COLUMNS_JOBS")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}));
   app.add_option("--web-root", options.web_root, "folder of the dashboard's static files")
       ->envname("QLAB_WEB_ROOT");
 #ifdef QLAB_DEFAULT_WEB_ROOT

@@ -233,5 +233,24 @@ TEST_F(ExperimentColumnsTest, JobCountsEqualCountingTheJobs) {
   EXPECT_EQ(a->running, 1);
 }
 
+
+// The metric names an experiment stored come back after a restart, in the order first stored,
+// from experiment_metric (not from a scan of every result).
+TEST_F(ExperimentColumnsTest, MetricNamesSurviveReopenInTheOrderFirstStored) {
+  Succeed(first_a_ + 3);  // m1 only (3 % 3 == 0)
+  Succeed(first_a_ + 4);  // m1, m2
+  Succeed(first_b_ + 1);
+  EXPECT_EQ(store_->ExperimentMetricNames(1), (std::vector<std::string>{"m1", "m2"}));
+  reader_.reset();
+  store_.reset();
+  auto reopened = JobStore::Open(dir_.File("q.db"));
+  ASSERT_TRUE(reopened.ok());
+  store_ = std::move(reopened).value();
+  EXPECT_EQ(store_->ExperimentMetricNames(1), (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(store_->ExperimentMetricNames(2), (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(store_->MetricNames(), (std::set<std::string>{"m1", "m2"}));
+  EXPECT_TRUE(store_->ExperimentMetricNames(3).empty());
+}
+
 }  // namespace
 }  // namespace qlab::storage

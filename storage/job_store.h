@@ -168,6 +168,9 @@ class JobStore {
   };
   StatusOr<std::vector<LiveFields>> ReadLiveFields(int64_t experiment_id, int64_t first_id,
                                                    int64_t last_id);
+  // Reads the columns of the newest experiments until `max_jobs` jobs are held or `stop` is
+  // set (checked between experiments). Returns the jobs held.
+  StatusOr<int64_t> WarmColumns(int64_t max_jobs, const std::atomic<bool>& stop);
   // Keeps the columns current for jobs another store of this file inserted (StudyStore), after
   // the transaction committed.
   void NoteJobsStored(int64_t experiment_id, const std::vector<std::pair<int64_t, JobSpec>>& jobs);
@@ -204,6 +207,8 @@ class JobStore {
   JobStore() = default;
   class ReaderLease;
   ReaderLease Reader();
+  // Adds the metric names `experiment_id` has not stored before to experiment_metric.
+  Status StoreNewMetricNames(Connection& c, int64_t experiment_id, const std::vector<Metric>& metrics);
   Status CompleteInWriter(const std::vector<CompletionRecord>& completions, int64_t now_ms,
                           std::vector<CompletionAck>* acks, std::vector<int64_t>* experiment_of);
 

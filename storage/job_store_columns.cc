@@ -76,6 +76,29 @@ StatusOr<std::shared_ptr<ExperimentColumns>> JobStore::Columns(int64_t experimen
   });
 }
 
+StatusOr<int64_t> JobStore::WarmColumns(int64_t max_jobs, const std::atomic<bool>& stop) {
+  std::vector<std::pair<int64_t, int64_t>> experiments;  // (id, jobs), newest first
+  {
+    WITH_READER(c);
+    ASSIGN_OR_RETURN(Statement * s,
+                     c.Prepare("SELECT experiment_id, SUM(n) FROM job_count GROUP BY experiment_id "
+                               "ORDER BY experiment_id DESC"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      experiments.emplace_back(s->Int(0), s->Int(1));
+    }
+    s->Reset();
+  }
+  int64_t held = 0;
+  for (const auto& [id, jobs] : experiments) {
+    if (stop.load() || held + jobs > max_jobs) continue;  // a smaller, older one may still fit
+    ASSIGN_OR_RETURN(auto columns, Columns(id));
+    held += jobs;
+  }
+  return held;
+}
+
 void JobStore::NoteJobsStored(int64_t experiment_id,
                               const std::vector<std::pair<int64_t, JobSpec>>& jobs) {
   if (!columns_.Tracks(experiment_id)) return;

@@ -138,6 +138,30 @@ Status JobStore::Complete(const std::vector<CompletionRecord>& completions, int6
   return st;
 }
 
+Status JobStore::StoreNewMetricNames(Connection& c, int64_t experiment_id,
+                                     const std::vector<Metric>& metrics) {
+  std::vector<const std::string*> unseen;
+  {
+    // Almost every completion brings names its experiment has: only new ones are written.
+    std::lock_guard lock(metric_names_mu_);
+    auto it = experiment_metrics_.find(experiment_id);
+    for (const Metric& m : metrics) {
+      if (it == experiment_metrics_.end() ||
+          std::find(it->second.begin(), it->second.end(), m.name) == it->second.end()) {
+        unseen.push_back(&m.name);
+      }
+    }
+  }
+  if (unseen.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(Statement * s, c.Prepare("INSERT OR IGNORE INTO experiment_metric(experiment_id, "
+                                            "name) VALUES (?,?)"));
+  for (const std::string* name : unseen) {
+    s->Bind(1, experiment_id).Bind(2, *name);
+    RETURN_IF_ERROR(s->Run());
+  }
+  return Status::Ok();
+}
+
 Status JobStore::CompleteInWriter(const std::vector<CompletionRecord>& completions, int64_t now_ms,
                                   std::vector<CompletionAck>* acks,
                                   std::vector<int64_t>* experiment_of) {
@@ -215,6 +239,7 @@ Status JobStore::CompleteInWriter(const std::vector<CompletionRecord>& completio
           ASSIGN_OR_RETURN(bool found, exp->Step());
           if (found) (*experiment_of)[i] = exp->Int(0);
           exp->Reset();
+          RETURN_IF_ERROR(StoreNewMetricNames(c, (*experiment_of)[i], r.output.metrics));
         }
         ack.accepted = true;
         ack.new_state = d.target;
