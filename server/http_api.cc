@@ -257,6 +257,15 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
       // "join=" alone must be refused, not taken for no join.
       if (Status bad = ValidateJoin(spec); !bad.ok()) return ReplyError(res, bad);
     }
+    // The JSON of a front is remembered with the front (a reloaded page re-renders nothing).
+    auto memo = ParetoMemo::For(*store, q);
+    if (!memo.ok()) return ReplyError(res, memo.status());
+    if (*memo) {
+      if (auto body = (*memo)->Get("http-json")) {
+        res.set_content(*std::static_pointer_cast<const std::string>(body), "application/json");
+        return;
+      }
+    }
     auto result = RunParetoQuery(*store, q);
     if (!result.ok()) return ReplyError(res, result.status());
     const int64_t total_points = result->total_points;
@@ -277,6 +286,7 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
                  {"excluded_fallbacks", result->excluded_fallbacks}};
     if (joined) AddParetoJoinJson(q, *result, q.max_points, &out);
     ReplyJson(res, out);
+    if (*memo) (*memo)->Put("http-json", std::make_shared<const std::string>(res.body));
   });
 
   RegisterJobRoutes(http, scheduler, store);

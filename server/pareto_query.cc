@@ -169,6 +169,33 @@ StatusOr<ParetoResult> RunJoinedPareto(storage::JobStore& store, const ParetoQue
 
 }  // namespace
 
+StatusOr<std::unique_ptr<ParetoMemo>> ParetoMemo::For(storage::JobStore& store,
+                                                      const ParetoQuery& q) {
+  std::unique_ptr<ParetoMemo> none;
+  if (!q.join.empty() || !q.on.empty()) return none;
+  auto filter = storage::ParseFilter(q.filter, store.MetricNames());
+  if (!filter.ok() || (*filter && storage::ReadsLiveFields(**filter))) return none;
+  ASSIGN_OR_RETURN(auto experiment, store.GetExperiment(q.experiment, 0));
+  std::unique_ptr<ParetoMemo> memo(new ParetoMemo());
+  ASSIGN_OR_RETURN(memo->columns_, store.Columns(experiment.id));
+  memo->version_ = memo->columns_->version();
+  // The whole question is the key.
+  memo->key_ = "pareto\n" + q.x_metric + "\n" + q.y_metric + "\n" +
+               std::to_string(static_cast<int>(q.x_direction)) +
+               std::to_string(static_cast<int>(q.y_direction)) + "\n" + q.keys + "\n" +
+               std::to_string(q.include_fallbacks) + "\n" + std::to_string(q.max_points) + "\n" +
+               std::to_string(q.whole_answer_limit) + "\n" + q.filter + "\n";
+  return memo;
+}
+
+std::shared_ptr<const void> ParetoMemo::Get(const std::string& what) const {
+  return columns_->Memo(key_ + what);
+}
+
+void ParetoMemo::Put(const std::string& what, std::shared_ptr<const void> value) const {
+  columns_->SetMemo(key_ + what, std::move(value), version_);
+}
+
 StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuery& q) {
   if (q.experiment.empty()) return Status::InvalidArgument("experiment is required");
   if (q.x_metric.empty() || q.y_metric.empty()) {
@@ -176,20 +203,9 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
   }
   if (!q.join.empty() || !q.on.empty()) return RunJoinedPareto(store, q);
   ASSIGN_OR_RETURN(auto experiment, store.GetExperiment(q.experiment, 0));
-  // A front the columns answer is remembered until they change (a page reloaded, the same
-  // front asked for again): its key is the whole question.
-  std::shared_ptr<storage::ExperimentColumns> columns;
-  uint64_t version = 0;
-  const std::string memo_key =
-      "pareto\n" + q.x_metric + "\n" + q.y_metric + "\n" + std::to_string(static_cast<int>(q.x_direction)) +
-      std::to_string(static_cast<int>(q.y_direction)) + "\n" + q.keys + "\n" +
-      std::to_string(q.include_fallbacks) + "\n" + std::to_string(q.max_points) + "\n" +
-      std::to_string(q.whole_answer_limit) + "\n" + q.filter;
-  auto parsed = storage::ParseFilter(q.filter, store.MetricNames());
-  if (parsed.ok() && !(*parsed && storage::ReadsLiveFields(**parsed))) {
-    ASSIGN_OR_RETURN(columns, store.Columns(experiment.id));
-    version = columns->version();
-    if (auto memo = columns->Memo(memo_key)) return *std::static_pointer_cast<const ParetoResult>(memo);
+  ASSIGN_OR_RETURN(std::unique_ptr<ParetoMemo> memo, ParetoMemo::For(store, q));
+  if (memo) {
+    if (auto known = memo->Get("front")) return *std::static_pointer_cast<const ParetoResult>(known);
   }
   ASSIGN_OR_RETURN(storage::JobStore::MetricPairs pairs,
                    store.ReadMetricPairs(experiment.id, q.x_metric, q.y_metric, q.filter));
@@ -227,7 +243,7 @@ StatusOr<ParetoResult> RunParetoQuery(storage::JobStore& store, const ParetoQuer
     out.points.push_back({points[i].id, points[i].x, points[i].y, on[i], params[points[i].id], 0,
                           pairs.key_names[keys[i]]});
   }
-  if (columns) columns->SetMemo(memo_key, std::make_shared<const ParetoResult>(out), version);
+  if (memo) memo->Put("front", std::make_shared<const ParetoResult>(out));
   return out;
 }
 

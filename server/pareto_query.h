@@ -2,6 +2,7 @@
 // Shared by ResultService.Pareto (gRPC) and /api/v1/experiments/{name}/pareto (HTTP).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,25 @@ struct ParetoResult {
   std::vector<ParetoKeyGroup> key_groups;  // most points first
   std::string warning;                     // set when environments were mixed or grouped
   int64_t excluded_fallbacks = 0;
+};
+
+// Answers about one front, remembered with the experiment's columns until a write changes
+// them (ExperimentColumns::Memo): the front itself, and what a caller made of it (the HTTP
+// API's JSON), so that a reloaded page or a finished sweep's front costs a lookup.
+class ParetoMemo {
+ public:
+  // nullptr when the query's answer is not remembered: a join, or a filter on live fields or
+  // a malformed one (whose error the query itself reports). NOT_FOUND for an unknown experiment.
+  static StatusOr<std::unique_ptr<ParetoMemo>> For(storage::JobStore& store, const ParetoQuery& q);
+  std::shared_ptr<const void> Get(const std::string& what) const;
+  // Kept only when nothing changed the columns since For().
+  void Put(const std::string& what, std::shared_ptr<const void> value) const;
+
+ private:
+  ParetoMemo() = default;
+  std::shared_ptr<storage::ExperimentColumns> columns_;
+  uint64_t version_ = 0;
+  std::string key_;
 };
 
 // Points the HTTP API answers without max_points at most: every point of a bigger experiment
