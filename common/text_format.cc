@@ -36,8 +36,7 @@ void AppendNumber(std::string* out, double v) {
     return;
   }
   char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof(buf) - 1, v, std::chars_format::scientific);
-  *r.ptr = '\0';
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
   const char* c = buf;
   if (*c == '-') *out += *c++;
   char digits[32];
@@ -45,7 +44,9 @@ void AppendNumber(std::string* out, double v) {
   for (; c < r.ptr && *c != 'e'; ++c) {
     if (*c != '.') digits[n++] = *c;
   }
-  const int exponent = std::atoi(c + 1);  // "e+05" -> 5
+  int exponent = 0;  // "e+05" -> 5
+  for (const char* d = c + 2; d < r.ptr; ++d) exponent = exponent * 10 + (*d - '0');
+  if (c[1] == '-') exponent = -exponent;
   const int precision = std::max(6, n);
   if (exponent < -4 || exponent >= precision) {
     *out += digits[0];

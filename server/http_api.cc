@@ -211,6 +211,7 @@ void RegisterHttpRoutes(httplib::Server& http, Scheduler* scheduler, storage::Jo
         csv ? "text/csv; charset=utf-8" : "application/json",
         [source](size_t, httplib::DataSink& sink) {
           std::string chunk;
+          chunk.reserve(320 << 10);
           while (chunk.size() < (256 << 10)) {
             auto more = source->Next(&chunk);
             if (!more.ok()) {

@@ -1,6 +1,7 @@
 #include "server/results_export.h"
 
 #include <algorithm>
+#include <charconv>
 #include <mutex>
 #include <shared_mutex>
 
@@ -17,7 +18,7 @@ using ojson = nlohmann::ordered_json;
 
 constexpr size_t kRowsPerPage = 2048;
 
-void AppendJsonString(std::string* out, const std::string& text) {
+void AppendJsonString(std::string* out, std::string_view text) {
   // Plain printable ASCII (labels, keys, names) needs no escaping; anything else goes through
   // nlohmann, which also replaces what is not UTF-8, as every JSON answer does.
   bool plain = true;
@@ -28,7 +29,7 @@ void AppendJsonString(std::string* out, const std::string& text) {
     *out += '"';
     return;
   }
-  *out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  *out += nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // A double as nlohmann's dump writes it ("0.25", "100000.0"); its own formatter, so that the
@@ -147,15 +148,17 @@ Status ResultsExport::WriteRows(const std::vector<size_t>& rows, std::string* ou
   for (const auto& m : metrics_) metrics.push_back(c.FindMetric(m));
   for (const auto& m : sorted_metrics) json_metrics.push_back(c.FindMetric(m));
   size_t k = 0;
-  std::string text;
+  std::string scratch;
+  std::string_view text;
   const storage::JobStore::LiveFields none;
   for (size_t row : rows) {
     const int64_t id = ids[row];
     while (k < live.size() && live[k].job_id < id) ++k;
     const storage::JobStore::LiveFields& f = k < live.size() && live[k].job_id == id ? live[k] : none;
-    const std::string state = storage::JobStateName(f.state);
+    const char* state = storage::JobStateName(f.state);
     if (format_ == Format::kCsv) {
-      *out += std::to_string(id);
+      char digits[24];
+      out->append(digits, std::to_chars(digits, digits + sizeof(digits), id).ptr);
       *out += ',';
       AppendCsvField(out, c.name());
       *out += ',';
@@ -164,7 +167,7 @@ Status ResultsExport::WriteRows(const std::vector<size_t>& rows, std::string* ou
       *out += state;
       for (const auto* p : params) {
         *out += ',';
-        if (c.ParamText(p, row, &text)) AppendCsvField(out, text);
+        if (c.ParamText(p, row, &scratch, &text)) AppendCsvField(out, text);
       }
       for (const auto* m : metrics) {
         *out += ',';
@@ -185,11 +188,13 @@ Status ResultsExport::WriteRows(const std::vector<size_t>& rows, std::string* ou
     AppendJsonString(out, c.name());
     *out += ",\"kind\":";
     AppendJsonString(out, c.KindOf(row));
-    *out += ",\"state\":\"" + state + "\",\"params\":{";
+    *out += ",\"state\":\"";
+    *out += state;
+    *out += "\",\"params\":{";
     bool first = true;
     for (size_t p = 0; p < params.size(); ++p) {
       bool is_string = false;
-      if (!c.ParamText(params[p], row, &text, &is_string)) continue;
+      if (!c.ParamText(params[p], row, &scratch, &text, &is_string)) continue;
       if (!first) *out += ',';
       first = false;
       AppendJsonString(out, params_[p]);
@@ -197,7 +202,7 @@ Status ResultsExport::WriteRows(const std::vector<size_t>& rows, std::string* ou
       if (is_string) {
         AppendJsonString(out, text);
       } else {
-        *out += text;
+        out->append(text);
       }
     }
     *out += "},\"metrics\":{";

@@ -1,6 +1,7 @@
 #include "storage/experiment_columns.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <tuple>
@@ -469,19 +470,35 @@ const ExperimentColumns::MetricColumn* ExperimentColumns::FindMetric(const std::
   return it == metrics_.end() ? nullptr : &it->second;
 }
 
-bool ExperimentColumns::ParamText(const ParamColumn* column, size_t row, std::string* out,
-                                  bool* is_string) const {
+bool ExperimentColumns::ParamText(const ParamColumn* column, size_t row, std::string* scratch,
+                                  std::string_view* text, bool* is_string) const {
   if (!column) return false;
   const ParamColumn& col = *column;
   if (is_string) *is_string = col.type[row] == kString;
   switch (col.type[row]) {
-    case kMissing: return false;
-    case kJsonNull: *out = "null"; return true;
-    case kInteger: *out = std::to_string(IntegerOf(col.value[row])); return true;
-    case kReal: *out = nlohmann::json(col.value[row]).dump(); return true;
-    case kBoolean: *out = col.value[row] != 0 ? "true" : "false"; return true;
-    default: *out = texts_[static_cast<uint32_t>(col.value[row])]; return true;
+    case kMissing:
+      return false;
+    case kJsonNull:
+      *text = "null";
+      return true;
+    case kInteger: {
+      char buf[24];
+      auto r = std::to_chars(buf, buf + sizeof(buf), IntegerOf(col.value[row]));
+      scratch->assign(buf, r.ptr);
+      break;
+    }
+    case kReal:
+      *scratch = nlohmann::json(col.value[row]).dump();
+      break;
+    case kBoolean:
+      *text = col.value[row] != 0 ? "true" : "false";
+      return true;
+    default:
+      *text = texts_[static_cast<uint32_t>(col.value[row])];
+      return true;
   }
+  *text = *scratch;
+  return true;
 }
 
 bool ExperimentColumns::MetricValue(const MetricColumn* column, size_t row, double* out) {

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -88,8 +89,10 @@ class ExperimentColumns {
   // A param of a row as a results CSV writes it: text as it is, anything else as its JSON;
   // false when the job has no such param. *is_string (when given) tells a JSON string from
   // the JSON text of anything else.
-  bool ParamText(const ParamColumn* column, size_t row, std::string* out,
-                 bool* is_string = nullptr) const;
+  // *text views the stored text, or `scratch` where the value is formatted (no copy per row
+  // of a million-row export).
+  bool ParamText(const ParamColumn* column, size_t row, std::string* scratch,
+                 std::string_view* text, bool* is_string = nullptr) const;
   // A metric of a row; false when the job has none.
   static bool MetricValue(const MetricColumn* column, size_t row, double* out);
   const std::string& KindOf(size_t row) const { return texts_[kind_[row]]; }
