@@ -260,7 +260,7 @@ lines.push('| export | query | time ms | size | MB/s | server RSS before (MiB) |
 lines.push('|---|---|---|---|---|---|---|');
 for (const r of exportRows) lines.push(`| ${r.label} | \`${r.p}\` | ${ms(r.best)} | ${kb(r.bytes)} | ${(r.bytes / 1e6 / (r.best / 1000)).toFixed(0)} | ${(r.before.rss / 1024).toFixed(0)} | ${(r.after.hwm / 1024).toFixed(0)} |`);
 lines.push('');
-lines.push(`### Pages (fresh browser context per run; median and max of ${PAGE_RUNS} runs, 2 for 100k points)`);
+lines.push(`### Pages (fresh browser context per run; median and max of ${PAGE_RUNS} runs, 2 for the pages of the big experiment)`);
 lines.push('');
 lines.push('"data on screen": until the view has drawn its data (table filled, chart drawn). "br": Chromium as it is; "gzip": Accept-Encoding limited to gzip.');
 lines.push('');
