@@ -555,7 +555,9 @@ StatusOr<std::shared_ptr<ExperimentColumns>> ColumnIndex::Get(int64_t experiment
   return columns;
 }
 
-void ColumnIndex::OnJobsStored(int64_t experiment_id, std::vector<StoredJob> jobs) {
+template <typename Item, typename Apply>
+void ColumnIndex::Deliver(int64_t experiment_id, std::vector<Item> items,
+                          std::vector<Item> Entry::*pending, Apply apply) {
   std::shared_ptr<ExperimentColumns> columns;
   {
     std::lock_guard lock(mu_);
@@ -563,34 +565,26 @@ void ColumnIndex::OnJobsStored(int64_t experiment_id, std::vector<StoredJob> job
     if (it == entries_.end()) return;
     Entry& e = *it->second;
     if (e.loading) {
-      for (auto& j : jobs) e.pending_jobs.push_back(std::move(j));
+      for (auto& item : items) (e.*pending).push_back(std::move(item));
       return;
     }
     columns = e.columns;
   }
   if (!columns) return;
   std::unique_lock write(columns->mutex());
-  for (const auto& j : jobs) columns->AppendJob(j.id, j.kind, j.params_json);
+  for (const auto& item : items) apply(*columns, item);
+}
+
+void ColumnIndex::OnJobsStored(int64_t experiment_id, std::vector<StoredJob> jobs) {
+  Deliver(experiment_id, std::move(jobs), &Entry::pending_jobs,
+          [](ExperimentColumns& c, const StoredJob& j) { c.AppendJob(j.id, j.kind, j.params_json); });
 }
 
 void ColumnIndex::OnSucceeded(int64_t experiment_id, std::vector<Success> successes) {
-  std::shared_ptr<ExperimentColumns> columns;
-  {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(experiment_id);
-    if (it == entries_.end()) return;
-    Entry& e = *it->second;
-    if (e.loading) {
-      for (auto& s : successes) e.pending_successes.push_back(std::move(s));
-      return;
-    }
-    columns = e.columns;
-  }
-  if (!columns) return;
-  std::unique_lock write(columns->mutex());
-  for (const auto& s : successes) {
-    columns->SetSucceeded(s.job_id, s.metrics, s.environment_key, s.fallback);
-  }
+  Deliver(experiment_id, std::move(successes), &Entry::pending_successes,
+          [](ExperimentColumns& c, const Success& s) {
+            c.SetSucceeded(s.job_id, s.metrics, s.environment_key, s.fallback);
+          });
 }
 
 bool ColumnIndex::Tracks(int64_t experiment_id) {

@@ -194,6 +194,11 @@ class ColumnIndex {
     std::vector<Success> pending_successes;      // guarded by ColumnIndex::mu_, while loading
   };
   std::shared_ptr<Entry> EntryOf(int64_t experiment_id);
+  // Applies `items` to the experiment's columns, or queues them in `pending` behind a load in
+  // progress; an experiment not loaded ignores them (its load reads them from the file).
+  template <typename Item, typename Apply>
+  void Deliver(int64_t experiment_id, std::vector<Item> items, std::vector<Item> Entry::*pending,
+               Apply apply);
 
   std::mutex mu_;
   std::map<int64_t, std::shared_ptr<Entry>> entries_;  // guarded by mu_

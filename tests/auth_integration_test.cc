@@ -213,6 +213,15 @@ TEST_F(AuthIntegrationTest, EveryGrpcMethodNeedsATokenWithTheRightRole) {
          }
          return reader->Finish();
        }}},
+      {"qlab.v1.ResultService.ExportResults", {kReaders, [&](grpc::ClientContext* c) {
+         v1::ExportResultsRequest r;
+         r.set_experiment("seed");
+         auto reader = results->ExportResults(c, r);
+         v1::ExportResultsChunk chunk;
+         while (reader->Read(&chunk)) {
+         }
+         return reader->Finish();
+       }}},
       {"qlab.v1.ResultService.GetArtifacts", {kEveryone, [&](grpc::ClientContext* c) {
          v1::GetArtifactsRequest r;
          r.set_job_id(1);
