@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <shared_mutex>
 
 #include "server/comparability.h"
 #include "server/pareto.h"
@@ -178,6 +179,10 @@ StatusOr<std::unique_ptr<ParetoMemo>> ParetoMemo::For(storage::JobStore& store,
   ASSIGN_OR_RETURN(auto experiment, store.GetExperiment(q.experiment, 0));
   std::unique_ptr<ParetoMemo> memo(new ParetoMemo());
   ASSIGN_OR_RETURN(memo->columns_, store.Columns(experiment.id));
+  {
+    std::shared_lock read(memo->columns_->mutex());
+    if (!memo->columns_->complete()) return none;
+  }
   memo->version_ = memo->columns_->version();
   // The whole question is the key.
   memo->key_ = "pareto\n" + q.x_metric + "\n" + q.y_metric + "\n" +

@@ -91,6 +91,12 @@ StatusOr<std::unique_ptr<ResultsExport>> ResultsExport::Start(storage::JobStore&
   }
   ASSIGN_OR_RETURN(out->columns_, store.Columns(e.id));
   std::shared_lock read(out->columns_->mutex());
+  if (!out->columns_->complete()) {
+    read.unlock();
+    out->columns_.reset();
+    ASSIGN_OR_RETURN(out->prebuilt_, WholeAnswer(store, e.id, filter, format));
+    return out;
+  }
   out->columns_->ExportedNames(out->filter_ ? &*out->filter_ : nullptr, &out->params_, &out->metrics_);
   return out;
 }

@@ -254,9 +254,22 @@ void ExperimentColumns::ForgetMemos() {
   memos_.clear();
 }
 
+void ExperimentColumns::GiveUp() {
+  complete_ = false;
+  ForgetMemos();
+  ids_ = {};
+  kind_ = {};
+  environment_key_ = {};
+  fallback_ = {};
+  params_.clear();
+  metrics_.clear();
+  texts_ = {};
+  text_ids_ = {};
+}
+
 void ExperimentColumns::AppendJob(int64_t job_id, const std::string& kind,
                                   const std::string& params_json) {
-  if (RowOf(job_id) != ids_.size()) return;
+  if (!complete_ || RowOf(job_id) != ids_.size()) return;
   ForgetMemos();
   const size_t row = InsertRow(job_id);
   kind_[row] = TextId(kind);
@@ -264,6 +277,7 @@ void ExperimentColumns::AppendJob(int64_t job_id, const std::string& kind,
   if (!params.is_object()) return;
   size_t position = 0;
   for (const auto& [key, value] : params.items()) {
+    if (params_.size() + metrics_.size() >= kMaxColumns && !params_.count(key)) return GiveUp();
     auto [it, added] = params_.try_emplace(key);
     ParamColumn& col = it->second;
     if (added) {
@@ -311,12 +325,14 @@ double ExperimentColumns::BitsOf(int64_t integer) {
 
 void ExperimentColumns::SetSucceeded(int64_t job_id, const std::vector<Metric>& metrics,
                                      const std::string& environment_key, bool fallback) {
+  if (!complete_) return;
   const size_t row = RowOf(job_id);
   if (row == ids_.size()) return;
   ForgetMemos();
   environment_key_[row] = TextId(environment_key);
   fallback_[row] = fallback ? 1 : 0;
   for (const Metric& m : metrics) {
+    if (params_.size() + metrics_.size() >= kMaxColumns && !metrics_.count(m.name)) return GiveUp();
     auto [it, added] = metrics_.try_emplace(m.name);
     if (added) it->second.value.assign(ids_.size(), kNoMetric);
     it->second.value[row] = m.value;

@@ -38,6 +38,14 @@ class ExperimentColumns {
  public:
   ExperimentColumns(int64_t experiment_id, std::string name);
 
+  // An experiment whose jobs bring more distinct params and metrics than this is not held:
+  // one-off keys (a job submitted alone with its own) would make the columns grow as jobs
+  // times keys. Its filters, fronts and exports are answered by SQL.
+  static constexpr size_t kMaxColumns = 1024;
+  // False once the experiment outgrew kMaxColumns: then nothing is held and nothing here may
+  // answer for it.
+  bool complete() const { return complete_; }
+
   int64_t experiment_id() const { return experiment_id_; }
   size_t size() const { return ids_.size(); }
   const std::vector<int64_t>& ids() const { return ids_; }  // ascending
@@ -139,8 +147,11 @@ class ExperimentColumns {
   // rows [begin, end) into out: 1 = matches, 0 = not, 2 = NULL (SQL's unknown).
   void Evaluate(const FilterNode& node, size_t begin, size_t end, std::vector<uint8_t>* out) const;
 
+  void GiveUp();  // past kMaxColumns: drops everything held
+
   const int64_t experiment_id_;
   const std::string name_;
+  bool complete_ = true;
   mutable std::shared_mutex mu_;
   std::vector<int64_t> ids_;  // ascending
   std::vector<uint32_t> kind_;

@@ -252,5 +252,31 @@ TEST_F(ExperimentColumnsTest, MetricNamesSurviveReopenInTheOrderFirstStored) {
   EXPECT_TRUE(store_->ExperimentMetricNames(3).empty());
 }
 
+
+// Jobs that each bring their own param key would grow the columns as jobs times keys: past
+// kMaxColumns the experiment is left to SQL, with the same answers.
+TEST_F(ExperimentColumnsTest, AnExperimentWithTooManyDistinctKeysIsAnsweredBySql) {
+  ExperimentRecord e;
+  e.name = "wide";
+  e.kind = "noop";
+  e.spec_json = "{}";
+  std::vector<JobSpec> jobs(ExperimentColumns::kMaxColumns + 100);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    jobs[i].kind = "noop";
+    jobs[i].params_json = "{\"x\": " + std::to_string(i % 7) + ", \"k" + std::to_string(i) + "\": 1}";
+  }
+  auto created = store_->CreateExperiment(e, jobs, 1000);
+  ASSERT_TRUE(created.ok());
+  auto columns = store_->Columns(created->experiment_id);
+  ASSERT_TRUE(columns.ok());
+  EXPECT_FALSE((*columns)->complete());
+  EXPECT_EQ((*columns)->size(), 0u) << "nothing held for it";
+  for (const char* f : {"k5 = 1", "x = 3", "k1100 exists or x = 0"}) {
+    EXPECT_EQ(ByColumns(f, "wide"), BySql(f, "wide")) << f;
+    EXPECT_EQ(ByColumns(f, ""), BySql(f, "")) << f;
+  }
+  EXPECT_EQ(ByColumns("x = 3", "wide").size(), (jobs.size() + 3) / 7);
+}
+
 }  // namespace
 }  // namespace qlab::storage

@@ -147,6 +147,9 @@ StatusOr<std::optional<JobStore::ColumnPlan>> JobStore::PlanWithColumns(const Jo
   ColumnPlan plan{std::move(*node), {}};
   for (int64_t id : experiment_ids) {
     ASSIGN_OR_RETURN(auto columns, Columns(id));
+    std::shared_lock read(columns->mutex());
+    if (!columns->complete()) return std::optional<ColumnPlan>();
+    read.unlock();
     plan.experiments.push_back(std::move(columns));
   }
   return std::optional<ColumnPlan>(std::move(plan));
@@ -185,6 +188,11 @@ StatusOr<JobStore::MetricPairs> JobStore::ReadMetricPairs(int64_t experiment_id,
   }
   ASSIGN_OR_RETURN(auto columns, Columns(experiment_id));
   std::shared_lock read(columns->mutex());
+  if (!columns->complete()) {
+    read.unlock();
+    return MetricPairsFromSql(experiment_id, x, y,
+                              node ? CompileFilterNode(*node) : CompiledFilter{});
+  }
   return columns->MetricPairs(node ? &*node : nullptr, x, y);
 }
 
