@@ -2,6 +2,8 @@
 // sets, its artifacts, and its attempts' logs (docs/http-api.md).
 #include <httplib.h>
 
+#include <memory>
+
 #include "common/text_format.h"
 #include "server/http_common.h"
 
@@ -19,31 +21,57 @@ void RegisterJobRoutes(httplib::Server& http, Scheduler* scheduler, storage::Job
                               req.get_param_value("filter")};
     const std::string format = req.get_param_value("format");
     if (format == "csv" || format == "json") {
-      // An export: every matching job, newest first, no cap.
-      std::vector<storage::JobRecord> all;
-      int64_t cursor = *before;
-      for (;;) {
-        auto page = store->ListJobs(filter, cursor, 1000);
-        if (!page.ok()) return ReplyError(res, page.status());
-        if (page->empty()) break;
-        cursor = page->back().id;
-        for (auto& j : *page) all.push_back(std::move(j));
-      }
-      if (format == "json") {
-        ojson out = ojson::array();
-        for (const auto& j : all) out.push_back(JobJson(j, scheduler));
-        return ReplyJson(res, out);
-      }
-      std::string csv = CsvLine({"job_id", "experiment", "kind", "state", "attempts", "worker_id",
-                                 "created_unix_ms", "started_unix_ms", "finished_unix_ms",
-                                 "last_error", "params"});
-      for (const auto& j : all) {
-        csv += CsvLine({std::to_string(j.id), j.experiment, j.spec.kind,
-                        storage::JobStateName(j.state), std::to_string(j.attempts), j.worker_id,
-                        std::to_string(j.created_unix_ms), std::to_string(j.started_unix_ms),
-                        std::to_string(j.finished_unix_ms), j.last_error, j.spec.params_json});
-      }
-      return ReplyCsv(res, csv, "jobs.csv");
+      // An export: every matching job, newest first, no cap, written a page at a time as it is
+      // read (memory stays flat whatever the count). A bad filter is refused before any byte.
+      auto first = store->ListJobs(filter, *before, 1);
+      if (!first.ok()) return ReplyError(res, first.status());
+      const bool json = format == "json";
+      if (!json) res.set_header("Content-Disposition", "attachment; filename=\"jobs.csv\"");
+      struct Cursor {
+        int64_t before;
+        bool started = false, done = false, any = false;
+      };
+      auto cursor = std::make_shared<Cursor>(Cursor{*before});
+      res.set_chunked_content_provider(
+          json ? "application/json" : "text/csv; charset=utf-8",
+          [store, scheduler, filter, json, cursor](size_t, httplib::DataSink& sink) {
+            std::string chunk;
+            if (!cursor->started) {
+              cursor->started = true;
+              chunk = json ? "[" : CsvLine({"job_id", "experiment", "kind", "state", "attempts",
+                                             "worker_id", "created_unix_ms", "started_unix_ms",
+                                             "finished_unix_ms", "last_error", "params"});
+            }
+            if (cursor->done) {
+              sink.done();
+              return true;
+            }
+            auto page = store->ListJobs(filter, cursor->before, 1000);
+            if (!page.ok()) return false;  // the body ends short: an incomplete transfer
+            for (const auto& j : *page) {
+              if (json) {
+                if (cursor->any) chunk += ',';
+                cursor->any = true;
+                chunk += JobJson(j, scheduler).dump(-1, ' ', false, ojson::error_handler_t::replace);
+              } else {
+                chunk += CsvLine({std::to_string(j.id), j.experiment, j.spec.kind,
+                                  storage::JobStateName(j.state), std::to_string(j.attempts),
+                                  j.worker_id, std::to_string(j.created_unix_ms),
+                                  std::to_string(j.started_unix_ms),
+                                  std::to_string(j.finished_unix_ms), j.last_error,
+                                  j.spec.params_json});
+              }
+            }
+            if (page->empty()) {
+              cursor->done = true;
+              if (json) chunk += ']';
+            } else {
+              cursor->before = page->back().id;
+            }
+            if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
+            return true;
+          });
+      return;
     }
     auto jobs = store->ListJobs(filter, *before, static_cast<int>(*limit) + 1);
     if (!jobs.ok()) return ReplyError(res, jobs.status());

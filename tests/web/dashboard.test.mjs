@@ -426,6 +426,16 @@ test('CSV and JSON downloads match the API, with every row', async () => {
   const [d3] = await Promise.all([page.waitForEvent('download'), page.click('.toolbar [data-download=CSV]')]);
   const lines = fs.readFileSync(await d3.path(), 'utf8').trim().split('\n');
   assert.equal(lines.length - 1, (await api('experiments')).length);
+  // The jobs export streams every matching job, newest first, in pages the client never sees.
+  const jobsJson = await (await fetch(`${server.base}/api/v1/jobs?experiment=jobs-many&format=json`)).json();
+  assert.equal(jobsJson.length, 60);
+  assert.ok(jobsJson.every((j, i) => i === 0 || j.job_id < jobsJson[i - 1].job_id));
+  const jobsCsv = (await (await fetch(`${server.base}/api/v1/jobs?experiment=jobs-many&state=FAILED&format=csv`)).text()).trim().split('\n');
+  assert.equal(jobsCsv.length, 31, 'a header and the 30 failed jobs');
+  assert.match(jobsCsv[0], /^job_id,experiment,kind,state,/);
+  const afterFirst = await (await fetch(`${server.base}/api/v1/jobs?experiment=jobs-many&format=json&before=${jobsJson[0].job_id}`)).json();
+  assert.deepEqual(afterFirst.map((j) => j.job_id), jobsJson.slice(1).map((j) => j.job_id));
+  assert.equal((await fetch(`${server.base}/api/v1/jobs?format=csv&filter=${encodeURIComponent('x >')}`)).status, 400);
   assert.deepEqual(errors, []);
   await page.close();
 });
