@@ -9,6 +9,7 @@
 
 #include "common/results_csv.h"
 #include "common/text_format.h"
+#include "server/http_common.h"
 #include "server/join_query.h"
 
 namespace qlab::server {
@@ -61,13 +62,9 @@ StatusOr<std::string> WholeAnswer(storage::JobStore& store, int64_t experiment_i
   }
   ojson out = ojson::array();
   for (const auto& r : rows) {
-    ojson metrics = ojson::object();
-    for (const auto& m : r.metrics) metrics[m.name] = m.value;
-    ojson params = ojson::parse(r.params_json, nullptr, false);
-    if (!params.is_object()) params = ojson::object();
     out.push_back({{"job_id", r.job_id}, {"experiment", r.experiment}, {"kind", r.kind},
-                   {"state", storage::JobStateName(r.state)}, {"params", params},
-                   {"metrics", metrics}, {"comparability_key", r.comparability_key},
+                   {"state", storage::JobStateName(r.state)}, {"params", ParseObject(r.params_json)},
+                   {"metrics", MetricsObject(r.metrics)}, {"comparability_key", r.comparability_key},
                    {"environment_key", r.environment_key}, {"backend", r.backend},
                    {"flag", r.flag}});
   }
